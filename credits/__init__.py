@@ -1,0 +1,38 @@
+"""Cooperative Credits: the ledger service.
+
+``create_app(config=None)`` builds the Flask app. ``config`` overrides settings by name
+(``{"DATABASE_URL": ..., "INSTANCE_PATH": ...}``); everything else comes from ``CREDITS_*``
+environment variables (see credits/config.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None) -> Flask:
+    """Build the app. Refuses to start on a database that is not migrated (run
+    `credits init-db`). ``services`` lets a caller that already built them share them."""
+    from credits.api import register_api
+    from credits.services import Services
+    from credits.web import register_web
+
+    svc = services or Services.build(config)
+    app = Flask(__name__, instance_path=str(svc.settings.instance_path))
+    app.config.update(
+        SECRET_KEY=svc.settings.secret_key,
+        MAX_CONTENT_LENGTH=svc.settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=svc.settings.secure_cookies,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["credits"] = svc
+    register_web(app)
+    register_api(app)
+    return app

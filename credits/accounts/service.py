@@ -1,0 +1,253 @@
+"""Use cases on people, roles and tokens. Each takes a session inside a unit of work."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from credits import ledger
+from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus, Role
+from credits.accounts.passwords import hash_password
+from credits.db import RetryTransaction, unique_violation, utcnow
+from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+TOKEN_PREFIX = "cc_"
+#: How stale ``last_used_at`` may get before a request refreshes it (one write a minute at
+#: most per token, not one per request on the redemption hot path).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{1,60}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is making a request, acting in exactly one role."""
+
+    role: Role
+    name: str
+    person_id: int | None = None
+    token_id: int | None = None
+    #: What the role is limited to (``shop:<id>`` for shop staff and terminals).
+    scope_ref: str | None = None
+    #: How they authenticated, for attribution: ``token:12`` or ``session:<id>``.
+    via: str = ""
+
+    @property
+    def actor(self) -> str:
+        """The attribution written on every entry and audit record."""
+        who = f"person:{self.person_id}" if self.person_id is not None else self.name
+        return f"{who} as {self.role.value} via {self.via}" if self.via else who
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case an email address; refuse anything that is not one."""
+    email = (email or "").strip().lower()
+    if not _EMAIL_RE.match(email):
+        raise ValidationFailed(f"{email!r} is not an email address", errors={"email": ["Not a valid email address."]})
+    return email
+
+
+def create_person(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    roles: tuple[Role, ...] = (Role.MEMBER,),
+    password: str | None = None,
+    phone: str | None = None,
+    granted_by: str,
+    status: PersonStatus = PersonStatus.ACTIVE,
+    password_profile: str = "default",
+) -> Person:
+    """Create a person with ``roles``. A member gets their ledger account at once.
+
+    Refuses a duplicate email or phone (:class:`Conflict`, code ``person_exists``).
+    """
+    name = (name or "").strip()
+    if not 0 < len(name) <= 200:
+        raise ValidationFailed("a name is required (at most 200 characters)", errors={"name": ["Required."]})
+    person = Person(
+        name=name,
+        email=normalise_email(email),
+        phone=(phone or None),
+        password_hash=hash_password(password, password_profile) if password else None,
+        status=status.value,
+        created_at=utcnow(),
+    )
+    session.add(person)
+    try:
+        session.flush()
+    except Exception as exc:
+        if unique_violation(exc, "email") or unique_violation(exc, "phone"):
+            raise PersonExists(f"someone is already registered with {person.email}") from exc
+        raise
+    for role in roles:
+        grant_role(session, person, role, granted_by=granted_by)
+    return person
+
+
+class PersonExists(Conflict):
+    code = "person_exists"
+    title = "That person is already registered"
+
+
+def grant_role(
+    session: Session, person: Person, role: Role, *, granted_by: str, scope_ref: str | None = None
+) -> None:
+    """Give ``person`` ``role`` (idempotent). Granting member opens their ledger account."""
+    assert person.id is not None
+    if role is Role.TERMINAL:
+        raise ValidationFailed("the terminal role belongs to shop terminals, not people")
+    existing = session.get(PersonRole, (person.id, role.value))
+    if existing is None:
+        session.add(
+            PersonRole(
+                person_id=person.id,
+                role=role.value,
+                scope_ref=scope_ref,
+                granted_at=utcnow(),
+                granted_by=granted_by,
+            )
+        )
+    if role is Role.MEMBER and person.ledger_account_id is None:
+        account = ledger.open_account(
+            session,
+            code=f"member:{person.id}",
+            type=ledger.AccountType.MEMBER,
+            name=person.name,
+            owner_ref=f"person:{person.id}",
+        )
+        person.ledger_account_id = account.id
+        session.add(person)
+    session.flush()
+
+
+def roles_of(session: Session, person_id: int) -> dict[Role, str | None]:
+    """The roles a person holds, with their scope."""
+    rows = session.execute(
+        select(PersonRole.role, PersonRole.scope_ref).where(PersonRole.person_id == person_id)  # type: ignore[arg-type]
+    )
+    return {Role(r): s for r, s in rows}
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    session: Session,
+    *,
+    person_id: int,
+    role: Role,
+    name: str,
+    created_by: str,
+) -> tuple[ApiToken, str]:
+    """Create an API token for ``person_id`` acting as ``role``; return it and its secret.
+
+    The secret is returned here only: it is stored as a SHA-256 digest (it is 256 random
+    bits, so a fast hash is enough). The person must hold the role.
+    """
+    held = roles_of(session, person_id)
+    if role not in held:
+        raise Forbidden(f"person {person_id} does not hold the {role.value} role")
+    name = (name or "").strip()
+    if not 0 < len(name) <= 100:
+        raise ValidationFailed("a token needs a name (at most 100 characters)", errors={"name": ["Required."]})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        token_hash=_digest(secret),
+        prefix=secret[:10],
+        name=name,
+        role=role.value,
+        person_id=person_id,
+        created_at=utcnow(),
+        created_by=created_by,
+    )
+    session.add(token)
+    try:
+        session.flush()
+    except Exception as exc:  # a 256-bit collision: astronomically unlikely, but retry
+        if unique_violation(exc, "token_hash"):
+            raise RetryTransaction("token collision") from exc
+        raise
+    return token, secret
+
+
+def revoke_token(session: Session, token_id: int, *, person_id: int | None = None) -> ApiToken:
+    """Revoke a token (idempotent). With ``person_id``, only that person's own token."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (person_id is not None and token.person_id != person_id):
+        raise NotFound(f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+        session.flush()
+    return token
+
+
+def authenticate_token(session: Session, secret: str) -> Principal | None:
+    """The principal a bearer token stands for, or None if it is unknown, revoked, or its
+    holder is disabled or no longer holds the token's role."""
+    if not secret or len(secret) > 200:
+        return None
+    token = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _digest(secret))  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None:
+        return None
+    role = Role(token.role)
+    scope: str | None = None
+    name = token.name
+    if token.person_id is not None:
+        person = session.get(Person, token.person_id)
+        if person is None or person.status != PersonStatus.ACTIVE.value:
+            return None
+        held = roles_of(session, token.person_id)
+        if role not in held:
+            return None
+        scope = held[role]
+        name = person.name
+    else:
+        resolved = _resolve_non_person_token(session, token)
+        if resolved is None:
+            return None
+        name, scope = resolved
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        session.execute(
+            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)  # type: ignore[arg-type]
+        )
+    return Principal(
+        role=role,
+        name=name,
+        person_id=token.person_id,
+        token_id=token.id,
+        scope_ref=scope,
+        via=f"token:{token.id}",
+    )
+
+
+#: Resolvers for tokens that belong to something other than a person (a shop's terminal):
+#: role -> function(session, token) -> (display name, scope_ref) or None if no longer valid.
+NON_PERSON_TOKEN_RESOLVERS: dict[Role, object] = {}
+
+
+def _resolve_non_person_token(session: Session, token: ApiToken) -> tuple[str, str | None] | None:
+    resolver = NON_PERSON_TOKEN_RESOLVERS.get(Role(token.role))
+    if resolver is None:
+        return None
+    return resolver(session, token)  # type: ignore[operator, no-any-return]
+
+
+def member_account_id(session: Session, person_id: int) -> int:
+    """The ledger account of a member; NotFound if they are not one."""
+    person = session.get(Person, person_id)
+    if person is None or person.ledger_account_id is None:
+        raise NotFound(f"person {person_id} has no member account")
+    return person.ledger_account_id

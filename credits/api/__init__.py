@@ -1,0 +1,69 @@
+"""The JSON API under /api/v1: flask-smorest blueprints, marshmallow schemas, problem+json.
+
+Routes are thin: authorise (before the body is read) → parse with a schema → call a use case
+in one unit of work → dump with a schema. Domain errors become problem+json in problems.py.
+A capability adds its blueprint to BLUEPRINTS below.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Flask
+from flask_smorest import Api
+
+from credits.api.problems import register_error_handlers
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, plus our machine-readable ``code``."""
+
+    type = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    code = ma.fields.String(
+        metadata={"description": "stable machine-readable code, e.g. insufficient_funds"}
+    )
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation_error"})
+
+
+class CreditsApi(Api):
+    """flask-smorest's Api, documenting our problem+json errors."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+
+def _blueprints() -> list:  # type: ignore[type-arg]
+    from credits.api.health import blp as health
+    from credits.api.me import blp as me
+
+    return [health, me]
+
+
+def register_api(app: Flask) -> Api:
+    """Create the Api, register every blueprint, then our error handlers."""
+    app.config.update(
+        API_TITLE="Cooperative Credits",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = CreditsApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Contract v1 of the Cooperative Credits ledger. Errors are "
+                "application/problem+json with a `code`."
+            },
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "an API token"}
+    )
+    for blp in _blueprints():
+        api.register_blueprint(blp)
+    register_error_handlers(app)
+    return api

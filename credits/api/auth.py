@@ -1,0 +1,88 @@
+"""Authorisation for the API: decided before the request body is read.
+
+Decorate a view with ``@require(Role.MEMBER, ...)`` *below* ``@blp.route`` and *above*
+``@blp.arguments``: the token is checked (401) and its role compared (403) before the parser
+touches the body, so a caller without the right role learns nothing from what it sends.
+Object-level checks (a member sees only their own account) belong in the use case, which
+receives the :class:`~credits.accounts.Principal` from :func:`principal`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from copy import deepcopy
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from credits.accounts import Principal, Role, authenticate_token
+from credits.api.context import services
+from credits.errors import Forbidden, Unauthorized
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_token() -> str | None:
+    """The token from ``Authorization: Bearer <token>``, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authenticate() -> Principal | None:
+    """Resolve the request's bearer token (cached on ``g`` for the request)."""
+    if "principal" in g:
+        cached: Principal | None = g.principal
+        return cached
+    token = bearer_token()
+    found = None
+    if token is not None:
+        found = services().db.run(lambda s: authenticate_token(s, token))
+    g.principal = found
+    return found
+
+
+def principal() -> Principal:
+    """The authenticated caller of a view decorated with :func:`require`."""
+    p: Principal | None = g.get("principal")
+    assert p is not None, "principal() outside @require"
+    return p
+
+
+def require(*roles: Role) -> Callable[[F], F]:
+    """Allow the view only to a bearer token scoped to one of ``roles``."""
+    allowed = frozenset(roles)
+    assert allowed, "require() needs at least one role"
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            who = authenticate()
+            if who is None:
+                raise Unauthorized(
+                    "send a valid API token: Authorization: Bearer <token>",
+                )
+            if who.role not in allowed:
+                raise Forbidden(
+                    f"a {who.role.value} token cannot do this "
+                    f"(needs: {', '.join(sorted(r.value for r in allowed))})"
+                )
+            return view(*args, **kwargs)
+
+        # Document the requirement in the OpenAPI description (flask-smorest reads _apidoc).
+        apidoc = deepcopy(getattr(view, "_apidoc", {}))
+        manual = apidoc.setdefault("manual_doc", {})
+        manual["security"] = [{"bearer": []}]
+        roles_text = ", ".join(sorted(r.value for r in allowed))
+        manual.setdefault("description", "")
+        manual["description"] = (manual["description"] + f"\n\nRoles: {roles_text}.").strip()
+        responses = manual.setdefault("responses", {})
+        responses.setdefault("401", {"$ref": "#/components/responses/UNAUTHORIZED"})
+        responses.setdefault("403", {"$ref": "#/components/responses/FORBIDDEN"})
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

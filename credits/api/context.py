@@ -1,0 +1,13 @@
+"""Access to the process's services from inside a request."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from credits.services import Services
+
+
+def services() -> Services:
+    """The Services built by create_app."""
+    svc: Services = current_app.extensions["credits"]
+    return svc

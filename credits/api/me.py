@@ -1,0 +1,30 @@
+"""Who am I: ``GET /api/v1/me``."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from credits.accounts import Role
+from credits.api.auth import principal, require
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The caller's own account")
+
+ANY_ROLE = tuple(Role)
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "person id (terminal id for a terminal)"}
+    )
+    name = ma.fields.String()
+    role = ma.fields.String(metadata={"description": "the role this token acts in"})
+
+
+@blp.route("")
+@require(*ANY_ROLE)
+@blp.response(200, MeSchema)
+def me() -> dict[str, object]:
+    """Who the token belongs to, and the one role it acts in."""
+    who = principal()
+    return {"id": who.person_id, "name": who.name, "role": who.role.value}

@@ -1,0 +1,132 @@
+"""Every error response, in one place: RFC 9457 ``application/problem+json`` with a ``code``.
+
+Domain errors (credits.errors.CreditsError) carry their own code and status. HTTP errors
+raised by Flask, Werkzeug or the argument parser (404, 405, 413, 415, 422...) are mapped
+here. Anything unexpected is logged and answered 500 ``internal_error`` without details.
+Browsers asking for a page (not under /api/) get the same information as a small HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from credits.errors import CreditsError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+#: HTTP status -> (code, title) for errors that do not come from our own exception tree.
+HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("validation_error", "The request could not be understood"),
+    401: ("unauthorized", "Sign-in required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)"),
+    422: ("validation_error", "The request is not valid"),
+    428: ("precondition_required", "Precondition required"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Build a problem+json response (RFC 9457) with our extra ``code`` member."""
+    body: dict[str, Any] = {
+        "type": f"https://cooperative-credits.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path if request else None
+    body.update(extra)
+    if _wants_html():
+        page = render_template("error.html", problem=body)
+        resp = Response(page, status=status, mimetype="text/html")
+    else:
+        resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def _wants_html() -> bool:
+    """A browser navigating to a page (never the API) gets HTML."""
+    if not request or request.path.startswith("/api/"):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def _from_credits_error(exc: CreditsError) -> Response:
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if isinstance(exc, InternalServerError) and exc.original_exception is not None:
+        return _from_unexpected(exc.original_exception)
+    code, title = HTTP_CODES.get(status, ("error", exc.name))
+    detail = exc.description
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data or "errors" in data:
+        # The argument parser's field errors: {"json": {"amount": ["Not a valid integer."]}}
+        extra["errors"] = _flatten_locations(data.get("errors") or data.get("messages"))
+        detail = "Some fields are missing or not valid: see errors."
+    if "message" in data:
+        detail = str(data["message"])
+    for name, value in (data.get("headers") or {}).items():
+        headers[name] = value
+    if status == 405:
+        allowed = exc.get_headers()
+        for name, value in allowed:
+            if name.lower() == "allow":
+                headers["Allow"] = value
+    return problem(status, code, title, detail, headers=headers, **extra)
+
+
+def _flatten_locations(messages: Any) -> Any:
+    """webargs nests errors under the location ("json", "query"); callers care about fields."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "files", "headers", "view_args", "path"}:
+        merged: dict[str, Any] = {}
+        for value in messages.values():
+            if isinstance(value, dict):
+                merged.update(value)
+            else:
+                merged.setdefault("_body", value)
+        return merged
+    return messages
+
+
+def _from_unexpected(exc: BaseException) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "Something went wrong on our side; nothing was changed.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every error to problem+json. Call after flask-smorest's Api is initialised, so
+    these replace its own JSON error handler."""
+    app.register_error_handler(CreditsError, _from_credits_error)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

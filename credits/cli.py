@@ -1,0 +1,132 @@
+"""The `credits` command (contract v1).
+
+    credits init-db                 create or upgrade the database (Alembic, to head)
+    credits demo [--json]           seed a demo scheme; --members N --credits C for load tests
+    credits serve [--host --port]   serve the app (gunicorn; embedded default: SQLite)
+    credits verify [--json]         full reconciliation; exit 0 only if every rule holds
+
+Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
+that is not migrated...), with the reason on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from credits.errors import CreditsError
+from credits.services import Services
+
+
+class CreditsCommandError(click.ClickException):
+    exit_code = 2
+
+
+def _services(*, migrate: bool = False) -> Services:
+    from credits.db import NotMigrated
+
+    try:
+        return Services.build(migrate=migrate)
+    except NotMigrated as exc:
+        raise CreditsCommandError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Cooperative Credits: the council's ledger of volunteering credits."""
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the database or upgrade it to the latest schema."""
+    with _services(migrate=True) as svc:
+        click.echo(f"database ready: {svc.db.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the demo credentials as JSON.")
+@click.option("--members", default=3, show_default=True, type=click.IntRange(0, 100_000))
+@click.option(
+    "--credits",
+    "credits_each",
+    default=None,
+    type=click.IntRange(0, 1_000_000_000),
+    help="Credits each member holds (default: a few different amounts).",
+)
+def demo(as_json: bool, members: int, credits_each: int | None) -> None:
+    """Create (or reuse) the database and seed a demo scheme."""
+    from credits.demo import seed
+
+    with _services(migrate=True) as svc:
+        try:
+            result = seed(svc, members=members, credits=credits_each)
+        except CreditsError as exc:
+            raise CreditsCommandError(f"{exc.code}: {exc.detail}") from exc
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo("Demo scheme ready. Sign in with:")
+    for label, who in [("officer", result["officer"]), ("coordinator", result["coordinator"])]:
+        click.echo(f"  {label:12} {who['email']:28} password {who['password']}")
+    for who in result["members"][:10]:
+        click.echo(f"  {'member':12} {who['email']:28} password {who['password']}")
+    if len(result["members"]) > 10:
+        click.echo(f"  ... and {len(result['members']) - 10} more members (use --json)")
+    for shop in result["shops"]:
+        click.echo(f"  shop {shop['id']}: {shop['name']}, terminal token {shop['terminal_token']}")
+    click.echo("API tokens: run `credits demo --json`.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the app with gunicorn (the same app deploy/ runs in production)."""
+    _services().close()  # refuse an un-migrated database before forking workers
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 5)
+
+        def load(self) -> Any:
+            from credits import create_app
+
+            return create_app()
+
+    click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
+    _Server().run()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def verify(as_json: bool) -> None:
+    """Check every ledger rule over everything stored; exit 1 if any fails."""
+    from credits.reconcile import all_checks
+
+    with _services() as svc, svc.db.read() as session:
+        results = [check(session) for check in all_checks()]
+    ok = all(r.ok for r in results)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
+    else:
+        for r in results:
+            mark = "ok  " if r.ok else "FAIL"
+            click.echo(f"{mark} {r.name}: {r.description} ({r.checked} checked)")
+            for problem in r.problems:
+                click.echo(f"       - {problem}")
+            if r.problem_count > len(r.problems):
+                click.echo(f"       ... {r.problem_count - len(r.problems)} more")
+        click.echo("verify: all checks passed" if ok else "verify: FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

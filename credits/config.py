@@ -1,0 +1,126 @@
+"""Settings from the environment, with defaults for the embedded mode.
+
+The embedded default needs nothing installed: a SQLite file in the instance folder and a
+secret key generated into that folder on first run. Production sets
+``CREDITS_DATABASE_URL=postgresql+psycopg://...`` and (usually) ``CREDITS_SECRET_KEY``.
+
+Every setting can also be given to :func:`credits.create_app` as an override mapping, which is
+how the tests build apps (``create_app({"DATABASE_URL": ..., "INSTANCE_PATH": ...})``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CREDITS_"
+
+
+def _as_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Read once at start-up; never mutated afterwards."""
+
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    #: Largest request body accepted (bytes); larger bodies get 413 problem+json.
+    max_body_bytes: int = 64 * 1024
+    #: Number of balance slot rows for accounts without a floor (issuance, shops, vouchers
+    #: outstanding). Spreads concurrent writers over several rows; see docs/architecture.md.
+    hot_account_slots: int = 8
+    #: How many times a unit of work is retried on a deadlock/serialization failure.
+    transaction_attempts: int = 8
+    #: Cookies only over HTTPS. Off in the embedded default so `credits serve` works on
+    #: http://127.0.0.1; deploy/ turns it on.
+    secure_cookies: bool = False
+    #: Log SQL (development aid).
+    echo_sql: bool = False
+    #: Argon2 cost profile for new password hashes: "default" (RFC 9106 low-memory) in
+    #: production; "fast" only for tests. See credits/accounts/passwords.py.
+    password_hash_profile: str = "default"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Build settings from ``CREDITS_*`` environment variables and ``overrides``.
+
+        Overrides use the same names without the prefix (``DATABASE_URL``) and win over the
+        environment. Creates the instance folder and, if no secret key is configured, a
+        random one stored in ``instance/secret_key`` (mode 0600) so sessions survive restarts.
+        """
+        overrides = dict(overrides or {})
+
+        def get(name: str, default: Any = None) -> Any:
+            if name in overrides:
+                return overrides.pop(name)
+            return os.environ.get(ENV_PREFIX + name, default)
+
+        instance_path = Path(get("INSTANCE_PATH", "instance")).resolve()
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = get("DATABASE_URL") or f"sqlite:///{instance_path / 'credits.sqlite3'}"
+        secret_key = get("SECRET_KEY") or _instance_secret(instance_path / "secret_key")
+        known = {f.name for f in fields(cls)} - {"instance_path", "database_url", "secret_key"}
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in known or f.name == "extra":
+                continue
+            raw = get(f.name.upper())
+            if raw is None:
+                continue
+            if f.type in ("int",):
+                values[f.name] = int(raw)
+            elif f.type in ("bool",):
+                values[f.name] = _as_bool(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(
+            instance_path=instance_path,
+            database_url=database_url,
+            secret_key=secret_key,
+            **values,
+        )
+        # Whatever is left over is kept for capabilities that read their own settings.
+        return replace(settings, extra=dict(overrides))
+
+
+def write_private_file(path: Path, data: bytes) -> bool:
+    """Create ``path`` with mode 0600 holding ``data``, atomically; False if it already exists.
+
+    Several processes (gunicorn workers) may start at once: the content is written to a
+    private temporary file and hard-linked into place, so a reader never sees a half-written
+    file and exactly one writer wins.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the generated secret, creating it (0600) on first use."""
+    if not path.exists():
+        write_private_file(path, (secrets.token_urlsafe(48) + "\n").encode())
+    return path.read_text().strip()

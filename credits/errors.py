@@ -1,0 +1,81 @@
+"""The one exception tree for failures a user can cause.
+
+Every error a caller can provoke is a :class:`CreditsError` subclass with a stable
+machine-readable ``code`` (contract v1 lists them) and an HTTP ``status``. The API turns any
+of them into RFC 9457 ``application/problem+json`` in one place (credits/api/problems.py);
+the command line prints ``code: detail``. Nothing here imports Flask.
+
+Raise an error *before* anything is written, or inside the unit of work so the transaction
+rolls back: a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CreditsError(Exception):
+    """Base of every user-caused failure."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Request refused"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        #: Extra members of the problem body (e.g. ``shop_id`` for already_redeemed).
+        self.extra = extra
+
+
+class ValidationFailed(CreditsError):
+    code = "validation_error"
+    status = 422
+    title = "The request is not valid"
+
+    def __init__(self, detail: str, errors: dict[str, Any] | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        if errors:
+            self.extra["errors"] = errors
+
+
+class Unauthorized(CreditsError):
+    code = "unauthorized"
+    status = 401
+    title = "Sign-in required"
+
+
+class Forbidden(CreditsError):
+    code = "forbidden"
+    status = 403
+    title = "Not allowed"
+
+
+class NotFound(CreditsError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class Conflict(CreditsError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class IdempotencyConflict(CreditsError):
+    code = "idempotency_conflict"
+    status = 409
+    title = "Idempotency key reused for a different request"
+
+
+class InsufficientFunds(CreditsError):
+    code = "insufficient_funds"
+    status = 409
+    title = "Not enough credits"
+
+
+class PeriodClosed(CreditsError):
+    code = "period_closed"
+    status = 409
+    title = "That month is closed"

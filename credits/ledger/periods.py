@@ -1,0 +1,137 @@
+"""Accounting periods: Europe/London calendar months over UTC timestamps.
+
+A month is the half-open UTC interval from local midnight on its first day to local midnight
+on the first day of the next month. March 2026 (clocks go forward on the 29th) is therefore
+743 hours long and October 2026 (clocks go back on the 25th) 745 hours: each covers exactly
+its local days.
+
+A closed month refuses every new entry whose ``occurred_at`` falls inside it
+(:class:`~credits.errors.PeriodClosed`). Corrections go into the open month as reversals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from credits.errors import PeriodClosed, ValidationFailed
+from credits.ledger.models import ClosedPeriod
+
+LONDON = ZoneInfo("Europe/London")
+# Waits for every transaction already writing entries to finish and holds new ones back
+# until the closing transaction commits (PostgreSQL).
+_LOCK_JOURNAL = text("LOCK TABLE journal_entry IN SHARE MODE")
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Month:
+    """A Europe/London calendar month."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """Parse ``YYYY-MM``; anything else is a validation error."""
+        m = _MONTH_RE.match(text or "")
+        if not m:
+            raise ValidationFailed(f"{text!r} is not a month: use YYYY-MM, e.g. 2026-10")
+        year = int(m.group(1))
+        if not 2000 <= year <= 2999:
+            raise ValidationFailed(f"{text!r} is outside the years this ledger keeps")
+        return cls(year, int(m.group(2)))
+
+    @classmethod
+    def containing(cls, moment: datetime) -> Month:
+        """The London month an aware instant falls in."""
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime")
+        local = moment.astimezone(LONDON)
+        return cls(local.year, local.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def next(self) -> Month:
+        """The month after this one."""
+        return Month(self.year + self.month // 12, self.month % 12 + 1)
+
+    def previous(self) -> Month:
+        """The month before this one."""
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    @property
+    def starts_at(self) -> datetime:
+        """Local midnight on the 1st, in UTC."""
+        return datetime(self.year, self.month, 1, tzinfo=LONDON).astimezone(UTC)
+
+    @property
+    def ends_at(self) -> datetime:
+        """Local midnight on the 1st of the next month, in UTC (exclusive)."""
+        return self.next().starts_at
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether an aware instant falls in this month."""
+        return self.starts_at <= moment < self.ends_at
+
+
+def is_closed(session: Session, moment: datetime) -> bool:
+    """Whether the month containing ``moment`` is closed."""
+    month = str(Month.containing(moment))
+    return session.execute(
+        select(ClosedPeriod.month).where(ClosedPeriod.month == month)  # type: ignore[arg-type]
+    ).first() is not None
+
+
+def ensure_open(session: Session, moment: datetime) -> None:
+    """Raise :class:`PeriodClosed` if ``moment`` falls in a closed month."""
+    if is_closed(session, moment):
+        raise PeriodClosed(
+            f"{Month.containing(moment)} is closed: nothing can be dated in it. "
+            "Post a correction in the open month instead.",
+            month=str(Month.containing(moment)),
+        )
+
+
+def closed_months(session: Session) -> list[str]:
+    """Every closed month, oldest first."""
+    rows = session.execute(select(ClosedPeriod.month).order_by(ClosedPeriod.month))  # type: ignore[arg-type]
+    return [r[0] for r in rows]
+
+
+def close_month(session: Session, month: Month, *, closed_by: str, now: datetime) -> ClosedPeriod:
+    """Close ``month`` to new entries. The reconciliation checks are the caller's job.
+
+    Guarantees: a month is closed only after it has ended (London time) and only once; once
+    the row is committed no entry can be dated inside it (checked in Python and, on
+    PostgreSQL, by a trigger on ``journal_entry``). On PostgreSQL this first takes a SHARE
+    lock on ``journal_entry``, so every entry already being written commits before the month
+    closes and none can start until the closing transaction ends.
+    """
+    if now < month.ends_at:
+        raise ValidationFailed(
+            f"{month} has not ended yet: it can be closed from "
+            f"{month.ends_at:%Y-%m-%d %H:%M} UTC"
+        )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(_LOCK_JOURNAL)
+    if session.get(ClosedPeriod, str(month)) is not None:
+        raise PeriodClosed(f"{month} is already closed", month=str(month))
+    row = ClosedPeriod(
+        month=str(month),
+        starts_at=month.starts_at,
+        ends_at=month.ends_at,
+        closed_at=now,
+        closed_by=closed_by,
+    )
+    session.add(row)
+    session.flush()
+    return row
+

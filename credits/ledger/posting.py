@@ -1,0 +1,441 @@
+"""Posting journal entries: the only way credits move.
+
+Guarantees of :func:`post_entry` (each also checked by `credits verify` or the database):
+
+1. The entry balances: its postings are non-zero integers that sum to zero, at most one per
+   account, at least two. Floats, booleans, zero and out-of-range amounts are refused.
+2. It is written in the caller's transaction, together with the balance changes; nothing
+   commits here (the unit of work does).
+3. A floored (member) balance never goes below zero, whatever the concurrency: its single
+   balance row is changed with a conditional ``UPDATE ... WHERE balance + amount >= 0``,
+   which on PostgreSQL re-checks the row after waiting for a concurrent writer's lock, and
+   on SQLite runs under the write lock taken at ``BEGIN IMMEDIATE``. Balance rows are
+   always changed in ascending account order, so two entries never wait on each other in
+   a cycle. A refused debit raises :class:`InsufficientFunds` and the transaction rolls back.
+4. The same idempotency key with the same request returns the first entry and posts
+   nothing (``replayed=True``); with a different request it raises
+   :class:`IdempotencyConflict`. Two concurrent requests with one key: one posts, the other
+   loses the unique-key race, is retried by the unit of work and replays.
+5. The entry is appended to one lane of the hash chain (see chain.py).
+6. Nothing is dated in a closed month (:class:`PeriodClosed`), nor in the future.
+
+On PostgreSQL steps 3-6 run in one round trip, inside the ``ledger_post`` function
+(migration 0001); elsewhere they run as separate statements from Python. Both are run by
+the whole test suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from credits.db import RetryTransaction, unique_violation, utcnow
+from credits.ledger import chain, periods
+from credits.ledger.accounts import CHAIN_LANES
+from credits.ledger.errors import (
+    AlreadyReversed,
+    EntryNotFound,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidEntry,
+    PeriodClosed,
+    UnknownAccount,
+)
+from credits.ledger.models import Account, AccountBalance, ChainLane, JournalEntry, PostingRow
+from credits.ledger.types import (
+    MAX_ACTOR_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_MEMO_CHARS,
+    MAX_POSTING_CREDITS,
+    MAX_POSTINGS_PER_ENTRY,
+    EntryKind,
+    EntryRequest,
+    Leg,
+    PostedEntry,
+    Posting,
+)
+
+#: How far ahead of the server clock an ``occurred_at`` may be (clients' clocks drift).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+_PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
+
+# SQLSTATEs raised by the PostgreSQL functions and triggers of migration 0001.
+SQLSTATE_INSUFFICIENT_FUNDS = "CR001"
+SQLSTATE_PERIOD_CLOSED = "CR002"
+SQLSTATE_UNKNOWN_ACCOUNT = "CR003"
+
+
+def validate_request(request: EntryRequest) -> None:
+    """Raise :class:`InvalidEntry` unless ``request`` is a well-formed, balanced entry."""
+    if not isinstance(request.kind, EntryKind):
+        raise InvalidEntry(f"unknown entry kind {request.kind!r}")
+    legs = request.legs
+    if not isinstance(legs, tuple) or not all(isinstance(leg, Leg) for leg in legs):
+        raise InvalidEntry("legs must be a tuple of Leg")
+    if len(legs) < 2:
+        raise InvalidEntry("an entry needs at least two postings")
+    if len(legs) > MAX_POSTINGS_PER_ENTRY:
+        raise InvalidEntry(f"an entry may have at most {MAX_POSTINGS_PER_ENTRY} postings")
+    seen: set[int] = set()
+    total = 0
+    for leg in legs:
+        amount = leg.amount_credits
+        # bool is an int subclass, and a float near money is always a bug.
+        if type(amount) is not int:
+            raise InvalidEntry(
+                f"amounts are whole credits (int), not {type(amount).__name__}: {amount!r}"
+            )
+        if amount == 0:
+            raise InvalidEntry("a posting of zero credits means nothing: leave it out")
+        if abs(amount) > MAX_POSTING_CREDITS:
+            raise InvalidEntry(f"{amount} is beyond the largest posting ({MAX_POSTING_CREDITS})")
+        if type(leg.account_id) is not int or leg.account_id <= 0:
+            raise UnknownAccount(f"{leg.account_id!r} is not an account id")
+        if leg.account_id in seen:
+            raise InvalidEntry(f"account {leg.account_id} appears twice in one entry")
+        seen.add(leg.account_id)
+        total += amount
+    if total != 0:
+        raise InvalidEntry(f"the postings sum to {total}, not 0: the entry does not balance")
+    if not isinstance(request.memo, str) or len(request.memo) > MAX_MEMO_CHARS:
+        raise InvalidEntry(f"the memo must be text of at most {MAX_MEMO_CHARS} characters")
+    if not isinstance(request.actor, str) or not 0 < len(request.actor) <= MAX_ACTOR_CHARS:
+        raise InvalidEntry("every entry must say who made it (actor)")
+    key = request.idempotency_key
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+        or not set(key) <= _PRINTABLE
+    ):
+        raise InvalidEntry(
+            f"the idempotency key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+        )
+    if (request.kind is EntryKind.REVERSAL) != (request.reverses_entry_id is not None):
+        raise InvalidEntry("a reversal, and only a reversal, names the entry it reverses")
+    if request.occurred_at is not None and (
+        not isinstance(request.occurred_at, datetime) or request.occurred_at.tzinfo is None
+    ):
+        raise InvalidEntry("occurred_at must be a timezone-aware datetime")
+
+
+def request_fingerprint(request: EntryRequest) -> str:
+    """SHA-256 of what was asked: kind, postings, memo, reversal target, and ``occurred_at``
+    if the caller gave one. Not the actor (who asked is not what was asked)."""
+    body: dict[str, Any] = {
+        "kind": request.kind.value,
+        "postings": sorted((leg.account_id, leg.amount_credits) for leg in request.legs),
+        "memo": request.memo,
+        "reverses": request.reverses_entry_id,
+    }
+    if request.occurred_at is not None:
+        body["occurred_at"] = chain.epoch_us(request.occurred_at)
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    request: EntryRequest
+    occurred_at: datetime
+    recorded_at: datetime
+    request_hash: str
+    content_hash: str
+    postings: tuple[tuple[int, int], ...]  # (account id, amount), ascending account id
+    lane: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    entry_id: int
+    replayed: bool
+    request_hash: str
+    hash: str
+
+
+def post_entry(
+    session: Session,
+    request: EntryRequest,
+    *,
+    now: datetime | None = None,
+    hot_slots: int | None = None,
+) -> PostedEntry:
+    """Post ``request`` as one balanced journal entry in the session's transaction.
+
+    See the module docstring for the guarantees. Returns the posted entry, or the first
+    entry posted under the same idempotency key (``replayed=True``).
+    """
+    validate_request(request)
+    now = now or utcnow()
+    occurred_at = request.occurred_at or now
+    if occurred_at > now + MAX_CLOCK_SKEW:
+        raise InvalidEntry(f"occurred_at {occurred_at.isoformat()} is in the future")
+    postings = tuple(sorted((leg.account_id, leg.amount_credits) for leg in request.legs))
+    canonical = chain.canonical_text(
+        kind=request.kind.value,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        reverses_entry_id=request.reverses_entry_id,
+        memo=request.memo,
+        actor=request.actor,
+        idempotency_key=request.idempotency_key,
+        postings=postings,
+    )
+    prepared = _Prepared(
+        request=request,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        request_hash=request_fingerprint(request),
+        content_hash=chain.content_hash(canonical),
+        postings=postings,
+        lane=random.randrange(CHAIN_LANES),
+    )
+    dialect = session.get_bind().dialect.name
+    try:
+        if dialect == "postgresql":
+            applied = _apply_postgres(session, prepared)
+        else:
+            applied = _apply_python(session, prepared)
+    except DBAPIError as exc:
+        raise _translate(exc, prepared) from exc
+
+    if applied.replayed:
+        if applied.request_hash != prepared.request_hash:
+            raise IdempotencyConflict(
+                f"idempotency key {request.idempotency_key!r} was already used for a "
+                "different request"
+            )
+        return get_entry(session, applied.entry_id, replayed=True)
+    return PostedEntry(
+        id=applied.entry_id,
+        kind=request.kind,
+        memo=request.memo,
+        actor=request.actor,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        idempotency_key=request.idempotency_key,
+        reverses_entry_id=request.reverses_entry_id,
+        postings=tuple(Posting(a, amt) for a, amt in postings),
+        hash=applied.hash,
+    )
+
+
+def _translate(exc: DBAPIError, prepared: _Prepared) -> Exception:
+    """Turn a database refusal into the domain error it means (or ask for a retry)."""
+    if unique_violation(exc, "idempotency_key"):
+        return RetryTransaction("lost an idempotency-key race; the retry will replay")
+    if unique_violation(exc, "reverses_entry_id"):
+        return AlreadyReversed(
+            f"entry {prepared.request.reverses_entry_id} has already been reversed"
+        )
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    diag = getattr(exc.orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(exc.orig)
+    if sqlstate == SQLSTATE_INSUFFICIENT_FUNDS:
+        return InsufficientFunds(message, account_id=int(getattr(diag, "message_detail", 0) or 0))
+    if sqlstate == SQLSTATE_PERIOD_CLOSED:
+        month = str(periods.Month.containing(prepared.occurred_at))
+        return PeriodClosed(
+            f"{month} is closed: nothing can be dated in it. "
+            "Post a correction in the open month instead.",
+            month=month,
+        )
+    if sqlstate == SQLSTATE_UNKNOWN_ACCOUNT:
+        return UnknownAccount(message)
+    return exc
+
+
+_PG_POST = text(
+    "SELECT entry_id, replayed, request_hash, hash FROM ledger_post("
+    ":kind, :memo, :actor, :occurred_at, :recorded_at, :idempotency_key, :request_hash, "
+    ":reverses, :content_hash, :accounts, :amounts, :lane)"
+)
+
+
+def _apply_postgres(session: Session, p: _Prepared) -> _Applied:
+    row = session.execute(
+        _PG_POST,
+        {
+            "kind": p.request.kind.value,
+            "memo": p.request.memo,
+            "actor": p.request.actor,
+            "occurred_at": p.occurred_at,
+            "recorded_at": p.recorded_at,
+            "idempotency_key": p.request.idempotency_key,
+            "request_hash": p.request_hash,
+            "reverses": p.request.reverses_entry_id,
+            "content_hash": p.content_hash,
+            "accounts": [a for a, _ in p.postings],
+            "amounts": [amt for _, amt in p.postings],
+            "lane": p.lane,
+        },
+    ).one()
+    return _Applied(int(row.entry_id), bool(row.replayed), row.request_hash, row.hash)
+
+
+_DEBIT = (
+    update(AccountBalance)
+    .where(
+        AccountBalance.account_id == bindparam("a_id"),  # type: ignore[arg-type]
+        AccountBalance.slot == bindparam("a_slot"),  # type: ignore[arg-type]
+        (AccountBalance.allow_negative | (AccountBalance.balance + bindparam("amt") >= 0)),  # type: ignore[operator]
+    )
+    .values(balance=AccountBalance.balance + bindparam("amt"))
+)
+
+
+def _apply_python(session: Session, p: _Prepared) -> _Applied:
+    request = p.request
+    existing = session.execute(
+        select(JournalEntry.id, JournalEntry.request_hash, JournalEntry.hash).where(
+            JournalEntry.idempotency_key == request.idempotency_key  # type: ignore[arg-type]
+        )
+    ).first()
+    if existing is not None:
+        return _Applied(int(existing[0]), True, existing[1], existing[2])
+
+    ids = [a for a, _ in p.postings]
+    accounts = {
+        int(r[0]): int(r[1])
+        for r in session.execute(
+            select(Account.id, Account.slots).where(Account.id.in_(ids))  # type: ignore[union-attr]
+        )
+    }
+    missing = [a for a in ids if a not in accounts]
+    if missing:
+        raise UnknownAccount(f"no account {missing[0]}")
+    periods.ensure_open(session, p.occurred_at)
+
+    for account_id, amount in p.postings:  # ascending account id: a fixed lock order
+        slots = accounts[account_id]
+        slot = 0 if slots == 1 else random.randrange(slots)
+        changed = session.execute(_DEBIT, {"a_id": account_id, "a_slot": slot, "amt": amount})
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise InsufficientFunds(
+                f"account {account_id} does not hold {-amount} credits",
+                account_id=account_id,
+            )
+
+    seq, prev = session.execute(
+        select(ChainLane.seq, ChainLane.head_hash).where(ChainLane.lane == p.lane)  # type: ignore[arg-type]
+    ).one()
+    new_hash = chain.link_hash(prev, p.content_hash)
+    session.execute(
+        update(ChainLane)
+        .where(ChainLane.lane == p.lane)  # type: ignore[arg-type]
+        .values(seq=seq + 1, head_hash=new_hash)
+    )
+    entry_id = session.execute(
+        insert(JournalEntry)
+        .values(
+            kind=request.kind.value,
+            memo=request.memo,
+            actor=request.actor,
+            occurred_at=p.occurred_at,
+            recorded_at=p.recorded_at,
+            idempotency_key=request.idempotency_key,
+            request_hash=p.request_hash,
+            reverses_entry_id=request.reverses_entry_id,
+            lane=p.lane,
+            lane_seq=seq + 1,
+            content_hash=p.content_hash,
+            prev_hash=prev,
+            hash=new_hash,
+        )
+        .returning(JournalEntry.id)
+    ).scalar_one()
+    session.execute(
+        insert(PostingRow),
+        [{"entry_id": entry_id, "account_id": a, "amount": amt} for a, amt in p.postings],
+    )
+    return _Applied(int(entry_id), False, p.request_hash, new_hash)
+
+
+def find_entry_by_key(session: Session, idempotency_key: str) -> PostedEntry | None:
+    """The entry posted under ``idempotency_key``, or None. Use cases call this first when
+    a retry must return what the first attempt created (a voucher, a redemption)."""
+    entry_id = session.execute(
+        select(JournalEntry.id).where(JournalEntry.idempotency_key == idempotency_key)  # type: ignore[arg-type]
+    ).scalar_one_or_none()
+    return None if entry_id is None else get_entry(session, int(entry_id), replayed=True)
+
+
+def get_entry(session: Session, entry_id: int, *, replayed: bool = False) -> PostedEntry:
+    """Load a posted entry with its postings; :class:`EntryNotFound` if there is none."""
+    row = session.get(JournalEntry, entry_id)
+    if row is None:
+        raise EntryNotFound(f"no journal entry {entry_id}")
+    lines = session.execute(
+        select(PostingRow.account_id, PostingRow.amount)
+        .where(PostingRow.entry_id == entry_id)  # type: ignore[arg-type]
+        .order_by(PostingRow.account_id)
+    ).all()
+    assert row.id is not None
+    return PostedEntry(
+        id=row.id,
+        kind=EntryKind(row.kind),
+        memo=row.memo,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        idempotency_key=row.idempotency_key,
+        reverses_entry_id=row.reverses_entry_id,
+        postings=tuple(Posting(int(a), int(amt)) for a, amt in lines),
+        hash=row.hash,
+        replayed=replayed,
+    )
+
+
+def reverse(
+    session: Session,
+    entry_id: int,
+    *,
+    memo: str,
+    actor: str,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> PostedEntry:
+    """Post the mirror image of ``entry_id`` now (in the open month), linked to it.
+
+    The original stays as it was (entries are never changed). An entry is reversed at most
+    once (:class:`AlreadyReversed`); a reversal cannot itself be reversed (post a new entry
+    instead). Reversing can fail with :class:`InsufficientFunds` when a member has since
+    spent the credits being taken back. Idempotent like :func:`post_entry`.
+    """
+    # Lock the original's row (a lock, not a change: the append-only triggers do not fire) so
+    # that of two concurrent reversals the second waits, then sees the first and is told
+    # AlreadyReversed, rather than failing on a balance the first has already moved.
+    session.execute(
+        select(JournalEntry.id).where(JournalEntry.id == entry_id).with_for_update()  # type: ignore[arg-type]
+    )
+    original = get_entry(session, entry_id)
+    if original.kind is EntryKind.REVERSAL:
+        raise InvalidEntry(f"entry {entry_id} is a reversal; post a new entry to undo it")
+    existing = session.execute(
+        select(JournalEntry.idempotency_key).where(
+            JournalEntry.reverses_entry_id == entry_id  # type: ignore[arg-type]
+        )
+    ).scalar_one_or_none()
+    if existing is not None and existing != idempotency_key:
+        raise AlreadyReversed(f"entry {entry_id} has already been reversed")
+    return post_entry(
+        session,
+        EntryRequest(
+            kind=EntryKind.REVERSAL,
+            legs=tuple(Leg(p.account_id, -p.amount_credits) for p in original.postings),
+            memo=memo,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            reverses_entry_id=entry_id,
+        ),
+        now=now,
+    )

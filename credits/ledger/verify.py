@@ -1,0 +1,236 @@
+"""Reconciliation: prove the ledger's rules hold over everything stored.
+
+Each check returns every problem it finds (not just the first), so an officer sees the
+whole extent of a fault. `credits verify` prints each check and exits 1 if any failed; the
+month close (credits.statements) runs these and more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from credits.ledger import chain
+from credits.ledger.models import JournalEntry, PostingRow
+
+#: How many problems a check lists in full; the rest are counted.
+MAX_LISTED = 50
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    description: str
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def add(self, problem: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "ok": self.ok,
+            "checked": self.checked,
+            "problem_count": self.problem_count,
+            "problems": list(self.problems),
+        }
+
+
+def check_entries_balanced(session: Session) -> CheckResult:
+    """Every entry has at least two postings and they sum to zero."""
+    result = CheckResult("entries_balanced", "every entry has 2+ postings summing to zero")
+    result.checked = int(session.execute(text("SELECT count(*) FROM journal_entry")).scalar_one())
+    rows = session.execute(
+        text(
+            "SELECT e.id, count(p.id), coalesce(sum(p.amount), 0) "
+            "FROM journal_entry e LEFT JOIN posting p ON p.entry_id = e.id "
+            "GROUP BY e.id HAVING coalesce(sum(p.amount), 0) <> 0 OR count(p.id) < 2 "
+            "ORDER BY e.id"
+        )
+    )
+    for entry_id, n, total in rows:
+        result.add(f"entry {entry_id}: {n} postings summing to {total}")
+    return result
+
+
+def check_balances_match_postings(session: Session) -> CheckResult:
+    """Every account's stored balance equals the sum of its postings."""
+    result = CheckResult("balances_match_postings", "stored balances equal sums of postings")
+    rows = session.execute(
+        text(
+            "SELECT a.id, a.code, coalesce(b.stored, 0), coalesce(p.posted, 0), "
+            "       coalesce(b.n, 0), a.slots "
+            "FROM account a "
+            "LEFT JOIN (SELECT account_id, sum(balance) AS stored, count(*) AS n "
+            "           FROM account_balance GROUP BY account_id) b ON b.account_id = a.id "
+            "LEFT JOIN (SELECT account_id, sum(amount) AS posted "
+            "           FROM posting GROUP BY account_id) p ON p.account_id = a.id "
+            "ORDER BY a.id"
+        )
+    )
+    for account_id, code, stored, posted, n_slots, slots in rows:
+        result.checked += 1
+        if int(stored) != int(posted):
+            result.add(
+                f"account {account_id} ({code}): stored balance {stored}, "
+                f"postings sum to {posted}"
+            )
+        if int(n_slots) != int(slots):
+            result.add(f"account {account_id} ({code}): {n_slots} balance rows, expected {slots}")
+    return result
+
+
+def check_no_negative_members(session: Session) -> CheckResult:
+    """No account without permission to go negative is below zero (nor has lost its floor)."""
+    result = CheckResult("floors_respected", "no member (floored) balance is negative")
+    rows = session.execute(
+        text(
+            "SELECT a.id, a.code, a.allow_negative, b.allow_negative, b.slot, b.balance "
+            "FROM account a JOIN account_balance b ON b.account_id = a.id "
+            "WHERE a.type = 'member' OR NOT a.allow_negative"
+        )
+    )
+    for account_id, code, a_neg, b_neg, slot, bal in rows:
+        result.checked += 1
+        if a_neg or b_neg:
+            result.add(f"account {account_id} ({code}) is a member but allowed to go negative")
+        if int(bal) < 0:
+            result.add(f"account {account_id} ({code}) is negative: {bal} (slot {slot})")
+    return result
+
+
+def _chain_rows(session: Session) -> Iterator[tuple[Any, ...]]:
+    e = JournalEntry.__table__.c  # type: ignore[attr-defined]
+    p = PostingRow.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select(
+            e.id, e.lane, e.lane_seq, e.kind, e.memo, e.actor, e.occurred_at, e.recorded_at,
+            e.idempotency_key, e.reverses_entry_id, e.content_hash, e.prev_hash, e.hash,
+            p.account_id, p.amount,
+        )
+        .select_from(JournalEntry.__table__.outerjoin(PostingRow.__table__, p.entry_id == e.id))  # type: ignore[attr-defined]
+        .order_by(e.lane, e.lane_seq, p.account_id)
+        .execution_options(yield_per=5000)
+    )
+    yield from session.execute(query)
+
+
+def check_hash_chain(session: Session) -> CheckResult:
+    """Recompute every entry's content hash and every lane's chain from genesis."""
+    result = CheckResult("hash_chain", "every entry's hash recomputes and each lane chains")
+    lanes = {
+        int(lane): (int(seq), str(head))
+        for lane, seq, head in session.execute(
+            text("SELECT lane, seq, head_hash FROM chain_lane ORDER BY lane")
+        )
+    }
+    walked: dict[int, tuple[int, str]] = {}
+
+    def finish(entry: tuple[Any, ...] | None, postings: list[tuple[int, int]]) -> None:
+        if entry is None:
+            return
+        (eid, lane, seq, kind, memo, actor, occ, rec, key, rev, chash, prev, h) = entry
+        result.checked += 1
+        last_seq, last_hash = walked.get(lane, (0, chain.GENESIS_HASH))
+        if seq != last_seq + 1:
+            result.add(f"entry {eid}: lane {lane} jumps from #{last_seq} to #{seq}")
+        if prev != last_hash:
+            result.add(f"entry {eid}: prev_hash does not match the entry before it on lane {lane}")
+        canonical = chain.canonical_text(
+            kind=kind,
+            occurred_at=occ,
+            recorded_at=rec,
+            reverses_entry_id=rev,
+            memo=memo,
+            actor=actor,
+            idempotency_key=key,
+            postings=postings,
+        )
+        if chain.content_hash(canonical) != chash:
+            result.add(f"entry {eid}: content does not match its hash (edited entry or posting)")
+        if chain.link_hash(prev, chash) != h:
+            result.add(f"entry {eid}: chain hash does not recompute")
+        walked[lane] = (seq, h)
+
+    current: tuple[Any, ...] | None = None
+    postings: list[tuple[int, int]] = []
+    for row in _chain_rows(session):
+        head = tuple(row[:13])
+        if current is None or head[0] != current[0]:
+            finish(current, postings)
+            current, postings = head, []
+        if row[13] is not None:
+            postings.append((int(row[13]), int(row[14])))
+    finish(current, postings)
+
+    for lane, (seq, head) in sorted(lanes.items()):
+        last_seq, last_hash = walked.get(lane, (0, chain.GENESIS_HASH))
+        if (seq, head) != (last_seq, last_hash):
+            result.add(
+                f"lane {lane}: head says #{seq} but the entries end at #{last_seq} "
+                "(an entry was removed, added or changed)"
+            )
+    for lane in walked.keys() - lanes.keys():
+        result.add(f"lane {lane}: entries on a lane that has no head")
+    return result
+
+
+def check_reversals_mirror(session: Session) -> CheckResult:
+    """Every reversal posts exactly the negation of the entry it reverses."""
+    result = CheckResult("reversals_mirror", "each reversal mirrors the entry it reverses")
+    rows = session.execute(
+        text(
+            "SELECT r.id, r.reverses_entry_id FROM journal_entry r "
+            "WHERE r.reverses_entry_id IS NOT NULL "
+            "AND (EXISTS (SELECT 1 FROM ("
+            "       SELECT account_id, amount FROM posting WHERE entry_id = r.id EXCEPT "
+            "       SELECT account_id, -amount FROM posting WHERE entry_id = r.reverses_entry_id"
+            "     ) AS extra)"
+            "  OR EXISTS (SELECT 1 FROM ("
+            "       SELECT account_id, -amount FROM posting WHERE entry_id = r.reverses_entry_id "
+            "       EXCEPT SELECT account_id, amount FROM posting WHERE entry_id = r.id"
+            "     ) AS missing))"
+        )
+    )
+    result.checked = int(
+        session.execute(
+            text("SELECT count(*) FROM journal_entry WHERE reverses_entry_id IS NOT NULL")
+        ).scalar_one()
+    )
+    for rid, oid in rows:
+        result.add(f"entry {rid} reverses entry {oid} but does not mirror its postings")
+    return result
+
+
+#: The ledger's own checks, in the order `credits verify` runs them. Other capabilities
+#: (vouchers, statements) append theirs via credits.reconcile.
+LEDGER_CHECKS: tuple[Callable[[Session], CheckResult], ...] = (
+    check_entries_balanced,
+    check_balances_match_postings,
+    check_no_negative_members,
+    check_hash_chain,
+    check_reversals_mirror,
+)
+
+
+def run_checks(
+    session: Session, checks: tuple[Callable[[Session], CheckResult], ...] = LEDGER_CHECKS
+) -> list[CheckResult]:
+    """Run ``checks`` in order and return every result (they never stop at the first)."""
+    return [check(session) for check in checks]

@@ -1,0 +1,7 @@
+"""Imports every table module so that SQLModel.metadata knows them all (Alembic, tests).
+
+A new capability adds its models module here.
+"""
+
+from credits.accounts import models as accounts_models  # noqa: F401
+from credits.ledger import models as ledger_models  # noqa: F401

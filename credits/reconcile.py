@@ -1,0 +1,19 @@
+"""Every reconciliation check `credits verify` runs, gathered from the capabilities.
+
+The ledger's own checks come first; capabilities with invariants of their own (vouchers
+outstanding equals open vouchers; one redemption entry per redeemed voucher...) add theirs
+here, so `credits verify` and the month close always run the same full list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from credits.ledger import LEDGER_CHECKS, CheckResult
+
+
+def all_checks() -> tuple[Callable[[Session], CheckResult], ...]:
+    """The full list of checks, in the order they are reported."""
+    return (*LEDGER_CHECKS,)

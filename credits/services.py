@@ -1,0 +1,51 @@
+"""What a running process holds: settings and the database. Built once by create_app (or by
+the command line) and handed to use cases; nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from credits.config import Settings
+from credits.db import Database, make_engine, require_migrated, upgrade_to_head
+
+
+@dataclass
+class Services:
+    """The process's shared objects."""
+
+    settings: Settings
+    db: Database
+
+    @classmethod
+    def build(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        migrate: bool = False,
+        check_migrations: bool = True,
+    ) -> Services:
+        """Load settings, connect, and either migrate (``migrate=True``) or refuse a database
+        that is not at the code's migration head."""
+        settings = Settings.load(overrides)
+        engine = make_engine(settings.database_url, echo=settings.echo_sql)
+        db = Database(engine, attempts=settings.transaction_attempts)
+        if migrate:
+            upgrade_to_head(engine)
+            from credits.ledger import bootstrap
+
+            db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
+        elif check_migrations:
+            require_migrated(engine)
+        return cls(settings=settings, db=db)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.engine.dispose()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

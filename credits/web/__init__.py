@@ -1,0 +1,26 @@
+"""Pages for volunteers, coordinators and officers: server-rendered HTML that works without
+JavaScript, at 320 px wide, and with a screen reader. A capability adds its blueprint to
+``_blueprints`` below; every page extends ``base.html``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+
+@bp.route("/")
+def index() -> str:
+    """The front page: what this is and where to go."""
+    return render_template("index.html")
+
+
+def _blueprints() -> list[Blueprint]:
+    return [bp]
+
+
+def register_web(app: Flask) -> None:
+    """Register the page blueprints."""
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)

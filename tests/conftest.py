@@ -1,0 +1,352 @@
+"""Test fixtures shared by every layer of the suite.
+
+One suite, two databases: without ``CREDITS_TEST_DATABASE_URL`` it runs on SQLite; with it
+(``postgresql+psycopg://postgres@127.0.0.1:5432/<fresh db>``) it runs on PostgreSQL. Tests
+marked ``postgres`` need PostgreSQL and are skipped, with the reason, on the SQLite leg.
+
+Isolation: the schema is migrated once per run (Alembic, like production). Each test then
+starts from an empty, bootstrapped ledger — SQLite: a copy of the migrated template file;
+PostgreSQL: every table emptied (with triggers bypassed) and sequences restarted. Tests
+really commit, so deferred constraints and triggers fire as they do in production, and
+threads or a real server process can share the database.
+
+Under ``CI=true`` a missing prerequisite (the database, Chromium, hledger...) fails the test
+instead of skipping it: see :func:`need`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from credits import create_app, ledger
+from credits.accounts import Role, create_person, issue_token
+from credits.db import Database, make_engine, upgrade_to_head
+from credits.services import Services
+
+PG_URL = os.environ.get("CREDITS_TEST_DATABASE_URL") or None
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip the test unless ``condition``; under CI=true, fail instead of skipping."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and a prerequisite is missing: {reason}")
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: runs in the PostgreSQL leg (set CREDITS_TEST_DATABASE_URL)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = PG_URL or "SQLite (set CREDITS_TEST_DATABASE_URL for the PostgreSQL leg)"
+    return f"credits test database: {where}"
+
+
+# --- the database --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    url: str | None  # PostgreSQL URL, or None for SQLite
+    sqlite_template: Path | None
+
+
+def _wipe_postgres(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> TestDatabase:
+    """Migrate the test database once per run."""
+    if PG_URL:
+        try:
+            _wipe_postgres(PG_URL)
+        except Exception as exc:  # unreachable database: always loud, never a silent skip
+            pytest.exit(f"CREDITS_TEST_DATABASE_URL={PG_URL} is not usable: {exc}", returncode=3)
+        engine = make_engine(PG_URL)
+        upgrade_to_head(engine)
+        engine.dispose()
+        return TestDatabase(PG_URL, None)
+    template = tmp_path_factory.mktemp("template") / "credits.sqlite3"
+    engine = make_engine(f"sqlite:///{template}")
+    upgrade_to_head(engine)
+    engine.dispose()
+    return TestDatabase(None, template)
+
+
+def _tables_in_delete_order() -> list[str]:
+    import credits.models  # noqa: F401
+
+    return [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+
+
+def _reset_postgres(db: Database) -> None:
+    tables = _tables_in_delete_order()
+    with db.engine.begin() as conn:
+        # Bypass the append-only triggers: this is the test harness, not the app.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(test_database: TestDatabase, tmp_path: Path) -> str:
+    """A database for this test alone (an emptied PostgreSQL or a fresh SQLite copy)."""
+    if test_database.url:
+        return test_database.url
+    assert test_database.sqlite_template is not None
+    target = tmp_path / "credits.sqlite3"
+    shutil.copyfile(test_database.sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def settings_overrides(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Settings every test app and service uses; override in a test module to change."""
+    return {
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "PASSWORD_HASH_PROFILE": "fast",
+    }
+
+
+@pytest.fixture
+def services(settings_overrides: dict[str, Any], test_database: TestDatabase) -> Iterator[Services]:
+    """Services on an empty, bootstrapped ledger."""
+    svc = Services.build(settings_overrides)
+    if test_database.url:
+        _reset_postgres(svc.db)
+    svc.db.run(lambda s: ledger.bootstrap(s, hot_slots=svc.settings.hot_account_slots))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def db(services: Services) -> Database:
+    return services.db
+
+
+@pytest.fixture
+def dialect(db: Database) -> str:
+    return db.dialect
+
+
+@pytest.fixture
+def app(services: Services) -> Any:
+    app = create_app(services=services)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_env(settings_overrides: dict[str, Any]) -> dict[str, str]:
+    """Environment for running the `credits` command against this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITS_")}
+    env.update({f"CREDITS_{k}": str(v) for k, v in settings_overrides.items()})
+    return env
+
+
+@pytest.fixture
+def runner(cli_env: dict[str, str]) -> Any:
+    """Click's runner for the `credits` command, pointed at this test's database."""
+    from click.testing import CliRunner
+
+    return CliRunner(env=cli_env)
+
+
+# --- people --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Someone:
+    """A person made for a test, with a token for the role they act in."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    token: str
+    account_id: int | None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_person(db: Database) -> Any:
+    """``make_person(role=Role.MEMBER, credits=0, name=None)`` -> Someone, committed."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role = Role.MEMBER, *, credits: int = 0, name: str | None = None,
+             roles: tuple[Role, ...] | None = None) -> Someone:
+        n = next(counter)
+        name = name or f"{role.value.title()} {n}"
+        email = f"{role.value}{n}@test.example"
+
+        def create(s: Any) -> Someone:
+            person = create_person(
+                s, name=name, email=email, roles=roles or (role,), password="correct horse battery",
+                granted_by="test", password_profile="fast",
+            )
+            assert person.id is not None
+            _, token = issue_token(s, person_id=person.id, role=role, name="test", created_by="test")
+            if credits:
+                assert person.ledger_account_id is not None
+                issuance = ledger.scheme_account(s, ledger.ISSUANCE)
+                ledger.post_entry(s, ledger.EntryRequest(
+                    kind=ledger.EntryKind.EARN,
+                    legs=(ledger.Leg(issuance.id, -credits), ledger.Leg(person.ledger_account_id, credits)),
+                    memo=f"test credits for {name}", actor="test",
+                    idempotency_key=f"test:seed:{person.id}",
+                ))
+            return Someone(person.id, name, email, role, token, person.ledger_account_id)
+
+        return db.run(create)
+
+    return make
+
+
+# --- a real server process -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> LiveServer:
+    """Start `credits serve` on a free port and wait until /readyz answers."""
+    import urllib.request
+
+    port = free_port()
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "credits.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
+                if resp.status == 200:
+                    return LiveServer(url, process, log_path)
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not become ready: {log_path.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def live_server(services: Services, cli_env: dict[str, str], tmp_path: Path) -> Iterator[LiveServer]:
+    """The app served by `credits serve` (gunicorn) on this test's database."""
+    server = start_server(cli_env, tmp_path / "server.log")
+    yield server
+    server.stop()
+
+
+# --- a real browser ------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Chromium driven by playwright (Debian's chromium; playwright cannot download its own)."""
+    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A page in a phone-sized (390×844) browser context."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    """A page in a desktop-sized (1366×900) browser context."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """Run axe-core in ``page`` and return the violations of the given impacts."""
+    need(AXE_JS.exists(), f"axe-core not installed at {AXE_JS} (npm ci)")
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"] if v["impact"] in impacts
+    ]
