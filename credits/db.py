@@ -112,7 +112,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
     )
 
 
@@ -166,9 +166,10 @@ class Database:
         """Run ``use_case(session)`` in one transaction; commit if it returns.
 
         Any exception rolls everything back. Deadlocks, serialization failures, a locked
-        SQLite file and :class:`RetryTransaction` (raised by code that lost a unique-key race,
-        e.g. two requests with one idempotency key) run the use case again, with jittered backoff, at most ``attempts`` times in all;
-        domain errors (the user's fault) are never retried.
+        SQLite file and :class:`RetryTransaction` (raised by code that lost a unique-key
+        race, e.g. two requests with one idempotency key) run the use case again, with
+        jittered backoff, at most ``attempts`` times in all; domain errors (the user's
+        fault) are never retried.
         """
         limit = attempts or self.attempts
         assert limit >= 1
@@ -183,6 +184,33 @@ class Database:
                 log.info("retrying transaction (attempt %d/%d): %s", attempt, limit, exc)
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
+
+    def execute_autocommit(self, sql: str, params: dict[str, Any]) -> Any:
+        """Run one statement as its own transaction and return its first row (PostgreSQL).
+
+        For a use case that is a single server-side function call: one round trip, no BEGIN
+        or COMMIT. Uses a pooled connection's psycopg handle directly (the statement is
+        prepared server-side after a few uses), which halves the client CPU of going through
+        the ORM; errors come back as SQLAlchemy's DBAPIError subclasses, like everywhere else.
+        """
+        import psycopg
+
+        raw = self.engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            assert isinstance(conn, psycopg.Connection)
+            conn.autocommit = True
+            try:
+                return conn.execute(sql, params, prepare=True).fetchone()
+            except psycopg.Error as exc:
+                if conn.broken:
+                    raw.invalidate(exc)
+                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
+            finally:
+                if not conn.broken:
+                    conn.autocommit = False
+        finally:
+            raw.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -213,28 +213,47 @@ def make_person(db: Database) -> Any:
     """``make_person(role=Role.MEMBER, credits=0, name=None)`` -> Someone, committed."""
     counter = iter(range(1, 10_000))
 
-    def make(role: Role = Role.MEMBER, *, credits: int = 0, name: str | None = None,
-             roles: tuple[Role, ...] | None = None) -> Someone:
+    def make(
+        role: Role = Role.MEMBER,
+        *,
+        credits: int = 0,
+        name: str | None = None,
+        roles: tuple[Role, ...] | None = None,
+    ) -> Someone:
         n = next(counter)
         name = name or f"{role.value.title()} {n}"
         email = f"{role.value}{n}@test.example"
 
         def create(s: Any) -> Someone:
             person = create_person(
-                s, name=name, email=email, roles=roles or (role,), password="correct horse battery",
-                granted_by="test", password_profile="fast",
+                s,
+                name=name,
+                email=email,
+                roles=roles or (role,),
+                password="correct horse battery",
+                granted_by="test",
+                password_profile="fast",
             )
             assert person.id is not None
-            _, token = issue_token(s, person_id=person.id, role=role, name="test", created_by="test")
+            _, token = issue_token(
+                s, person_id=person.id, role=role, name="test", created_by="test"
+            )
             if credits:
                 assert person.ledger_account_id is not None
                 issuance = ledger.scheme_account(s, ledger.ISSUANCE)
-                ledger.post_entry(s, ledger.EntryRequest(
-                    kind=ledger.EntryKind.EARN,
-                    legs=(ledger.Leg(issuance.id, -credits), ledger.Leg(person.ledger_account_id, credits)),
-                    memo=f"test credits for {name}", actor="test",
-                    idempotency_key=f"test:seed:{person.id}",
-                ))
+                ledger.post_entry(
+                    s,
+                    ledger.EntryRequest(
+                        kind=ledger.EntryKind.EARN,
+                        legs=(
+                            ledger.Leg(issuance.id, -credits),
+                            ledger.Leg(person.ledger_account_id, credits),
+                        ),
+                        memo=f"test credits for {name}",
+                        actor="test",
+                        idempotency_key=f"test:seed:{person.id}",
+                    ),
+                )
             return Someone(person.id, name, email, role, token, person.ledger_account_id)
 
         return db.run(create)
@@ -274,8 +293,20 @@ def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> Li
     port = free_port()
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "credits.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "credits.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -293,7 +324,9 @@ def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> Li
 
 
 @pytest.fixture
-def live_server(services: Services, cli_env: dict[str, str], tmp_path: Path) -> Iterator[LiveServer]:
+def live_server(
+    services: Services, cli_env: dict[str, str], tmp_path: Path
+) -> Iterator[LiveServer]:
     """The app served by `credits serve` (gunicorn) on this test's database."""
     server = start_server(cli_env, tmp_path / "server.log")
     yield server
@@ -304,8 +337,14 @@ def live_server(services: Services, cli_env: dict[str, str], tmp_path: Path) -> 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -340,13 +379,20 @@ def desktop(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+def axe_violations(
+    page: Any, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[dict[str, Any]]:
     """Run axe-core in ``page`` and return the violations of the given impacts."""
     need(AXE_JS.exists(), f"axe-core not installed at {AXE_JS} (npm ci)")
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"],
-         "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"] if v["impact"] in impacts
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+        if v["impact"] in impacts
     ]

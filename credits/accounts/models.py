@@ -38,7 +38,9 @@ class Person(SQLModel, table=True):
     email: str = Field(sa_column=Column(String(254), nullable=False, unique=True))
     phone: str | None = Field(default=None, sa_column=Column(String(32), unique=True))
     password_hash: str | None = Field(default=None, sa_column=Column(String(200)))
-    status: str = Field(default=PersonStatus.ACTIVE.value, sa_column=Column(String(20), nullable=False))
+    status: str = Field(
+        default=PersonStatus.ACTIVE.value, sa_column=Column(String(20), nullable=False)
+    )
     #: The member's ledger account, once they hold the member role.
     ledger_account_id: int | None = Field(
         default=None, sa_column=Column(BigId, ForeignKey("account.id"), unique=True)

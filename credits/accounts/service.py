@@ -49,7 +49,9 @@ def normalise_email(email: str) -> str:
     """Trim and lower-case an email address; refuse anything that is not one."""
     email = (email or "").strip().lower()
     if not _EMAIL_RE.match(email):
-        raise ValidationFailed(f"{email!r} is not an email address", errors={"email": ["Not a valid email address."]})
+        raise ValidationFailed(
+            f"{email!r} is not an email address", errors={"email": ["Not a valid email address."]}
+        )
     return email
 
 
@@ -71,7 +73,9 @@ def create_person(
     """
     name = (name or "").strip()
     if not 0 < len(name) <= 200:
-        raise ValidationFailed("a name is required (at most 200 characters)", errors={"name": ["Required."]})
+        raise ValidationFailed(
+            "a name is required (at most 200 characters)", errors={"name": ["Required."]}
+        )
     person = Person(
         name=name,
         email=normalise_email(email),
@@ -158,7 +162,9 @@ def issue_token(
         raise Forbidden(f"person {person_id} does not hold the {role.value} role")
     name = (name or "").strip()
     if not 0 < len(name) <= 100:
-        raise ValidationFailed("a token needs a name (at most 100 characters)", errors={"name": ["Required."]})
+        raise ValidationFailed(
+            "a token needs a name (at most 100 characters)", errors={"name": ["Required."]}
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         token_hash=_digest(secret),

@@ -108,7 +108,15 @@ def _from_http_exception(exc: HTTPException) -> Response:
 
 def _flatten_locations(messages: Any) -> Any:
     """webargs nests errors under the location ("json", "query"); callers care about fields."""
-    if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "files", "headers", "view_args", "path"}:
+    if isinstance(messages, dict) and set(messages) <= {
+        "json",
+        "query",
+        "form",
+        "files",
+        "headers",
+        "view_args",
+        "path",
+    }:
         merged: dict[str, Any] = {}
         for value in messages.values():
             if isinstance(value, dict):
@@ -121,7 +129,12 @@ def _flatten_locations(messages: Any) -> Any:
 
 def _from_unexpected(exc: BaseException) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=exc)
-    return problem(500, "internal_error", "Internal error", "Something went wrong on our side; nothing was changed.")
+    return problem(
+        500,
+        "internal_error",
+        "Internal error",
+        "Something went wrong on our side; nothing was changed.",
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

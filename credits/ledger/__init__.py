@@ -42,7 +42,13 @@ from credits.ledger.errors import (
     UnknownAccount,
 )
 from credits.ledger.periods import LONDON, Month, close_month, closed_months, ensure_open
-from credits.ledger.posting import find_entry_by_key, get_entry, post_entry, reverse
+from credits.ledger.posting import (
+    find_entry_by_key,
+    get_entry,
+    post_entry,
+    post_standalone,
+    reverse,
+)
 from credits.ledger.types import (
     MAX_POSTING_CREDITS,
     AccountType,
@@ -90,6 +96,7 @@ __all__ = [
     "get_entry",
     "open_account",
     "post_entry",
+    "post_standalone",
     "reverse",
     "run_checks",
     "scheme_account",

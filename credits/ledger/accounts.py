@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.ledger.chain import GENESIS_HASH
-from credits.ledger.models import Account, AccountBalance, ChainLane
+from credits.ledger.models import T_ACCOUNT, T_BALANCE, T_LANE, Account, AccountBalance, ChainLane
 from credits.ledger.types import AccountType
 
 #: Lanes of the hash chain (see models.py). Changing it later is safe: new lanes start at
@@ -72,7 +72,7 @@ def open_account(
     and gets ``hot_slots`` balance rows. Asking again for an existing code returns it
     unchanged; asking for it with a different type is a programming error.
     """
-    existing = session.execute(select(Account).where(Account.code == code)).scalar_one_or_none()
+    existing = session.execute(select(Account).where(T_ACCOUNT.c.code == code)).scalar_one_or_none()
     if existing is not None:
         if existing.type != type:
             raise ValueError(f"account {code} exists with type {existing.type}, not {type}")
@@ -109,7 +109,7 @@ def open_account(
 
 def bootstrap(session: Session, *, hot_slots: int = 8) -> None:
     """Make sure the chain lanes and the scheme's own accounts exist (idempotent)."""
-    have = set(session.execute(select(ChainLane.lane)).scalars())  # type: ignore[call-overload]
+    have = set(session.execute(select(T_LANE.c.lane)).scalars())
     missing = [lane for lane in range(CHAIN_LANES) if lane not in have]
     if missing:
         session.execute(
@@ -122,7 +122,7 @@ def bootstrap(session: Session, *, hot_slots: int = 8) -> None:
 
 def account_by_code(session: Session, code: str) -> AccountInfo | None:
     """The account with ``code``, or None."""
-    row = session.execute(select(Account).where(Account.code == code)).scalar_one_or_none()
+    row = session.execute(select(Account).where(T_ACCOUNT.c.code == code)).scalar_one_or_none()
     return None if row is None else _info(row)
 
 
@@ -137,8 +137,8 @@ def scheme_account(session: Session, code: str) -> AccountInfo:
 def balance(session: Session, account_id: int) -> int:
     """The stored balance of an account (the sum of its slot rows); 0 if it has none."""
     total = session.execute(
-        select(func.coalesce(func.sum(AccountBalance.balance), 0)).where(
-            AccountBalance.account_id == account_id  # type: ignore[arg-type]
+        select(func.coalesce(func.sum(T_BALANCE.c.balance), 0)).where(
+            T_BALANCE.c.account_id == account_id
         )
     ).scalar_one()
     return int(total)
@@ -150,8 +150,8 @@ def balances(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
     if not ids:
         return {}
     rows = session.execute(
-        select(AccountBalance.account_id, func.sum(AccountBalance.balance))
-        .where(AccountBalance.account_id.in_(ids))  # type: ignore[attr-defined]
-        .group_by(AccountBalance.account_id)
+        select(T_BALANCE.c.account_id, func.sum(T_BALANCE.c.balance))
+        .where(T_BALANCE.c.account_id.in_(ids))
+        .group_by(T_BALANCE.c.account_id)
     )
     return {int(a): int(b) for a, b in rows}

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
@@ -102,9 +103,7 @@ class PostingRow(SQLModel, table=True):
     __tablename__ = "posting"
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
-    entry_id: int = Field(
-        sa_column=Column(BigId, ForeignKey("journal_entry.id"), nullable=False)
-    )
+    entry_id: int = Field(sa_column=Column(BigId, ForeignKey("journal_entry.id"), nullable=False))
     account_id: int = Field(sa_column=Column(BigId, ForeignKey("account.id"), nullable=False))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
 
@@ -132,3 +131,13 @@ class ClosedPeriod(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     closed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     closed_by: str = Field(sa_column=Column(String(200), nullable=False))
+
+
+# Typed Core handles for queries in the ledger (``T_ACCOUNT.c.code == code``): SQLModel's
+# class attributes look like plain str/int to a type checker.
+T_ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
+T_BALANCE: Table = AccountBalance.__table__  # type: ignore[attr-defined]
+T_ENTRY: Table = JournalEntry.__table__  # type: ignore[attr-defined]
+T_POSTING: Table = PostingRow.__table__  # type: ignore[attr-defined]
+T_LANE: Table = ChainLane.__table__  # type: ignore[attr-defined]
+T_CLOSED: Table = ClosedPeriod.__table__  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credits.errors import PeriodClosed, ValidationFailed
-from credits.ledger.models import ClosedPeriod
+from credits.ledger.models import T_CLOSED, ClosedPeriod
 
 LONDON = ZoneInfo("Europe/London")
 # Waits for every transaction already writing entries to finish and holds new ones back
@@ -84,9 +84,10 @@ class Month:
 def is_closed(session: Session, moment: datetime) -> bool:
     """Whether the month containing ``moment`` is closed."""
     month = str(Month.containing(moment))
-    return session.execute(
-        select(ClosedPeriod.month).where(ClosedPeriod.month == month)  # type: ignore[arg-type]
-    ).first() is not None
+    return (
+        session.execute(select(T_CLOSED.c.month).where(T_CLOSED.c.month == month)).first()
+        is not None
+    )
 
 
 def ensure_open(session: Session, moment: datetime) -> None:
@@ -101,7 +102,7 @@ def ensure_open(session: Session, moment: datetime) -> None:
 
 def closed_months(session: Session) -> list[str]:
     """Every closed month, oldest first."""
-    rows = session.execute(select(ClosedPeriod.month).order_by(ClosedPeriod.month))  # type: ignore[arg-type]
+    rows = session.execute(select(T_CLOSED.c.month).order_by(T_CLOSED.c.month))
     return [r[0] for r in rows]
 
 
@@ -116,8 +117,7 @@ def close_month(session: Session, month: Month, *, closed_by: str, now: datetime
     """
     if now < month.ends_at:
         raise ValidationFailed(
-            f"{month} has not ended yet: it can be closed from "
-            f"{month.ends_at:%Y-%m-%d %H:%M} UTC"
+            f"{month} has not ended yet: it can be closed from {month.ends_at:%Y-%m-%d %H:%M} UTC"
         )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
@@ -134,4 +134,3 @@ def close_month(session: Session, month: Month, *, closed_by: str, now: datetime
     session.add(row)
     session.flush()
     return row
-

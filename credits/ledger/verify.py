@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credits.ledger import chain
-from credits.ledger.models import JournalEntry, PostingRow
+from credits.ledger.models import T_ENTRY, T_POSTING
 
 #: How many problems a check lists in full; the rest are counted.
 MAX_LISTED = 50
@@ -88,8 +87,7 @@ def check_balances_match_postings(session: Session) -> CheckResult:
         result.checked += 1
         if int(stored) != int(posted):
             result.add(
-                f"account {account_id} ({code}): stored balance {stored}, "
-                f"postings sum to {posted}"
+                f"account {account_id} ({code}): stored balance {stored}, postings sum to {posted}"
             )
         if int(n_slots) != int(slots):
             result.add(f"account {account_id} ({code}): {n_slots} balance rows, expected {slots}")
@@ -116,15 +114,27 @@ def check_no_negative_members(session: Session) -> CheckResult:
 
 
 def _chain_rows(session: Session) -> Iterator[tuple[Any, ...]]:
-    e = JournalEntry.__table__.c  # type: ignore[attr-defined]
-    p = PostingRow.__table__.c  # type: ignore[attr-defined]
+    e = T_ENTRY.c
+    p = T_POSTING.c
     query = (
         select(
-            e.id, e.lane, e.lane_seq, e.kind, e.memo, e.actor, e.occurred_at, e.recorded_at,
-            e.idempotency_key, e.reverses_entry_id, e.content_hash, e.prev_hash, e.hash,
-            p.account_id, p.amount,
+            e.id,
+            e.lane,
+            e.lane_seq,
+            e.kind,
+            e.memo,
+            e.actor,
+            e.occurred_at,
+            e.recorded_at,
+            e.idempotency_key,
+            e.reverses_entry_id,
+            e.content_hash,
+            e.prev_hash,
+            e.hash,
+            p.account_id,
+            p.amount,
         )
-        .select_from(JournalEntry.__table__.outerjoin(PostingRow.__table__, p.entry_id == e.id))  # type: ignore[attr-defined]
+        .select_from(T_ENTRY.outerjoin(T_POSTING, p.entry_id == e.id))
         .order_by(e.lane, e.lane_seq, p.account_id)
         .execution_options(yield_per=5000)
     )
@@ -171,10 +181,10 @@ def check_hash_chain(session: Session) -> CheckResult:
     current: tuple[Any, ...] | None = None
     postings: list[tuple[int, int]] = []
     for row in _chain_rows(session):
-        head = tuple(row[:13])
-        if current is None or head[0] != current[0]:
+        entry_cols = tuple(row[:13])
+        if current is None or entry_cols[0] != current[0]:
             finish(current, postings)
-            current, postings = head, []
+            current, postings = entry_cols, []
         if row[13] is not None:
             postings.append((int(row[13]), int(row[14])))
     finish(current, postings)

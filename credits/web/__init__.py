@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, render_template
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+bp = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
 
 
 @bp.route("/")

@@ -11,23 +11,36 @@ from credits.db import Database
 
 
 def open_member(db: Database, name: str) -> int:
-    return db.run(lambda s: ledger.open_account(
-        s, code=f"member:{name}", type=ledger.AccountType.MEMBER, name=name)).id
+    return db.run(
+        lambda s: ledger.open_account(
+            s, code=f"member:{name}", type=ledger.AccountType.MEMBER, name=name
+        )
+    ).id
 
 
 def open_shop(db: Database, name: str) -> int:
-    return db.run(lambda s: ledger.open_account(
-        s, code=f"shop:{name}", type=ledger.AccountType.SHOP, name=name)).id
+    return db.run(
+        lambda s: ledger.open_account(
+            s, code=f"shop:{name}", type=ledger.AccountType.SHOP, name=name
+        )
+    ).id
 
 
 def scheme(db: Database, code: str) -> int:
     return db.run(lambda s: ledger.scheme_account(s, code)).id
 
 
-def post(db: Database, kind: ledger.EntryKind, legs: dict[int, int], key: str, **kw: Any) -> ledger.PostedEntry:
+def post(
+    db: Database, kind: ledger.EntryKind, legs: dict[int, int], key: str, **kw: Any
+) -> ledger.PostedEntry:
     request = ledger.EntryRequest(
-        kind=kind, legs=tuple(ledger.Leg(a, amt) for a, amt in legs.items()),
-        memo=kw.pop("memo", kind.value), actor=kw.pop("actor", "test"), idempotency_key=key, **kw)
+        kind=kind,
+        legs=tuple(ledger.Leg(a, amt) for a, amt in legs.items()),
+        memo=kw.pop("memo", kind.value),
+        actor=kw.pop("actor", "test"),
+        idempotency_key=key,
+        **kw,
+    )
     return db.run(lambda s: ledger.post_entry(s, request))
 
 

@@ -53,7 +53,7 @@ def test_future_dates_are_refused(db, accounts):
 
 def test_a_failed_entry_leaves_no_partial_balance_change(db, accounts):
     """The member debit succeeds before the second account is found missing: all rolls back."""
-    issuance, ann = accounts
+    _, ann = accounts
     with pytest.raises(ledger.UnknownAccount):
         post(db, K.ADJUSTMENT, {ann: -5, 10**9: 5}, "partial")
     assert bal(db, ann) == 50

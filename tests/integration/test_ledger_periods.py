@@ -7,7 +7,8 @@ from freezegun import freeze_time
 
 from credits import ledger
 from credits.errors import ValidationFailed
-from credits.ledger import EntryKind as K, Month
+from credits.ledger import EntryKind as K
+from credits.ledger import Month
 
 from .ledger_helpers import bal, counts, open_member, post, scheme
 
@@ -62,7 +63,10 @@ def test_a_reversal_of_an_entry_in_a_closed_month_goes_into_the_open_month(db):
         award = post(db, K.EARN, {issuance: -5, ann: 5}, "oct")
     with freeze_time("2026-11-03 09:00:00"):
         close(db, "2026-10", at(2026, 11, 3, 9))
-        rev = db.run(lambda s: ledger.reverse(s, award.id, memo="wrong member", actor="o",
-                                              idempotency_key="rev"))
+        rev = db.run(
+            lambda s: ledger.reverse(
+                s, award.id, memo="wrong member", actor="o", idempotency_key="rev"
+            )
+        )
         assert str(Month.containing(rev.occurred_at)) == "2026-11"
     assert bal(db, ann) == 0

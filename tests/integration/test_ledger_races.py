@@ -40,16 +40,23 @@ def test_32_threads_overspending_one_member(db):
     rng = random.Random(7)
     amounts = [rng.randint(1, 12) for _ in range(32)]
 
-    outcomes = run_threads(32, lambda i: post(db, K.VOUCHER_ISSUE, {ann: -amounts[i], vouchers: amounts[i]}, f"spend-{i}"))
+    outcomes = run_threads(
+        32,
+        lambda i: post(db, K.VOUCHER_ISSUE, {ann: -amounts[i], vouchers: amounts[i]}, f"spend-{i}"),
+    )
     kinds = Counter(type(o).__name__ for o in outcomes)
     assert set(kinds) <= {"PostedEntry", "InsufficientFunds"}, outcomes  # no deadlock leaks
-    accepted = sum(a for a, o in zip(amounts, outcomes, strict=True) if isinstance(o, ledger.PostedEntry))
+    accepted = sum(
+        a for a, o in zip(amounts, outcomes, strict=True) if isinstance(o, ledger.PostedEntry)
+    )
     assert kinds["InsufficientFunds"] > 0, "the balance was meant to cover only some spends"
     assert bal(db, ann) == 100 - accepted >= 0
     assert bal(db, vouchers) == accepted
     # The balance only falls, so a spend refused for not fitting must not fit the end balance.
     final = bal(db, ann)
-    refused = [a for a, o in zip(amounts, outcomes, strict=True) if isinstance(o, ledger.InsufficientFunds)]
+    refused = [
+        a for a, o in zip(amounts, outcomes, strict=True) if isinstance(o, ledger.InsufficientFunds)
+    ]
     assert all(a > final for a in refused), (refused, final)
     assert all_ok(db) == []
 
@@ -98,8 +105,12 @@ def test_concurrent_retries_with_one_key_post_once(db):
 def test_concurrent_reversals_of_one_entry_reverse_it_once(db):
     issuance, ann = scheme(db, ledger.ISSUANCE), open_member(db, "ann")
     award = post(db, K.EARN, {issuance: -10, ann: 10}, "award")
-    outcomes = run_threads(8, lambda i: db.run(lambda s: ledger.reverse(
-        s, award.id, memo="x", actor="o", idempotency_key=f"rev-{i}")))
+    outcomes = run_threads(
+        8,
+        lambda i: db.run(
+            lambda s: ledger.reverse(s, award.id, memo="x", actor="o", idempotency_key=f"rev-{i}")
+        ),
+    )
     kinds = Counter(type(o).__name__ for o in outcomes)
     assert kinds == Counter({"PostedEntry": 1, "AlreadyReversed": 7}), outcomes
     assert bal(db, ann) == 0

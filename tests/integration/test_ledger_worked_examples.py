@@ -27,8 +27,11 @@ def test_snow_day_earn_spend_at_a_shop_with_change_then_a_correction(db):
     # Bola's award was recorded against the wrong day: reverse it (Bola still holds it all).
     award = post(db, K.EARN, {issuance: -12, bola: 12}, "speed-watch")
     assert bal(db, bola) == 42
-    reversal = db.run(lambda s: ledger.reverse(s, award.id, memo="recorded twice",
-                                               actor="officer", idempotency_key="rev-1"))
+    reversal = db.run(
+        lambda s: ledger.reverse(
+            s, award.id, memo="recorded twice", actor="officer", idempotency_key="rev-1"
+        )
+    )
     assert reversal.reverses_entry_id == award.id
     assert {p.account_id: p.amount_credits for p in reversal.postings} == {issuance: 12, bola: -12}
     assert (bal(db, bola), bal(db, issuance)) == (30, -70)

@@ -5,8 +5,16 @@ from datetime import UTC, datetime, timedelta
 from credits.ledger import chain
 
 T = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
-BASE = dict(kind="earn", occurred_at=T, recorded_at=T, reverses_entry_id=None, memo="Snow",
-            actor="person:1", idempotency_key="k", postings=[(2, 5), (1, -5)])
+BASE = dict(
+    kind="earn",
+    occurred_at=T,
+    recorded_at=T,
+    reverses_entry_id=None,
+    memo="Snow",
+    actor="person:1",
+    idempotency_key="k",
+    postings=[(2, 5), (1, -5)],
+)
 
 
 def test_canonical_text_is_the_documented_format():
@@ -23,10 +31,15 @@ def test_canonical_text_is_the_documented_format():
 def test_every_field_changes_the_hash():
     h = chain.content_hash(chain.canonical_text(**BASE))
     variants = [
-        {"kind": "redeem"}, {"occurred_at": T + timedelta(microseconds=1)},
-        {"recorded_at": T + timedelta(microseconds=1)}, {"reverses_entry_id": 3},
-        {"memo": "Snow!"}, {"actor": "person:2"}, {"idempotency_key": "k2"},
-        {"postings": [(1, -6), (2, 6)]}, {"postings": [(1, -5), (3, 5)]},
+        {"kind": "redeem"},
+        {"occurred_at": T + timedelta(microseconds=1)},
+        {"recorded_at": T + timedelta(microseconds=1)},
+        {"reverses_entry_id": 3},
+        {"memo": "Snow!"},
+        {"actor": "person:2"},
+        {"idempotency_key": "k2"},
+        {"postings": [(1, -6), (2, 6)]},
+        {"postings": [(1, -5), (3, 5)]},
     ]
     for change in variants:
         assert chain.content_hash(chain.canonical_text(**{**BASE, **change})) != h, change

@@ -10,7 +10,10 @@ from credits.ledger.posting import request_fingerprint, validate_request
 
 def req(*legs: tuple[object, object], **kw: object) -> EntryRequest:
     base: dict[str, object] = {
-        "kind": EntryKind.EARN, "memo": "m", "actor": "test", "idempotency_key": "k",
+        "kind": EntryKind.EARN,
+        "memo": "m",
+        "actor": "test",
+        "idempotency_key": "k",
     }
     base.update(kw)
     return EntryRequest(legs=tuple(Leg(a, b) for a, b in legs), **base)  # type: ignore[arg-type]
@@ -56,7 +59,7 @@ def test_non_ids_are_unknown_accounts(account):
         ("idempotency_key", "k" * 301),
         ("idempotency_key", "tab\there"),
         ("idempotency_key", "é"),
-        ("occurred_at", datetime(2026, 1, 1)),  # noqa: DTZ001  (naive)
+        ("occurred_at", datetime(2026, 1, 1)),
         ("reverses_entry_id", 7),  # only a reversal names what it reverses
     ],
 )

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
+from credits.db import utcnow
 from credits.errors import ValidationFailed
 from credits.ledger import Month
-from credits.db import utcnow
 
 
 def utc(*args: int) -> datetime:
@@ -44,7 +44,8 @@ def test_month_starts_at_local_midnight():
         # End of October (GMT again from 25 October): local = UTC.
         (utc(2026, 10, 31, 23, 30), "2026-10"),
         (utc(2026, 11, 1, 0, 30), "2026-11"),
-        # End of September (BST): 23:30 local on the 30th is 22:30 UTC; 00:30 local on 1 Oct is 23:30 UTC.
+        # End of September (BST): 23:30 local on the 30th is 22:30 UTC;
+        # 00:30 local on 1 October is 23:30 UTC.
         (utc(2026, 9, 30, 22, 30), "2026-09"),
         (utc(2026, 9, 30, 23, 30), "2026-10"),
         # The repeated hour on 25 October: 01:30 happens twice, both in October.
@@ -59,8 +60,10 @@ def test_instant_falls_in_its_local_month(instant: datetime, month: str):
     assert not Month.parse(month).previous().contains(instant)
 
 
-@pytest.mark.parametrize("frozen", ["2026-03-31 22:30:00", "2026-03-31 23:30:00",
-                                     "2026-10-25 01:30:00", "2026-10-31 23:59:59"])
+@pytest.mark.parametrize(
+    "frozen",
+    ["2026-03-31 22:30:00", "2026-03-31 23:30:00", "2026-10-25 01:30:00", "2026-10-31 23:59:59"],
+)
 def test_now_under_freezegun_maps_to_the_local_month(frozen: str):
     with freeze_time(frozen):
         now = utcnow()
@@ -77,7 +80,9 @@ def test_months_chain_without_gaps_through_a_year():
         m = m.next()
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "26-01", "2026/01", "", "2026-1", "1999-01", "abcd-ef"])
+@pytest.mark.parametrize(
+    "bad", ["2026-13", "2026-00", "26-01", "2026/01", "", "2026-1", "1999-01", "abcd-ef"]
+)
 def test_bad_month_text_is_a_validation_error(bad: str):
     with pytest.raises(ValidationFailed):
         Month.parse(bad)
@@ -85,4 +90,4 @@ def test_bad_month_text_is_a_validation_error(bad: str):
 
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError):
-        Month.containing(datetime(2026, 1, 1))  # noqa: DTZ001
+        Month.containing(datetime(2026, 1, 1))

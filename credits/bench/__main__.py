@@ -1,0 +1,24 @@
+"""Dispatch `python -m credits.bench <name>`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "ledger": "credits.bench.ledger",
+}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
+        print(
+            f"usage: python -m credits.bench {{{','.join(BENCHES)}}} [options]  (--help for each)"
+        )
+        sys.exit(2)
+    name = sys.argv[1]
+    importlib.import_module(BENCHES[name]).main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

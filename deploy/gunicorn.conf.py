@@ -1,0 +1,25 @@
+"""gunicorn settings for production: ``gunicorn -c deploy/gunicorn.conf.py credits.wsgi:app``.
+
+Every value can be overridden from the environment (GUNICORN_CMD_ARGS or the CREDITS_*
+settings the app reads itself). Sync workers: each request holds one database connection for
+a few milliseconds; measured faster than gthread here (docs/benchmarks.md).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("CREDITS_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("CREDITS_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+# Keep-alive helps a reverse proxy reuse connections; sync workers close after each request.
+keepalive = 2
+timeout = 30
+graceful_timeout = 20
+# Restart workers now and then so a slow leak can never grow without bound.
+max_requests = 20_000
+max_requests_jitter = 2_000
+accesslog = os.environ.get("CREDITS_ACCESS_LOG", "-")
+errorlog = "-"
+# The app is built in each worker (its own database pool); preloading would share sockets.
+preload_app = False
+forwarded_allow_ips = os.environ.get("CREDITS_FORWARDED_ALLOW_IPS", "127.0.0.1")
