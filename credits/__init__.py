@@ -23,7 +23,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
     from credits.web import register_web
 
     svc = services or Services.build(config)
-    app = Flask(__name__, instance_path=str(svc.settings.instance_path))
+    # Static files are served by the web blueprint (credits/web/static); the app has none.
+    app = Flask(__name__, instance_path=str(svc.settings.instance_path), static_folder=None)
     app.config.update(
         SECRET_KEY=svc.settings.secret_key,
         MAX_CONTENT_LENGTH=svc.settings.max_body_bytes,

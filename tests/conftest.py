@@ -275,6 +275,7 @@ class LiveServer:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    log: Any = None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -284,6 +285,8 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.log is not None:
+            self.log.close()
 
 
 def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> LiveServer:
@@ -312,14 +315,17 @@ def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> Li
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            log.close()
             raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
                 if resp.status == 200:
-                    return LiveServer(url, process, log_path)
+                    return LiveServer(url, process, log_path, log)
         except OSError:
             time.sleep(0.1)
     process.kill()
+    process.wait(5)
+    log.close()
     raise RuntimeError(f"server did not become ready: {log_path.read_text()[-2000:]}")
 
 

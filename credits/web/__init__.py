@@ -22,6 +22,9 @@ def _blueprints() -> list[Blueprint]:
 
 
 def register_web(app: Flask) -> None:
-    """Register the page blueprints."""
+    """Register the page blueprints, sign-in and CSRF protection."""
+    from credits.web.auth import init_web_auth
+
+    init_web_auth(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -1,0 +1,261 @@
+"""Signing in to the pages, CSRF protection, and the guard every page uses.
+
+- The session cookie ``cc_session`` is HttpOnly, SameSite=Lax, and Secure when
+  ``CREDITS_SECURE_COOKIES`` is on (it must be behind HTTPS). It holds a random token whose
+  SHA-256 is a row in ``web_session`` (credits/accounts/sessions.py).
+- Every form carries ``csrf_token()``: an HMAC of the session token (or, before sign-in, of a
+  random ``cc_csrf`` cookie) under the app's secret key. Every POST to a page is refused
+  (403) without the right one. The API does not read cookies at all, so it needs none.
+- ``@page_requires(Role.MEMBER, ...)`` on a view: not signed in → redirected to the sign-in
+  page (and back afterwards); signed in with another role → 403 page.
+- ``current_principal()`` is the signed-in person in their active role, or None.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from credits.accounts import Principal, Role
+from credits.accounts import sessions as web_sessions
+from credits.api.context import services
+from credits.errors import CreditsError
+
+SESSION_COOKIE = "cc_session"
+CSRF_COOKIE = "cc_csrf"
+F = TypeVar("F", bound=Callable[..., Any])
+
+bp = Blueprint("auth", __name__)
+
+#: Where each role lands after signing in: an endpoint name. A capability that adds a home
+#: page for a role sets it here; until then the front page is used.
+ROLE_HOME: dict[Role, str] = {}
+
+
+# --- the signed-in person ----------------------------------------------------------------
+
+
+def _session_token() -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def current_principal() -> Principal | None:
+    """The signed-in person (cached for the request), or None."""
+    if "web_principal" not in g:
+        token = _session_token()
+        found = None
+        if token:
+            resolved = services().db.run(lambda s: web_sessions.resolve_session(s, token))
+            if resolved is not None:
+                found, row = resolved
+                g.web_session_id = row.id
+        g.web_principal = found
+    principal: Principal | None = g.web_principal
+    return principal
+
+
+def page_requires(*roles: Role) -> Callable[[F], F]:
+    """Allow a page only to someone signed in with one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            who = current_principal()
+            if who is None:
+                flash("Please sign in to continue.", "info")
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            if who.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def home_url(principal: Principal | None) -> str:
+    """Where a signed-in person belongs."""
+    if principal is not None:
+        endpoint = ROLE_HOME.get(principal.role)
+        if endpoint and endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return url_for("web.index")
+
+
+# --- CSRF --------------------------------------------------------------------------------
+
+
+def _csrf_binding() -> str:
+    token = _session_token()
+    if token:
+        return "s:" + token
+    anon = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf_cookie")
+    if not anon:
+        anon = secrets.token_urlsafe(24)
+        g.new_csrf_cookie = anon
+    return "a:" + anon
+
+
+def csrf_token() -> str:
+    """The token this visitor's forms must carry (available in templates)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, ("csrf|" + _csrf_binding()).encode(), hashlib.sha256).hexdigest()
+
+
+def _check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+        return
+    if request.endpoint and request.endpoint.startswith("api-docs"):
+        return
+    sent = request.form.get("csrf_token", "")
+    if not sent or not hmac.compare_digest(sent, csrf_token()):
+        abort(
+            403,
+            description="This form has expired or did not come from this site. "
+            "Go back, reload the page and try again.",
+        )
+
+
+def _set_cookies(response: Response) -> Response:
+    new = g.get("new_csrf_cookie")
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+    # Pages show personal data: never let a shared computer's cache keep them.
+    if request.path.startswith("/api/") is False and response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+# --- sign in, switch role, sign out --------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    """The sign-in form (email or phone number, and password)."""
+    error = None
+    login = ""
+    if request.method == "POST":
+        login = request.form.get("login", "")[:254]
+        password = request.form.get("password", "")[:200]
+        try:
+            _, token = services().db.run(
+                lambda s: web_sessions.start_session(
+                    s,
+                    web_sessions.check_password(s, login, password),
+                    user_agent=request.headers.get("User-Agent"),
+                )
+            )
+        except CreditsError as exc:
+            error = exc.detail
+        else:
+            g.pop("web_principal", None)
+            response = redirect(
+                _safe_next(request.args.get("next")) or url_for("auth.after_sign_in")
+            )
+            response.set_cookie(
+                SESSION_COOKIE,
+                token,
+                httponly=True,
+                samesite="Lax",
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+                max_age=int(web_sessions.SESSION_MAX_AGE.total_seconds()),
+            )
+            return response
+    status = 401 if error else 200
+    return render_template("auth/sign_in.html", error=error, login=login), status
+
+
+@bp.route("/signed-in")
+def after_sign_in() -> Any:
+    """Send a freshly signed-in person to their home page."""
+    return redirect(home_url(current_principal()))
+
+
+@bp.route("/account/role", methods=["POST"])
+def choose_role() -> Any:
+    """Act in another role the signed-in person holds."""
+    who = current_principal()
+    if who is None or who.person_id is None:
+        return redirect(url_for("auth.sign_in"))
+    try:
+        role = Role(request.form.get("role", ""))
+    except ValueError:
+        abort(400)
+    person_id, row_id = who.person_id, g.web_session_id
+    services().db.run(lambda s: web_sessions.switch_role(s, row_id, person_id, role))
+    g.pop("web_principal", None)
+    return redirect(home_url(current_principal()))
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Any:
+    """End this session."""
+    token = _session_token()
+    if token:
+        services().db.run(lambda s: web_sessions.end_session(s, token))
+    response = redirect(url_for("web.index"))
+    response.delete_cookie(SESSION_COOKIE)
+    flash("You have signed out.", "info")
+    return response
+
+
+def held_roles() -> list[Role]:
+    """The roles the signed-in person holds (for the role switcher)."""
+    who = current_principal()
+    if who is None or who.person_id is None:
+        return []
+    from credits.accounts.service import roles_of
+
+    person_id = who.person_id
+    with services().db.read() as s:
+        held = roles_of(s, person_id)
+    return [r for r in web_sessions.ROLE_PRIORITY if r in held]
+
+
+def init_web_auth(app: Flask) -> None:
+    """CSRF on every page form, cookie and header policy, template helpers."""
+    app.before_request(_check_csrf)
+    app.after_request(_set_cookies)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, current_principal=current_principal, held_roles=held_roles
+    )
+    app.register_blueprint(bp)
