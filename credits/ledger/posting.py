@@ -20,7 +20,8 @@ Guarantees of :func:`post_entry` (each also checked by `credits verify` or the d
 6. Nothing is dated in a closed month (:class:`PeriodClosed`), nor in the future.
 
 On PostgreSQL steps 3-6 run in one round trip, inside the ``ledger_post`` function
-(migration 0001); elsewhere they run as separate statements from Python. Both are run by
+(migrations 0001 and 0007; the database computes the content hash with the same canonical
+text as chain.py); elsewhere they run as separate statements from Python. Both are run by
 the whole test suite.
 """
 
@@ -160,7 +161,6 @@ class _Prepared:
     occurred_at: datetime
     recorded_at: datetime
     request_hash: str
-    content_hash: str
     postings: tuple[tuple[int, int], ...]  # (account id, amount), ascending account id
     lane: int
 
@@ -180,22 +180,11 @@ def _prepare(request: EntryRequest, now: datetime | None) -> _Prepared:
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise InvalidEntry(f"occurred_at {occurred_at.isoformat()} is in the future")
     postings = tuple(sorted((leg.account_id, leg.amount_credits) for leg in request.legs))
-    canonical = chain.canonical_text(
-        kind=request.kind.value,
-        occurred_at=occurred_at,
-        recorded_at=now,
-        reverses_entry_id=request.reverses_entry_id,
-        memo=request.memo,
-        actor=request.actor,
-        idempotency_key=request.idempotency_key,
-        postings=postings,
-    )
     return _Prepared(
         request=request,
         occurred_at=occurred_at,
         recorded_at=now,
         request_hash=request_fingerprint(request),
-        content_hash=chain.content_hash(canonical),
         postings=postings,
         lane=random.randrange(CHAIN_LANES),
     )
@@ -305,16 +294,18 @@ def _translate(exc: DBAPIError, prepared: _Prepared) -> Exception:
     return exc
 
 
+# PostgreSQL computes the content hash itself (ledger_canonical_hash, migration 0007), the
+# same canonical text as chain.py; `credits verify` recomputes it in Python.
 _PG_POST_SQL = (
     "SELECT entry_id, replayed, request_hash, hash FROM ledger_post("
     "%(kind)s, %(memo)s, %(actor)s, %(occurred_at)s, %(recorded_at)s, %(idempotency_key)s, "
-    "%(request_hash)s, %(reverses)s::bigint, %(content_hash)s, %(accounts)s::bigint[], "
+    "%(request_hash)s, %(reverses)s::bigint, %(accounts)s::bigint[], "
     "%(amounts)s::bigint[], %(lane)s::int)"
 )
 _PG_POST = text(
     "SELECT entry_id, replayed, request_hash, hash FROM ledger_post("
     ":kind, :memo, :actor, :occurred_at, :recorded_at, :idempotency_key, :request_hash, "
-    "CAST(:reverses AS bigint), :content_hash, CAST(:accounts AS bigint[]), "
+    "CAST(:reverses AS bigint), CAST(:accounts AS bigint[]), "
     "CAST(:amounts AS bigint[]), CAST(:lane AS int))"
 )
 
@@ -329,7 +320,6 @@ def _pg_params(p: _Prepared) -> dict[str, Any]:
         "idempotency_key": p.request.idempotency_key,
         "request_hash": p.request_hash,
         "reverses": p.request.reverses_entry_id,
-        "content_hash": p.content_hash,
         "accounts": [a for a, _ in p.postings],
         "amounts": [amt for _, amt in p.postings],
         "lane": p.lane,
@@ -390,7 +380,20 @@ def _apply_python(session: Session, p: _Prepared) -> _Applied:
     seq, prev = session.execute(
         select(T_LANE.c.seq, T_LANE.c.head_hash).where(T_LANE.c.lane == p.lane)
     ).one()
-    new_hash = chain.link_hash(prev, p.content_hash)
+    # PostgreSQL computes this in ledger_post (migration 0007); here it is done in Python.
+    content_hash = chain.content_hash(
+        chain.canonical_text(
+            kind=request.kind.value,
+            occurred_at=p.occurred_at,
+            recorded_at=p.recorded_at,
+            reverses_entry_id=request.reverses_entry_id,
+            memo=request.memo,
+            actor=request.actor,
+            idempotency_key=request.idempotency_key,
+            postings=p.postings,
+        )
+    )
+    new_hash = chain.link_hash(prev, content_hash)
     session.execute(
         update(ChainLane).where(T_LANE.c.lane == p.lane).values(seq=seq + 1, head_hash=new_hash)
     )
@@ -407,7 +410,7 @@ def _apply_python(session: Session, p: _Prepared) -> _Applied:
             reverses_entry_id=request.reverses_entry_id,
             lane=p.lane,
             lane_seq=seq + 1,
-            content_hash=p.content_hash,
+            content_hash=content_hash,
             prev_hash=prev,
             hash=new_hash,
         )
