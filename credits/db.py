@@ -214,10 +214,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session in its own transaction (rolled back at the end)."""
+        """A session for reads. Closing it ends its transaction (the pool rolls the
+        connection back) and detaches what it loaded, which stays readable afterwards."""
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
-            session.rollback()
 
 
 # --- migrations -----------------------------------------------------------------------------

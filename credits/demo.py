@@ -6,11 +6,11 @@ usable at once, and prints the contract v1 JSON shape::
     {"officer": {"email", "password", "token"}, "coordinator": {...},
      "members": [{"email", "password", "token"}...], "shops": [{"id", "name", "terminal_token"}...]}
 
-Running it again is safe: people are reused, their passwords reset to fresh random ones and
-new tokens issued (old tokens stay valid), and members are only topped up to the requested
-credits — nothing is posted twice. Demo passwords use the cheap Argon2 profile so that a
-thousand load-test members seed in seconds; they are throwaway credentials on
-``@demo.example`` addresses.
+Running it again is safe: people and shops are reused, passwords reset to fresh random ones
+and new tokens issued (people's old tokens stay valid; a terminal's old token is replaced),
+and members are only topped up to the requested credits — nothing is posted twice.
+Demo passwords use the cheap Argon2 profile so that a thousand load-test members seed in
+seconds; they are throwaway credentials on ``@demo.example`` addresses.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from credits import ledger
 from credits.accounts import Person, Role, create_person, grant_role, issue_token
 from credits.accounts.passwords import hash_password
 from credits.services import Services
+from credits.shops import Shop, add_terminal, create_shop, list_terminals, rotate_terminal_token
 
 DEMO_ACTOR = "system:demo"
 DEMO_DOMAIN = "demo.example"
@@ -100,6 +101,26 @@ def _top_up(session: Session, person_email: str, target: int, memo: str) -> None
     )
 
 
+_SHOPS = (
+    ("Brixton Bakery", "12 Atlantic Road, London SW9", "Till 1"),
+    ("Acre Lane Hardware", "88 Acre Lane, London SW2", "Counter"),
+)
+
+
+def _shop(session: Session, name: str, address: str, terminal_name: str) -> dict[str, Any]:
+    """A demo partner shop with one terminal; a fresh terminal token on every run."""
+    existing = session.execute(select(Shop).where(Shop.name == name)).scalar_one_or_none()  # type: ignore[arg-type]
+    shop = existing or create_shop(session, name=name, address=address, actor=DEMO_ACTOR)
+    assert shop.id is not None
+    terminal = next((t for t in list_terminals(session, shop.id) if t.name == terminal_name), None)
+    if terminal is None:
+        terminal, token = add_terminal(session, shop.id, name=terminal_name, actor=DEMO_ACTOR)
+    else:
+        assert terminal.id is not None
+        token = rotate_terminal_token(session, terminal.id, actor=DEMO_ACTOR)
+    return {"id": shop.id, "name": shop.name, "terminal_id": terminal.id, "terminal_token": token}
+
+
 def seed(services: Services, *, members: int = 3, credits: int | None = None) -> dict[str, Any]:
     """Seed (or refresh) the demo scheme and return the contract v1 JSON object."""
     if members < 0 or members > 100_000:
@@ -148,7 +169,7 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
         "officer": officer.as_dict(),
         "coordinator": coordinator.as_dict(),
         "members": [p.as_dict() for p in people],
-        "shops": [],
+        "shops": [db.run(lambda s, spec=spec: _shop(s, *spec)) for spec in _SHOPS],
     }
     # Later capabilities add their part here (activities, shops and terminals...).
     return result

@@ -72,9 +72,16 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(100), nullable=False))
     role: str = Field(sa_column=Column(String(20), nullable=False))
     person_id: int | None = Field(default=None, sa_column=Column(BigId, ForeignKey("person.id")))
+    #: A shop terminal's token (role "terminal") belongs to the terminal, not a person.
+    terminal_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("terminal.id"))
+    )
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
-    __table_args__ = (Index("ix_api_token_person_id", "person_id"),)
+    __table_args__ = (
+        Index("ix_api_token_person_id", "person_id"),
+        Index("ix_api_token_terminal_id", "terminal_id"),
+    )

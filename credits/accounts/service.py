@@ -35,13 +35,20 @@ class Principal:
     token_id: int | None = None
     #: What the role is limited to (``shop:<id>`` for shop staff and terminals).
     scope_ref: str | None = None
+    #: The shop terminal behind a terminal token.
+    terminal_id: int | None = None
     #: How they authenticated, for attribution: ``token:12`` or ``session:<id>``.
     via: str = ""
 
     @property
     def actor(self) -> str:
         """The attribution written on every entry and audit record."""
-        who = f"person:{self.person_id}" if self.person_id is not None else self.name
+        if self.person_id is not None:
+            who = f"person:{self.person_id}"
+        elif self.terminal_id is not None:
+            who = f"terminal:{self.terminal_id}"
+        else:
+            who = self.name
         return f"{who} as {self.role.value} via {self.via}" if self.via else who
 
 
@@ -165,13 +172,22 @@ def issue_token(
         raise ValidationFailed(
             "a token needs a name (at most 100 characters)", errors={"name": ["Required."]}
         )
+    token, secret = mint_token(session, role=role, name=name, created_by=created_by)
+    token.person_id = person_id
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def mint_token(session: Session, *, role: Role, name: str, created_by: str) -> tuple[ApiToken, str]:
+    """Store a new random token for ``role`` (owner set by the caller); return it and its
+    secret. The secret is 256 random bits, kept only as its SHA-256."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         token_hash=_digest(secret),
         prefix=secret[:10],
         name=name,
         role=role.value,
-        person_id=person_id,
         created_at=utcnow(),
         created_by=created_by,
     )
@@ -210,6 +226,10 @@ def authenticate_token(session: Session, secret: str) -> Principal | None:
     role = Role(token.role)
     scope: str | None = None
     name = token.name
+    if token.terminal_id is not None:
+        from credits.shops.service import terminal_principal
+
+        return terminal_principal(session, token)
     if token.person_id is not None:
         person = session.get(Person, token.person_id)
         if person is None or person.status != PersonStatus.ACTIVE.value:
@@ -220,10 +240,7 @@ def authenticate_token(session: Session, secret: str) -> Principal | None:
         scope = held[role]
         name = person.name
     else:
-        resolved = _resolve_non_person_token(session, token)
-        if resolved is None:
-            return None
-        name, scope = resolved
+        return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         session.execute(
@@ -237,18 +254,6 @@ def authenticate_token(session: Session, secret: str) -> Principal | None:
         scope_ref=scope,
         via=f"token:{token.id}",
     )
-
-
-#: Resolvers for tokens that belong to something other than a person (a shop's terminal):
-#: role -> function(session, token) -> (display name, scope_ref) or None if no longer valid.
-NON_PERSON_TOKEN_RESOLVERS: dict[Role, object] = {}
-
-
-def _resolve_non_person_token(session: Session, token: ApiToken) -> tuple[str, str | None] | None:
-    resolver = NON_PERSON_TOKEN_RESOLVERS.get(Role(token.role))
-    if resolver is None:
-        return None
-    return resolver(session, token)  # type: ignore[operator, no-any-return]
 
 
 def member_account_id(session: Session, person_id: int) -> int:

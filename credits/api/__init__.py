@@ -38,8 +38,9 @@ class CreditsApi(Api):
 def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.health import blp as health
     from credits.api.me import blp as me
+    from credits.api.shops import blp as shops
 
-    return [health, me]
+    return [health, me, shops]
 
 
 def register_api(app: Flask) -> Api:

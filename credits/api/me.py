@@ -27,4 +27,5 @@ class MeSchema(ma.Schema):
 def me() -> dict[str, object]:
     """Who the token belongs to, and the one role it acts in."""
     who = principal()
-    return {"id": who.person_id, "name": who.name, "role": who.role.value}
+    subject = who.terminal_id if who.role is Role.TERMINAL else who.person_id
+    return {"id": subject, "name": who.name, "role": who.role.value}

@@ -18,7 +18,9 @@ def index() -> str:
 
 
 def _blueprints() -> list[Blueprint]:
-    return [bp]
+    from credits.web.shops import bp as shops
+
+    return [bp, shops]
 
 
 def register_web(app: Flask) -> None:

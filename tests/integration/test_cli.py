@@ -15,8 +15,13 @@ def test_demo_json_has_the_contract_shape_and_verify_passes(runner, client):
     for who in [data["officer"], data["coordinator"], *data["members"]]:
         assert set(who) == {"email", "password", "token"}
     assert len(data["members"]) == 3
+    assert len(data["shops"]) == 2
     for shop in data["shops"]:
         assert set(shop) >= {"id", "name", "terminal_token"}
+        terminal = client.get(
+            "/api/v1/terminal", headers={"Authorization": f"Bearer {shop['terminal_token']}"}
+        )
+        assert terminal.status_code == 200 and terminal.get_json()["shop"]["id"] == shop["id"]
     # Tokens are usable at once.
     me = client.get(
         "/api/v1/me", headers={"Authorization": f"Bearer {data['members'][0]['token']}"}

@@ -1,0 +1,257 @@
+"""Partner shops and their terminals: officers manage them; a terminal reads its own settings.
+
+GET  /api/v1/shops                      officer, admin
+POST /api/v1/shops                      officer, admin
+GET  /api/v1/shops/{id}                 officer, admin; shop staff of that shop
+PATCH /api/v1/shops/{id}                officer, admin
+GET  /api/v1/shops/{id}/terminals       officer, admin
+POST /api/v1/shops/{id}/terminals       officer, admin   (the token is in the answer, once)
+PATCH /api/v1/terminals/{id}            officer, admin
+POST /api/v1/terminals/{id}/token       officer, admin   (rotate; the new token shown once)
+POST /api/v1/terminals/{id}/revoke      officer, admin   (every token of the terminal stops)
+GET  /api/v1/terminal                   terminal: who it is and its offline limits
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from credits import shops
+from credits.accounts import Role
+from credits.api.auth import principal, require
+from credits.api.context import services
+from credits.errors import Forbidden
+
+blp = Blueprint("shops", __name__, url_prefix="/api/v1", description="Partner shops and terminals")
+
+MANAGERS = (Role.OFFICER, Role.ADMIN)
+
+
+class LimitsSchema(ma.Schema):
+    floor_limit = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(0, 1_000_000),
+        metadata={"description": "largest single redemption accepted offline (credits)"},
+    )
+    max_count = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(0, 10_000),
+        metadata={"description": "offline redemptions it may hold unsynced"},
+    )
+    max_total = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(0, 100_000_000),
+        metadata={"description": "credits it may hold unsynced in all"},
+    )
+
+
+class TerminalSchema(ma.Schema):
+    id = ma.fields.Integer()
+    shop_id = ma.fields.Integer()
+    name = ma.fields.String()
+    active = ma.fields.Boolean()
+    last_seen_at = ma.fields.AwareDateTime(allow_none=True)
+    offline = ma.fields.Nested(LimitsSchema)
+
+
+class TerminalWithTokenSchema(TerminalSchema):
+    token = ma.fields.String(metadata={"description": "shown only in this answer"})
+
+
+class ShopSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    address = ma.fields.String()
+    contact_email = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean()
+    ledger_account_id = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+
+
+class ShopCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 120))
+    address = ma.fields.String(load_default="", validate=ma.validate.Length(0, 300))
+    contact_email = ma.fields.Email(load_default=None, allow_none=True)
+
+
+class ShopUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(1, 120))
+    address = ma.fields.String(validate=ma.validate.Length(0, 300))
+    contact_email = ma.fields.Email(allow_none=True)
+    active = ma.fields.Boolean(truthy={True}, falsy={False})
+
+
+class TerminalCreateSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 80))
+    offline = ma.fields.Nested(LimitsSchema, load_default=None)
+
+
+class TerminalUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(1, 80))
+    offline = ma.fields.Nested(LimitsSchema)
+    active = ma.fields.Boolean(truthy={True}, falsy={False})
+
+
+class TokenSchema(ma.Schema):
+    token = ma.fields.String(metadata={"description": "shown only in this answer"})
+
+
+class RevokedSchema(ma.Schema):
+    revoked = ma.fields.Integer(metadata={"description": "how many tokens stopped working"})
+
+
+class TerminalSelfSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    shop = ma.fields.Dict()
+    offline = ma.fields.Nested(LimitsSchema)
+
+
+def _terminal(t: shops.Terminal, token: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": t.id,
+        "shop_id": t.shop_id,
+        "name": t.name,
+        "active": t.active,
+        "last_seen_at": t.last_seen_at,
+        "offline": {
+            "floor_limit": t.floor_limit,
+            "max_count": t.max_offline_count,
+            "max_total": t.max_offline_total,
+        },
+    }
+    if token is not None:
+        out["token"] = token
+    return out
+
+
+def _limits(data: dict[str, int] | None) -> shops.OfflineLimits | None:
+    if data is None:
+        return None
+    return shops.OfflineLimits(data["floor_limit"], data["max_count"], data["max_total"])
+
+
+@blp.route("/shops")
+@require(*MANAGERS)
+@blp.response(200, ShopSchema(many=True))
+def list_shops() -> list[shops.Shop]:
+    """Every partner shop, by name."""
+    with services().db.read() as s:
+        return shops.list_shops(s)
+
+
+@blp.route("/shops", methods=["POST"])
+@require(*MANAGERS)
+@blp.arguments(ShopCreateSchema)
+@blp.response(201, ShopSchema)
+def create_shop(data: dict[str, Any]) -> shops.Shop:
+    """Register a partner shop (its ledger account is opened with it)."""
+    actor = principal().actor
+    return services().db.run(lambda s: shops.create_shop(s, actor=actor, **data))
+
+
+@blp.route("/shops/<int:shop_id>")
+@require(*MANAGERS, Role.SHOP_STAFF)
+@blp.response(200, ShopSchema)
+def get_shop(shop_id: int) -> shops.Shop:
+    """One shop. Shop staff may read only their own."""
+    who = principal()
+    if who.role is Role.SHOP_STAFF and who.scope_ref != f"shop:{shop_id}":
+        raise Forbidden("shop staff can only see their own shop")
+    with services().db.read() as s:
+        return shops.get_shop(s, shop_id)
+
+
+@blp.route("/shops/<int:shop_id>", methods=["PATCH"])
+@require(*MANAGERS)
+@blp.arguments(ShopUpdateSchema)
+@blp.response(200, ShopSchema)
+def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
+    """Change a shop's details, or (de)activate it (an inactive shop's terminals stop)."""
+    return services().db.run(lambda s: shops.update_shop(s, shop_id, **data))
+
+
+@blp.route("/shops/<int:shop_id>/terminals")
+@require(*MANAGERS)
+@blp.response(200, TerminalSchema(many=True))
+def list_terminals(shop_id: int) -> list[dict[str, Any]]:
+    """A shop's terminals, with their offline limits and when each was last seen."""
+    with services().db.read() as s:
+        return [_terminal(t) for t in shops.list_terminals(s, shop_id)]
+
+
+@blp.route("/shops/<int:shop_id>/terminals", methods=["POST"])
+@require(*MANAGERS)
+@blp.arguments(TerminalCreateSchema)
+@blp.response(201, TerminalWithTokenSchema)
+def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
+    """Add a terminal; its token is in this answer and never shown again."""
+    actor = principal().actor
+    terminal, token = services().db.run(
+        lambda s: shops.add_terminal(
+            s, shop_id, name=data["name"], limits=_limits(data["offline"]), actor=actor
+        )
+    )
+    return _terminal(terminal, token)
+
+
+@blp.route("/terminals/<int:terminal_id>", methods=["PATCH"])
+@require(*MANAGERS)
+@blp.arguments(TerminalUpdateSchema)
+@blp.response(200, TerminalSchema)
+def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
+    """Rename a terminal, change its offline limits, or (de)activate it."""
+    terminal = services().db.run(
+        lambda s: shops.update_terminal(
+            s,
+            terminal_id,
+            name=data.get("name"),
+            limits=_limits(data.get("offline")),
+            active=data.get("active"),
+        )
+    )
+    return _terminal(terminal)
+
+
+@blp.route("/terminals/<int:terminal_id>/token", methods=["POST"])
+@require(*MANAGERS)
+@blp.response(201, TokenSchema)
+def rotate_token(terminal_id: int) -> dict[str, str]:
+    """Stop the terminal's current tokens and issue a new one (shown only here)."""
+    actor = principal().actor
+    token = services().db.run(lambda s: shops.rotate_terminal_token(s, terminal_id, actor=actor))
+    return {"token": token}
+
+
+@blp.route("/terminals/<int:terminal_id>/revoke", methods=["POST"])
+@require(*MANAGERS)
+@blp.response(200, RevokedSchema)
+def revoke_tokens(terminal_id: int) -> dict[str, int]:
+    """Stop every token of a terminal at once (a lost or stolen tablet)."""
+    return {"revoked": services().db.run(lambda s: shops.revoke_terminal_tokens(s, terminal_id))}
+
+
+@blp.route("/terminal")
+@require(Role.TERMINAL)
+@blp.response(200, TerminalSelfSchema)
+def terminal_self() -> dict[str, Any]:
+    """Who this terminal is, its shop, and what it may accept while offline."""
+    who = principal()
+    assert who.terminal_id is not None
+    terminal_id = who.terminal_id
+    with services().db.read() as s:
+        terminal = shops.get_terminal(s, terminal_id)
+        shop = shops.get_shop(s, terminal.shop_id)
+        out = _terminal(terminal)
+        return {
+            "id": terminal.id,
+            "name": terminal.name,
+            "shop": {"id": shop.id, "name": shop.name},
+            "offline": out["offline"],
+        }

@@ -1,0 +1,208 @@
+"""Officer pages for partner shops and their terminals (/officer/shops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from credits import shops
+from credits.accounts import Role
+from credits.api.context import services
+from credits.errors import CreditsError, ValidationFailed
+from credits.web.auth import current_principal, page_requires
+
+bp = Blueprint("shop_pages", __name__, url_prefix="/officer/shops")
+
+MANAGERS = (Role.OFFICER, Role.ADMIN)
+
+
+def _actor() -> str:
+    who = current_principal()
+    assert who is not None
+    return who.actor
+
+
+def _int_field(name: str, errors: dict[str, list[str]]) -> int:
+    raw = (request.form.get(name) or "").strip()
+    if not raw.isdigit() or len(raw) > 9:
+        errors[name] = ["Enter a whole number."]
+        return 0
+    return int(raw)
+
+
+def _limits_from_form(errors: dict[str, list[str]]) -> shops.OfflineLimits:
+    return shops.OfflineLimits(
+        floor_limit=_int_field("floor_limit", errors),
+        max_count=_int_field("max_count", errors),
+        max_total=_int_field("max_total", errors),
+    )
+
+
+@bp.route("")
+@page_requires(*MANAGERS)
+def index() -> str:
+    """Every partner shop, with a form to add one."""
+    with services().db.read() as s:
+        all_shops = shops.list_shops(s)
+        counts = {shop.id: len(shops.list_terminals(s, shop.id)) for shop in all_shops if shop.id}
+    return render_template("officer/shops.html", shops=all_shops, counts=counts, form={}, errors={})
+
+
+@bp.route("", methods=["POST"])
+@page_requires(*MANAGERS)
+def create() -> Any:
+    """Add a partner shop."""
+    form = {k: request.form.get(k, "") for k in ("name", "address", "contact_email")}
+    actor = _actor()
+    try:
+        shop = services().db.run(
+            lambda s: shops.create_shop(
+                s,
+                name=form["name"],
+                address=form["address"],
+                contact_email=form["contact_email"] or None,
+                actor=actor,
+            )
+        )
+    except CreditsError as exc:
+        with services().db.read() as s:
+            all_shops = shops.list_shops(s)
+            counts = {x.id: len(shops.list_terminals(s, x.id)) for x in all_shops if x.id}
+        errors = exc.extra.get("errors") or {"name": [exc.detail]}
+        return render_template(
+            "officer/shops.html",
+            shops=all_shops,
+            counts=counts,
+            form=form,
+            errors=errors,
+            error=exc.detail,
+        ), exc.status
+    flash(f"{shop.name} is now a partner shop. Add its terminal below.", "success")
+    return redirect(url_for(".show", shop_id=shop.id))
+
+
+def _render_shop(shop_id: int, **extra: Any) -> str:
+    with services().db.read() as s:
+        shop = shops.get_shop(s, shop_id)
+        terminals = shops.list_terminals(s, shop_id)
+    extra.setdefault("form", {})
+    extra.setdefault("errors", {})
+    return render_template(
+        "officer/shop.html", shop=shop, terminals=terminals, defaults=shops.OfflineLimits(), **extra
+    )
+
+
+@bp.route("/<int:shop_id>")
+@page_requires(*MANAGERS)
+def show(shop_id: int) -> str:
+    """A shop: its details and terminals."""
+    return _render_shop(shop_id)
+
+
+@bp.route("/<int:shop_id>", methods=["POST"])
+@page_requires(*MANAGERS)
+def update(shop_id: int) -> Any:
+    """Change a shop's details or (de)activate it."""
+    action = request.form.get("action", "save")
+    try:
+        if action in ("deactivate", "activate"):
+            services().db.run(lambda s: shops.update_shop(s, shop_id, active=action == "activate"))
+            flash(
+                "The shop is now "
+                + (
+                    "active."
+                    if action == "activate"
+                    else "inactive: its terminals can no longer redeem vouchers."
+                ),
+                "success",
+            )
+        else:
+            name, address = request.form.get("name", ""), request.form.get("address", "")
+            email = request.form.get("contact_email", "")
+            services().db.run(
+                lambda s: shops.update_shop(
+                    s, shop_id, name=name, address=address, contact_email=email
+                )
+            )
+            flash("Saved.", "success")
+    except CreditsError as exc:
+        return _render_shop(shop_id, error=exc.detail), exc.status
+    return redirect(url_for(".show", shop_id=shop_id))
+
+
+@bp.route("/<int:shop_id>/terminals", methods=["POST"])
+@page_requires(*MANAGERS)
+def add_terminal(shop_id: int) -> Any:
+    """Add a terminal and show its token once."""
+    errors: dict[str, list[str]] = {}
+    limits = _limits_from_form(errors)
+    name = request.form.get("name", "")
+    actor = _actor()
+    try:
+        if errors:
+            raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
+        terminal, token = services().db.run(
+            lambda s: shops.add_terminal(s, shop_id, name=name, limits=limits, actor=actor)
+        )
+    except CreditsError as exc:
+        form = {
+            k: request.form.get(k, "") for k in ("name", "floor_limit", "max_count", "max_total")
+        }
+        return _render_shop(
+            shop_id, error=exc.detail, errors=exc.extra.get("errors", {}), form=form
+        ), exc.status
+    with services().db.read() as s:
+        shop = shops.get_shop(s, shop_id)
+    return render_template("officer/terminal_token.html", shop=shop, terminal=terminal, token=token)
+
+
+@bp.route("/<int:shop_id>/terminals/<int:terminal_id>", methods=["POST"])
+@page_requires(*MANAGERS)
+def terminal_action(shop_id: int, terminal_id: int) -> Any:
+    """Change a terminal's limits, rotate or revoke its token, or (de)activate it."""
+    action = request.form.get("action", "")
+    actor = _actor()
+    with services().db.read() as s:
+        terminal = shops.get_terminal(s, terminal_id)
+        shop = shops.get_shop(s, shop_id)
+    if terminal.shop_id != shop_id:
+        return _render_shop(shop_id, error="That terminal belongs to another shop."), 404
+    try:
+        if action == "limits":
+            errors: dict[str, list[str]] = {}
+            limits = _limits_from_form(errors)
+            if errors:
+                raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
+            services().db.run(lambda s: shops.update_terminal(s, terminal_id, limits=limits))
+            flash(f"Offline limits for {terminal.name} saved.", "success")
+        elif action == "rotate":
+            token = services().db.run(
+                lambda s: shops.rotate_terminal_token(s, terminal_id, actor=actor)
+            )
+            return render_template(
+                "officer/terminal_token.html",
+                shop=shop,
+                terminal=terminal,
+                token=token,
+                rotated=True,
+            )
+        elif action == "revoke":
+            services().db.run(lambda s: shops.revoke_terminal_tokens(s, terminal_id))
+            flash(
+                f"{terminal.name} can no longer connect. Issue a new token to set it up again.",
+                "success",
+            )
+        elif action in ("deactivate", "activate"):
+            services().db.run(
+                lambda s: shops.update_terminal(s, terminal_id, active=action == "activate")
+            )
+            flash(
+                f"{terminal.name} is now {'active' if action == 'activate' else 'inactive'}.",
+                "success",
+            )
+        else:
+            raise ValidationFailed("Unknown action.")
+    except CreditsError as exc:
+        return _render_shop(shop_id, error=exc.detail), exc.status
+    return redirect(url_for(".show", shop_id=shop_id))
