@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from credits.ledger import LEDGER_CHECKS, CheckResult
+from credits.ledger import LEDGER_CHECKS, CheckResult, verify
 
 
-def all_checks() -> tuple[Callable[[Session], CheckResult], ...]:
-    """The full list of checks, in the order they are reported."""
-    return (*LEDGER_CHECKS,)
+def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResult], ...]:
+    """The full list of checks, in the order they are reported. ``thorough`` recomputes the
+    hash chain in Python even where the database could do it."""
+    checks = (*LEDGER_CHECKS,)
+    return verify.thorough(checks) if thorough else checks

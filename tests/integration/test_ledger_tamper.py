@@ -36,7 +36,13 @@ def test_verify_passes_on_an_honest_ledger(runner, history):
     assert "hash_chain" in result.output and "all checks passed" in result.output
 
 
-def test_an_edited_posting_is_named_by_verify(db, runner, history):
+@pytest.fixture(params=[[], ["--thorough"]], ids=["default", "thorough"])
+def verify_args(request):
+    """`credits verify` with the default check (in SQL on PostgreSQL) and with --thorough."""
+    return request.param
+
+
+def test_an_edited_posting_is_named_by_verify(db, runner, history, verify_args):
     entries, ann = history
     target = entries[3]
     # Move 5 credits within the entry: it still balances, the balances still match...
@@ -59,19 +65,21 @@ def test_an_edited_posting_is_named_by_verify(db, runner, history):
         "(SELECT id FROM account WHERE code = 'scheme:issuance') AND slot = 0",
     )
     # ...but the hash chain names the entry.
-    result = runner.invoke(cli, ["verify"])
+    result = runner.invoke(cli, ["verify", *verify_args])
     assert result.exit_code == 1, result.output
     assert f"entry {target.id}: content does not match its hash" in result.output
     assert "FAIL hash_chain" in result.output
 
 
-def test_an_edited_memo_a_deleted_entry_and_a_skewed_balance_are_all_reported(db, runner, history):
+def test_an_edited_memo_a_deleted_entry_and_a_skewed_balance_are_all_reported(
+    db, runner, history, verify_args
+):
     entries, ann = history
     raw(db, "UPDATE journal_entry SET memo = 'nothing to see' WHERE id = :e", e=entries[1].id)
     raw(db, "DELETE FROM posting WHERE entry_id = :e", e=entries[5].id)
     raw(db, "DELETE FROM journal_entry WHERE id = :e", e=entries[5].id)
     raw(db, "UPDATE account_balance SET balance = balance + 1 WHERE account_id = :a", a=ann)
-    result = runner.invoke(cli, ["verify", "--json"])
+    result = runner.invoke(cli, ["verify", "--json", *verify_args])
     assert result.exit_code == 1
     import json
 
@@ -186,3 +194,23 @@ def test_postgres_refuses_a_backdated_entry_written_around_the_ledger(db, histor
         )
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text("DELETE FROM closed_period"))
+
+
+def test_sql_and_python_chain_checks_report_the_same_problems(db, history):
+    """On PostgreSQL the default check runs in SQL; it must say exactly what Python says."""
+    entries, ann = history
+    raw(db, "UPDATE journal_entry SET memo = 'x' WHERE id = :e", e=entries[2].id)
+    raw(db, "UPDATE journal_entry SET prev_hash = 'zz' WHERE id = :e", e=entries[4].id)
+    raw(
+        db,
+        "UPDATE chain_lane SET seq = seq + 1 WHERE lane = (SELECT lane FROM journal_entry WHERE id = :e)",
+        e=entries[0].id,
+    )
+    with db.read() as s:
+        default = ledger.verify.check_hash_chain(s)
+        python = ledger.verify.check_hash_chain_in_python(s)
+    assert sorted(default.problems) == sorted(python.problems)
+    assert default.checked == python.checked == len(entries)
+    assert any(f"entry {entries[2].id}: content" in p for p in default.problems)
+    assert any(f"entry {entries[4].id}: chain hash" in p for p in default.problems)
+    assert any("head says" in p for p in default.problems)

@@ -29,10 +29,13 @@ NEW_SIGNATURE = (
     "bigint[], bigint[], int)"
 )
 
-CANONICAL_HASH = r"""
-CREATE FUNCTION ledger_canonical_hash(
+# The hash of an entry given its postings already written as "account:amount,..." in
+# ascending account order. A single expression, so the planner inlines it: verify calls it
+# once per entry with the postings aggregated in the same query.
+CANONICAL_HASH_TEXT = r"""
+CREATE FUNCTION ledger_canonical_hash_text(
     p_kind text, p_occurred_at timestamptz, p_recorded_at timestamptz, p_reverses bigint,
-    p_memo text, p_actor text, p_idempotency_key text, p_accounts bigint[], p_amounts bigint[])
+    p_memo text, p_actor text, p_idempotency_key text, p_postings text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- Must equal credits.ledger.chain.canonical_text, character for character.
     SELECT encode(sha256(convert_to(
@@ -43,9 +46,19 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         || '|' || encode(sha256(convert_to(p_memo, 'UTF8')), 'hex')
         || '|' || encode(sha256(convert_to(p_actor, 'UTF8')), 'hex')
         || '|' || encode(sha256(convert_to(p_idempotency_key, 'UTF8')), 'hex')
-        || '|' || coalesce((SELECT string_agg(t.a::text || ':' || t.m::text, ',' ORDER BY t.a, t.m)
-                            FROM unnest(p_accounts, p_amounts) AS t(a, m)), ''),
-        'UTF8')), 'hex')
+        || '|' || p_postings, 'UTF8')), 'hex')
+$$
+"""
+
+CANONICAL_HASH = r"""
+CREATE FUNCTION ledger_canonical_hash(
+    p_kind text, p_occurred_at timestamptz, p_recorded_at timestamptz, p_reverses bigint,
+    p_memo text, p_actor text, p_idempotency_key text, p_accounts bigint[], p_amounts bigint[])
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ledger_canonical_hash_text(
+        p_kind, p_occurred_at, p_recorded_at, p_reverses, p_memo, p_actor, p_idempotency_key,
+        coalesce((SELECT string_agg(t.a::text || ':' || t.m::text, ',' ORDER BY t.a, t.m)
+                  FROM unnest(p_accounts, p_amounts) AS t(a, m)), ''))
 $$
 """
 
@@ -115,6 +128,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"DROP FUNCTION {OLD_SIGNATURE}")
+    op.execute(CANONICAL_HASH_TEXT)
     op.execute(CANONICAL_HASH)
     op.execute(LEDGER_POST)
 
@@ -126,6 +140,10 @@ def downgrade() -> None:
     op.execute(
         "DROP FUNCTION ledger_canonical_hash(text, timestamptz, timestamptz, bigint, text, "
         "text, text, bigint[], bigint[])"
+    )
+    op.execute(
+        "DROP FUNCTION ledger_canonical_hash_text(text, timestamptz, timestamptz, bigint, text, "
+        "text, text, text)"
     )
     # Re-create the 0001 function (it is defined there).
     import importlib.util
