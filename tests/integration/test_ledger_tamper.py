@@ -198,12 +198,13 @@ def test_postgres_refuses_a_backdated_entry_written_around_the_ledger(db, histor
 
 def test_sql_and_python_chain_checks_report_the_same_problems(db, history):
     """On PostgreSQL the default check runs in SQL; it must say exactly what Python says."""
-    entries, ann = history
+    entries, _ = history
     raw(db, "UPDATE journal_entry SET memo = 'x' WHERE id = :e", e=entries[2].id)
     raw(db, "UPDATE journal_entry SET prev_hash = 'zz' WHERE id = :e", e=entries[4].id)
     raw(
         db,
-        "UPDATE chain_lane SET seq = seq + 1 WHERE lane = (SELECT lane FROM journal_entry WHERE id = :e)",
+        "UPDATE chain_lane SET seq = seq + 1 "
+        "WHERE lane = (SELECT lane FROM journal_entry WHERE id = :e)",
         e=entries[0].id,
     )
     with db.read() as s:
