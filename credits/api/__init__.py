@@ -36,10 +36,21 @@ class CreditsApi(Api):
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]
+    from credits.api import audit, people, tokens
     from credits.api.health import blp as health
     from credits.api.me import blp as me
 
-    return [health, me]
+    return [
+        health,
+        me,
+        people.blp,
+        people.invitations_blp,
+        people.registrations_blp,
+        people.resets_blp,
+        tokens.my_blp,
+        tokens.blp,
+        audit.blp,
+    ]
 
 
 def register_api(app: Flask) -> Api:

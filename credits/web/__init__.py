@@ -18,7 +18,10 @@ def index() -> str:
 
 
 def _blueprints() -> list[Blueprint]:
-    return [bp]
+    from credits.web.account import bp as account
+    from credits.web.officer import bp as officer
+
+    return [bp, account, officer]
 
 
 def register_web(app: Flask) -> None:
