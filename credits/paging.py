@@ -58,5 +58,5 @@ def paginate(
         select(func.count()).select_from(query.order_by(None).subquery())
     ).scalar_one()
     rows = session.execute(query.limit(per_page).offset((page - 1) * per_page))
-    items = list(rows.scalars()) if len(query.selected_columns) == 1 else list(rows)
+    items = list(rows.scalars()) if len(query.column_descriptions) == 1 else list(rows)
     return Page(items=items, page=page, per_page=per_page, total=int(total))

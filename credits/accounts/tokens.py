@@ -55,7 +55,7 @@ def holders(session: Session, tokens: list[ApiToken]) -> dict[int, str]:
         return {}
     t_person = Person.__table__  # type: ignore[attr-defined]
     rows = session.execute(select(t_person.c.id, t_person.c.name).where(t_person.c.id.in_(ids)))
-    return dict(rows.tuples())
+    return {pid: name for pid, name in rows}
 
 
 def create_own_token(

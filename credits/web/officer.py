@@ -62,7 +62,7 @@ def home() -> Any:
         t_person = Person.__table__  # type: ignore[attr-defined]
         t_token = ApiToken.__table__  # type: ignore[attr-defined]
         counts = dict(
-            s.execute(select(t_person.c.status, func.count()).group_by(t_person.c.status)).tuples()
+            s.execute(select(t_person.c.status, func.count()).group_by(t_person.c.status)).all()
         )
         waiting = s.execute(
             select(func.count()).where(
