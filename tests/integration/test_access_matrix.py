@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import SQLModel
 
 from credits.accounts import ApiToken, Role, issue_token, service
 from credits.accounts.mailing import Outgoing
@@ -22,6 +20,7 @@ from credits.api.problems import PROBLEM_JSON
 from credits.db import utcnow
 
 from .access_matrix import ACCESS, PATH_DEFAULTS, PUBLIC, Access
+from .people_helpers import snapshot
 
 ROLES = (Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF, Role.OFFICER, Role.ADMIN, Role.TERMINAL)
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -165,18 +164,6 @@ def _path(rule: str, access: Access, world: World) -> str:
         return str(world.objects[raw[1:]]) if raw.startswith("@") else raw
 
     return re.sub(r"<(?:(\w+):)?(\w+)>", value, rule)
-
-
-def snapshot(db) -> dict[str, list[tuple]]:
-    """Every row of every table (the test database is small)."""
-    import credits.models  # noqa: F401
-
-    out = {}
-    with db.engine.connect() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            rows = conn.execute(text(f"SELECT * FROM {table.name}")).all()
-            out[table.name] = sorted(tuple(map(repr, r)) for r in rows)
-    return out
 
 
 def _call(client, method: str, path: str, access: Access, headers: dict[str, str]) -> Any:
