@@ -99,17 +99,15 @@ def registered() -> Any:
 def confirm_email() -> Any:
     """Confirm an email address from the link we sent (a button: GET changes nothing)."""
     token = _token_arg()
-    if request.method == "GET":
-        try:
+    ip = client_ip()
+    try:
+        # Every look at a link counts, valid or not (GET and POST): see credits.ratelimit.
+        services().db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        if request.method == "GET":
             services().db.run(
                 lambda s: onboarding.links.find_link(s, token, LinkPurpose.CONFIRM_EMAIL)
             )
-        except CreditsError as exc:
-            return _failed("account/link_problem.html", exc, heading="Confirm your email address")
-        return _render("account/confirm_email.html", token=token)
-    ip = client_ip()
-    try:
-        services().db.run(lambda s: onboarding.throttle_link(s, token, ip))
+            return _render("account/confirm_email.html", token=token)
         services().db.run(lambda s: onboarding.confirm_email(s, token, ip))
     except CreditsError as exc:
         return _failed("account/link_problem.html", exc, heading="Confirm your email address")
@@ -123,16 +121,16 @@ def confirm_email() -> Any:
 def accept_invitation() -> Any:
     """Accept an invitation: choose a password, then sign in."""
     token = _token_arg()
-    try:
-        person = services().db.run(lambda s: onboarding.invitation_for(s, token))
-    except CreditsError as exc:
-        return _failed("account/link_problem.html", exc, heading="Accept your invitation")
-    if request.method == "GET":
-        return _render("account/accept_invitation.html", token=token, person=person)
     ip = client_ip()
     svc = services()
     try:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        person = svc.db.run(lambda s: onboarding.invitation_for(s, token))
+    except CreditsError as exc:
+        return _failed("account/link_problem.html", exc, heading="Accept your invitation")
+    if request.method == "GET":
+        return _render("account/accept_invitation.html", token=token, person=person)
+    try:
         password = _new_password()
         svc.db.run(lambda s: onboarding.accept_invitation(s, token, password, ip=ip))
     except CreditsError as exc:
@@ -189,16 +187,16 @@ def forgot_password() -> Any:
 def reset_password() -> Any:
     """Choose a new password with the emailed link; signs out every other session."""
     token = _token_arg()
-    try:
-        person = services().db.run(lambda s: onboarding.reset_for(s, token))
-    except CreditsError as exc:
-        return _failed("account/link_problem.html", exc, heading="Choose a new password")
-    if request.method == "GET":
-        return _render("account/reset_password.html", token=token, person=person)
     ip = client_ip()
     svc = services()
     try:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        person = svc.db.run(lambda s: onboarding.reset_for(s, token))
+    except CreditsError as exc:
+        return _failed("account/link_problem.html", exc, heading="Choose a new password")
+    if request.method == "GET":
+        return _render("account/reset_password.html", token=token, person=person)
+    try:
         password = _new_password()
         out = outgoing()
         _, messages = svc.db.run(
