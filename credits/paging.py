@@ -35,10 +35,12 @@ class Page(Generic[T]):
 
     @property
     def has_next(self) -> bool:
+        """Whether a later page exists."""
         return self.page < self.pages
 
     @property
     def has_previous(self) -> bool:
+        """Whether an earlier page exists."""
         return self.page > 1
 
 

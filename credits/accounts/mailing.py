@@ -55,6 +55,7 @@ def _roles_text(roles: list[Role]) -> str:
 def invitation(
     out: Outgoing, person: Person, secret: str, expires_at: datetime, roles: list[Role]
 ) -> Message:
+    """The invitation: a link to choose a password (7 days, once)."""
     return render(
         "invitation",
         to=person.email,
@@ -69,6 +70,7 @@ def invitation(
 def registration_confirm(
     out: Outgoing, person: Person, secret: str, expires_at: datetime
 ) -> Message:
+    """After registering: a link to confirm the email address."""
     return render(
         "registration_confirm",
         to=person.email,
@@ -80,6 +82,7 @@ def registration_confirm(
 
 
 def registration_exists(out: Outgoing, person: Person) -> Message:
+    """To the owner of an address someone tried to register again."""
     return render(
         "registration_exists",
         to=person.email,
@@ -92,6 +95,7 @@ def registration_exists(out: Outgoing, person: Person) -> Message:
 
 
 def registration_approved(out: Outgoing, person: Person) -> Message:
+    """The council approved the registration: how to sign in."""
     return render(
         "registration_approved",
         to=person.email,
@@ -102,6 +106,7 @@ def registration_approved(out: Outgoing, person: Person) -> Message:
 
 
 def registration_declined(out: Outgoing, person: Person, reason: str) -> Message:
+    """The council declined the registration, with its reason."""
     return render(
         "registration_declined",
         to=person.email,
@@ -112,6 +117,7 @@ def registration_declined(out: Outgoing, person: Person, reason: str) -> Message
 
 
 def password_reset(out: Outgoing, person: Person, secret: str, expires_at: datetime) -> Message:
+    """A link to choose a new password (1 hour, once)."""
     return render(
         "password_reset",
         to=person.email,
@@ -123,6 +129,7 @@ def password_reset(out: Outgoing, person: Person, secret: str, expires_at: datet
 
 
 def password_changed(out: Outgoing, person: Person, at: datetime) -> Message:
+    """The password was changed: if it was not you, act now."""
     return render(
         "password_changed",
         to=person.email,

@@ -62,6 +62,7 @@ class NewPassword:
         return cls(plain=plain, hash=hash_password(plain, profile))
 
     def check_for(self, person_email: str, person_name: str) -> None:
+        """Refuse a password equal to the person's email address or name."""
         check_new_password(self.plain, email=person_email, name=person_name)
 
 

@@ -107,6 +107,7 @@ class PersonView:
 
     @property
     def role_names(self) -> list[str]:
+        """The role names, in order of seniority."""
         return [r.value for r, _ in self.roles]
 
 
@@ -244,6 +245,7 @@ def clean_name(name: str | None) -> str:
 
 
 def clean_reason(reason: str | None, *, required: bool = True) -> str | None:
+    """A reason (for a decline or a disable): trimmed, at most 500 characters."""
     reason = " ".join((reason or "").split())
     if not reason:
         if required:
@@ -340,7 +342,12 @@ def parse_roles(roles: Iterable[str | Role]) -> list[Role]:
     """Roles named by an officer: known person roles, each once, at least one."""
     parsed: list[Role] = []
     for value in roles:
-        role = _role(value)
+        try:
+            role = _role(value)
+        except ValidationFailed as exc:  # name the form's field: "roles"
+            raise ValidationFailed(
+                exc.detail, errors={"roles": exc.extra["errors"]["role"]}
+            ) from None
         if role not in parsed:
             parsed.append(role)
     if not parsed:

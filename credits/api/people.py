@@ -77,6 +77,7 @@ class PersonSchema(ma.Schema):
 
 
 def person_out(view: PersonView) -> dict[str, Any]:
+    """A PersonView as PersonSchema expects it."""
     data = dict(view.__dict__)
     data["roles"] = [{"role": r.value, "scope_ref": s} for r, s in view.roles]
     return data
@@ -136,6 +137,7 @@ class InvitationSchema(ma.Schema):
 
 
 def invitation_out(inv: InvitationView) -> dict[str, Any]:
+    """An InvitationView as InvitationSchema expects it."""
     return {
         "person": person_out(inv.person),
         "sent_at": inv.sent_at,

@@ -65,6 +65,7 @@ class AllTokenArgs(TokenArgs):
 
 
 def token_out(token: ApiToken, names: dict[int, str] | None = None) -> dict[str, Any]:
+    """A token as TokenSchema expects it (never its secret)."""
     data = {k: getattr(token, k) for k in TokenSchema().fields if hasattr(token, k)}
     data["active"] = token.revoked_at is None
     data["holder"] = (names or {}).get(token.person_id) if token.person_id else None

@@ -70,10 +70,12 @@ class Actor:
 
     @classmethod
     def anonymous(cls) -> Actor:
+        """Someone not signed in (registering, asking for a reset, failing to sign in)."""
         return cls("anonymous")
 
     @classmethod
     def system(cls, what: str) -> Actor:
+        """The system itself (``system:demo``, ``system:month-close``)."""
         return cls(f"system:{what}")
 
     @classmethod

@@ -126,7 +126,7 @@ class FileMailer:
         os.replace(tmp, self.folder / name)
 
     def send_soon(self, messages: Iterable[Message]) -> None:
-        # Writing a file is quick and uniform: no need for a thread (and tests read at once).
+        """Write them now: a file is quick and uniform (and tests read them at once)."""
         for message in messages:
             try:
                 self.send(message)
@@ -179,6 +179,7 @@ class SmtpMailer:
             raise MailError(f"the mail server did not accept the message: {exc}") from exc
 
     def send_soon(self, messages: Iterable[Message]) -> None:
+        """Hand them to a small background pool (2 threads); failures are logged."""
         batch = list(messages)
         if not batch:
             return
