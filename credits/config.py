@@ -48,6 +48,20 @@ class Settings:
     #: Argon2 cost profile for new password hashes: "default" (RFC 9106 low-memory) in
     #: production; "fast" only for tests. See credits/accounts/passwords.py.
     password_hash_profile: str = "default"
+    #: Outgoing mail (credits/mail): empty → each message is written as an .eml file into
+    #: ``instance/mail/`` (development, tests). ``smtp+starttls://user:pass@host:587``,
+    #: ``smtps://user:pass@host:465``, or ``smtp://localhost:25`` (a local relay) → SMTP.
+    smtp_url: str = ""
+    #: Who runs the scheme, as it signs its emails ("Lambeth Council").
+    council_name: str = "Your council"
+    #: The From: of every message the scheme sends.
+    mail_from: str = "Cooperative Credits <credits@council.example>"
+    #: The public address of the site (``https://credits.council.example``), used for the
+    #: links in emails. Set it in production: otherwise links use the request's Host header.
+    public_url: str = ""
+    #: How many reverse proxies in front of the app append to X-Forwarded-For; the client
+    #: address used for rate limiting is taken that many hops from the right. 0 = no proxy.
+    trusted_proxies: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credits import ledger
+from credits import audit, ledger
 from credits.accounts import Person, Role, create_person, grant_role, issue_token
 from credits.accounts.passwords import hash_password
 from credits.services import Services
@@ -110,14 +110,15 @@ _SHOPS = (
 def _shop(session: Session, name: str, address: str, terminal_name: str) -> dict[str, Any]:
     """A demo partner shop with one terminal; a fresh terminal token on every run."""
     existing = session.execute(select(Shop).where(Shop.name == name)).scalar_one_or_none()  # type: ignore[arg-type]
-    shop = existing or create_shop(session, name=name, address=address, actor=DEMO_ACTOR)
+    by = audit.Actor.system("demo")
+    shop = existing or create_shop(session, by, name=name, address=address)
     assert shop.id is not None
     terminal = next((t for t in list_terminals(session, shop.id) if t.name == terminal_name), None)
     if terminal is None:
-        terminal, token = add_terminal(session, shop.id, name=terminal_name, actor=DEMO_ACTOR)
+        terminal, token = add_terminal(session, by, shop.id, name=terminal_name)
     else:
         assert terminal.id is not None
-        token = rotate_terminal_token(session, terminal.id, actor=DEMO_ACTOR)
+        token = rotate_terminal_token(session, by, terminal.id)
     return {"id": shop.id, "name": shop.name, "terminal_id": terminal.id, "terminal_token": token}
 
 

@@ -17,6 +17,14 @@ class Services:
 
     settings: Settings
     db: Database
+    #: Outgoing mail (credits.mail): .eml files in instance/mail/, or SMTP if configured.
+    mailer: Any = None
+
+    def __post_init__(self) -> None:
+        if self.mailer is None:
+            from credits.mail import build_mailer
+
+            self.mailer = build_mailer(self.settings)
 
     @classmethod
     def build(

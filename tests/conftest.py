@@ -402,3 +402,31 @@ def axe_violations(
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+# --- mail ----------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """The messages the development mailer (credits.mail.FileMailer) wrote for this test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def all(self, *, to: str | None = None, kind: str | None = None) -> list[Any]:
+        from credits.mail import read_outbox
+
+        return read_outbox(self.folder, to=to, kind=kind)
+
+    def last(self, *, to: str | None = None, kind: str | None = None) -> Any:
+        found = self.all(to=to, kind=kind)
+        assert found, f"no mail (to={to}, kind={kind}) in {self.folder}"
+        return found[-1]
+
+
+@pytest.fixture
+def mailbox(services: Services) -> Mailbox:
+    """Read what was "sent": ``mailbox.last(to=..., kind="invitation").link()``."""
+    from credits.mail import mail_folder
+
+    return Mailbox(mail_folder(services.settings))

@@ -25,8 +25,10 @@ class Role(StrEnum):
 
 class PersonStatus(StrEnum):
     INVITED = "invited"  # created by an officer, has not set a password yet
+    PENDING = "pending"  # registered themselves; waits for an officer to approve
     ACTIVE = "active"
-    DISABLED = "disabled"
+    DISABLED = "disabled"  # by an officer: cannot sign in, sessions and tokens ended
+    DECLINED = "declined"  # an officer declined their registration (they may register again)
 
 
 class Person(SQLModel, table=True):
@@ -46,6 +48,18 @@ class Person(SQLModel, table=True):
         default=None, sa_column=Column(BigId, ForeignKey("account.id"), unique=True)
     )
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: Attribution: who created the record (``Principal.actor``, ``self-registration``...).
+    created_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    updated_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    #: When they proved they read mail at ``email`` (a confirmation, invitation or reset link).
+    email_confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: Why the status last changed (a decline or disable reason), when, and by whom.
+    status_reason: str | None = Field(default=None, sa_column=Column(String(500)))
+    status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    status_changed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+
+    __table_args__ = (Index("ix_person_status", "status"),)
 
 
 class PersonRole(SQLModel, table=True):
@@ -79,6 +93,7 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revoked_by: str | None = Field(default=None, sa_column=Column(String(200)))
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
     __table_args__ = (

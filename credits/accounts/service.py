@@ -62,6 +62,39 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def normalise_phone(raw: str | None) -> str | None:
+    """A mobile number in international form (``+447700900123``), or None if blank.
+
+    Accepts UK national numbers (``07700 900123``), ``+44 ...``, ``0044 ...`` and other
+    international numbers with ``+``; spaces, dashes, dots and brackets are ignored.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    compact = re.sub(r"[\s\-().]", "", text)
+    problem = ValidationFailed(
+        f"{text!r} is not a phone number",
+        errors={"phone": ["Enter a mobile number, like 07700 900123 or +44 7700 900123."]},
+    )
+    if len(compact) > 20 or not re.fullmatch(r"\+?[0-9]+", compact):
+        raise problem
+    if compact.startswith("+"):
+        number = compact
+    elif compact.startswith("00"):
+        number = "+" + compact[2:]
+    elif compact.startswith("0"):
+        number = "+44" + compact[1:]
+    else:
+        raise problem
+    if number.startswith("+44"):
+        national = number[3:]
+        if len(national) != 10 or national.startswith("0"):
+            raise problem
+    elif not 8 <= len(number) - 1 <= 15:
+        raise problem
+    return number
+
+
 def create_person(
     session: Session,
     *,
@@ -86,17 +119,26 @@ def create_person(
     person = Person(
         name=name,
         email=normalise_email(email),
-        phone=(phone or None),
+        phone=normalise_phone(phone),
         password_hash=hash_password(password, password_profile) if password else None,
         status=status.value,
         created_at=utcnow(),
+        created_by=granted_by[:200],
     )
     session.add(person)
     try:
         session.flush()
     except Exception as exc:
-        if unique_violation(exc, "email") or unique_violation(exc, "phone"):
-            raise PersonExists(f"someone is already registered with {person.email}") from exc
+        if unique_violation(exc, "email"):
+            raise PersonExists(
+                f"someone is already registered with {person.email}",
+                errors={"email": ["Someone is already registered with this email address."]},
+            ) from exc
+        if unique_violation(exc, "phone"):
+            raise PersonExists(
+                f"someone is already registered with the mobile number {person.phone}",
+                errors={"phone": ["Someone is already registered with this mobile number."]},
+            ) from exc
         raise
     for role in roles:
         grant_role(session, person, role, granted_by=granted_by)

@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from credits.accounts.models import Person, PersonStatus, Role
 from credits.accounts.passwords import hash_password, verify_password
-from credits.accounts.service import Principal, normalise_email, roles_of
+from credits.accounts.service import Principal, normalise_email, normalise_phone, roles_of
 from credits.db import UTCDateTime, utcnow
 from credits.errors import Forbidden, Unauthorized, ValidationFailed
 from credits.ledger.models import BigId
@@ -77,7 +77,10 @@ def find_person_for_sign_in(session: Session, login: str) -> Person | None:
             return None
         query = select(Person).where(Person.email == email)  # type: ignore[arg-type]
     else:
-        phone = "".join(ch for ch in login if ch.isdigit() or ch == "+")
+        try:
+            phone = normalise_phone(login)
+        except ValidationFailed:
+            return None
         query = select(Person).where(Person.phone == phone)  # type: ignore[arg-type]
     return session.execute(query).scalar_one_or_none()
 

@@ -36,11 +36,23 @@ class CreditsApi(Api):
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]
+    from credits.api import audit, people, tokens
     from credits.api.health import blp as health
     from credits.api.me import blp as me
     from credits.api.shops import blp as shops
 
-    return [health, me, shops]
+    return [
+        health,
+        me,
+        people.blp,
+        people.invitations_blp,
+        people.registrations_blp,
+        people.resets_blp,
+        tokens.my_blp,
+        tokens.blp,
+        audit.blp,
+        shops,
+    ]
 
 
 def register_api(app: Flask) -> Api:

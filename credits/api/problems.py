@@ -78,7 +78,9 @@ def _wants_html() -> bool:
 
 
 def _from_credits_error(exc: CreditsError) -> Response:
-    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    # An error may carry response headers of its own (Retry-After on rate_limited).
+    headers = getattr(exc, "headers", None)
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **exc.extra)
 
 
 def _from_http_exception(exc: HTTPException) -> Response:

@@ -30,7 +30,7 @@ blp = Blueprint("shops", __name__, url_prefix="/api/v1", description="Partner sh
 MANAGERS = (Role.OFFICER, Role.ADMIN)
 
 
-class LimitsSchema(ma.Schema):
+class OfflineLimitsSchema(ma.Schema):
     floor_limit = ma.fields.Integer(
         required=True,
         strict=True,
@@ -57,7 +57,7 @@ class TerminalSchema(ma.Schema):
     name = ma.fields.String()
     active = ma.fields.Boolean()
     last_seen_at = ma.fields.AwareDateTime(allow_none=True)
-    offline = ma.fields.Nested(LimitsSchema)
+    offline = ma.fields.Nested(OfflineLimitsSchema)
 
 
 class TerminalWithTokenSchema(TerminalSchema):
@@ -89,20 +89,20 @@ class ShopUpdateSchema(ma.Schema):
 
 class TerminalCreateSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 80))
-    offline = ma.fields.Nested(LimitsSchema, load_default=None)
+    offline = ma.fields.Nested(OfflineLimitsSchema, load_default=None)
 
 
 class TerminalUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Length(1, 80))
-    offline = ma.fields.Nested(LimitsSchema)
+    offline = ma.fields.Nested(OfflineLimitsSchema)
     active = ma.fields.Boolean(truthy={True}, falsy={False})
 
 
-class TokenSchema(ma.Schema):
+class TerminalTokenSchema(ma.Schema):
     token = ma.fields.String(metadata={"description": "shown only in this answer"})
 
 
-class RevokedSchema(ma.Schema):
+class TerminalRevokedSchema(ma.Schema):
     revoked = ma.fields.Integer(metadata={"description": "how many tokens stopped working"})
 
 
@@ -110,7 +110,7 @@ class TerminalSelfSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     shop = ma.fields.Dict()
-    offline = ma.fields.Nested(LimitsSchema)
+    offline = ma.fields.Nested(OfflineLimitsSchema)
 
 
 def _terminal(t: shops.Terminal, token: str | None = None) -> dict[str, Any]:
@@ -152,8 +152,8 @@ def list_shops() -> list[shops.Shop]:
 @blp.response(201, ShopSchema)
 def create_shop(data: dict[str, Any]) -> shops.Shop:
     """Register a partner shop (its ledger account is opened with it)."""
-    actor = principal().actor
-    return services().db.run(lambda s: shops.create_shop(s, actor=actor, **data))
+    who = principal()
+    return services().db.run(lambda s: shops.create_shop(s, who, **data))
 
 
 @blp.route("/shops/<int:shop_id>")
@@ -174,7 +174,8 @@ def get_shop(shop_id: int) -> shops.Shop:
 @blp.response(200, ShopSchema)
 def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
     """Change a shop's details, or (de)activate it (an inactive shop's terminals stop)."""
-    return services().db.run(lambda s: shops.update_shop(s, shop_id, **data))
+    who = principal()
+    return services().db.run(lambda s: shops.update_shop(s, who, shop_id, **data))
 
 
 @blp.route("/shops/<int:shop_id>/terminals")
@@ -192,10 +193,10 @@ def list_terminals(shop_id: int) -> list[dict[str, Any]]:
 @blp.response(201, TerminalWithTokenSchema)
 def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
     """Add a terminal; its token is in this answer and never shown again."""
-    actor = principal().actor
+    who = principal()
     terminal, token = services().db.run(
         lambda s: shops.add_terminal(
-            s, shop_id, name=data["name"], limits=_limits(data["offline"]), actor=actor
+            s, who, shop_id, name=data["name"], limits=_limits(data["offline"])
         )
     )
     return _terminal(terminal, token)
@@ -207,9 +208,11 @@ def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
 @blp.response(200, TerminalSchema)
 def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
     """Rename a terminal, change its offline limits, or (de)activate it."""
+    who = principal()
     terminal = services().db.run(
         lambda s: shops.update_terminal(
             s,
+            who,
             terminal_id,
             name=data.get("name"),
             limits=_limits(data.get("offline")),
@@ -221,20 +224,23 @@ def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
 
 @blp.route("/terminals/<int:terminal_id>/token", methods=["POST"])
 @require(*MANAGERS)
-@blp.response(201, TokenSchema)
+@blp.response(201, TerminalTokenSchema)
 def rotate_token(terminal_id: int) -> dict[str, str]:
     """Stop the terminal's current tokens and issue a new one (shown only here)."""
-    actor = principal().actor
-    token = services().db.run(lambda s: shops.rotate_terminal_token(s, terminal_id, actor=actor))
+    who = principal()
+    token = services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
     return {"token": token}
 
 
 @blp.route("/terminals/<int:terminal_id>/revoke", methods=["POST"])
 @require(*MANAGERS)
-@blp.response(200, RevokedSchema)
+@blp.response(200, TerminalRevokedSchema)
 def revoke_tokens(terminal_id: int) -> dict[str, int]:
     """Stop every token of a terminal at once (a lost or stolen tablet)."""
-    return {"revoked": services().db.run(lambda s: shops.revoke_terminal_tokens(s, terminal_id))}
+    who = principal()
+    return {
+        "revoked": services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
+    }
 
 
 @blp.route("/terminal")

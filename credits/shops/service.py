@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from credits import ledger
+from credits import audit, ledger
 from credits.accounts.models import ApiToken, Role
 from credits.accounts.service import Principal, mint_token, normalise_email
 from credits.db import unique_violation, utcnow
@@ -70,20 +71,21 @@ def _clean_name(value: str | None, field: str, limit: int) -> str:
 
 def create_shop(
     session: Session,
+    by: Any,
     *,
     name: str,
     address: str = "",
     contact_email: str | None = None,
-    actor: str,
 ) -> Shop:
-    """Register a partner shop and open its ledger account."""
+    """Register a partner shop and open its ledger account. ``by`` is the Principal (or
+    audit.Actor) doing it: it is attributed and audited."""
     name = _clean_name(name, "name", 120)
     address = " ".join((address or "").split())[:300]
     email = normalise_email(contact_email) if contact_email else None
     if session.execute(select(Shop.id).where(func.lower(Shop.name) == name.lower())).first():  # type: ignore[arg-type]
         raise ShopExists(f"there is already a shop called {name!r}")
     shop = Shop(
-        name=name, address=address, contact_email=email, created_at=utcnow(), created_by=actor
+        name=name, address=address, contact_email=email, created_at=utcnow(), created_by=by.actor
     )
     session.add(shop)
     try:
@@ -103,6 +105,7 @@ def create_shop(
     ).id
     session.add(shop)
     session.flush()
+    audit.record(session, by, "shop.create", f"shop:{shop.id}", name=name)
     return shop
 
 
@@ -124,6 +127,7 @@ def list_shops(session: Session, *, include_inactive: bool = True) -> list[Shop]
 
 def update_shop(
     session: Session,
+    by: Any,
     shop_id: int,
     *,
     name: str | None = None,
@@ -149,6 +153,8 @@ def update_shop(
         shop.active = active
     session.add(shop)
     session.flush()
+    changes = {"name": name, "address": address, "contact_email": contact_email, "active": active}
+    audit.record(session, by, "shop.update", f"shop:{shop_id}", **changes)
     return shop
 
 
@@ -161,11 +167,11 @@ def shop_account_id(session: Session, shop_id: int) -> int:
 
 def add_terminal(
     session: Session,
+    by: Any,
     shop_id: int,
     *,
     name: str,
     limits: OfflineLimits | None = None,
-    actor: str,
 ) -> tuple[Terminal, str]:
     """Add a terminal to a shop; return it and its token (shown only now)."""
     shop_name = get_shop(session, shop_id).name
@@ -180,7 +186,7 @@ def add_terminal(
         max_offline_count=limits.max_count,
         max_offline_total=limits.max_total,
         created_at=utcnow(),
-        created_by=actor,
+        created_by=by.actor,
     )
     session.add(terminal)
     try:
@@ -189,7 +195,18 @@ def add_terminal(
         if unique_violation(exc, "name"):  # lost a race with the same request
             raise TerminalExists(f"{shop_name} already has a terminal called {name!r}") from exc
         raise
-    return terminal, _issue_terminal_token(session, terminal, actor)
+    audit.record(
+        session,
+        by,
+        "terminal.create",
+        f"terminal:{terminal.id}",
+        shop_id=shop_id,
+        name=name,
+        floor_limit=limits.floor_limit,
+        max_count=limits.max_count,
+        max_total=limits.max_total,
+    )
+    return terminal, _issue_terminal_token(session, terminal, by.actor)
 
 
 def _refuse_duplicate_terminal(
@@ -236,6 +253,7 @@ def list_terminals(session: Session, shop_id: int) -> list[Terminal]:
 
 def update_terminal(
     session: Session,
+    by: Any,
     terminal_id: int,
     *,
     name: str | None = None,
@@ -260,11 +278,28 @@ def update_terminal(
         terminal.active = active
     session.add(terminal)
     session.flush()
+    audit.record(
+        session,
+        by,
+        "terminal.update",
+        f"terminal:{terminal_id}",
+        name=name,
+        active=active,
+        floor_limit=limits.floor_limit if limits else None,
+        max_count=limits.max_count if limits else None,
+        max_total=limits.max_total if limits else None,
+    )
     return terminal
 
 
-def revoke_terminal_tokens(session: Session, terminal_id: int) -> int:
+def revoke_terminal_tokens(session: Session, by: Any, terminal_id: int) -> int:
     """Revoke every live token of a terminal (a lost or stolen tablet). Returns how many."""
+    count = _revoke(session, terminal_id)
+    audit.record(session, by, "terminal.token_revoke", f"terminal:{terminal_id}", revoked=count)
+    return count
+
+
+def _revoke(session: Session, terminal_id: int) -> int:
     get_terminal(session, terminal_id)
     result = session.execute(
         update(ApiToken)
@@ -274,11 +309,12 @@ def revoke_terminal_tokens(session: Session, terminal_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def rotate_terminal_token(session: Session, terminal_id: int, *, actor: str) -> str:
+def rotate_terminal_token(session: Session, by: Any, terminal_id: int) -> str:
     """Revoke a terminal's tokens and issue a new one (shown only now)."""
     terminal = get_terminal(session, terminal_id)
-    revoke_terminal_tokens(session, terminal_id)
-    return _issue_terminal_token(session, terminal, actor)
+    revoked = _revoke(session, terminal_id)
+    audit.record(session, by, "terminal.token_rotate", f"terminal:{terminal_id}", revoked=revoked)
+    return _issue_terminal_token(session, terminal, by.actor)
 
 
 def terminal_principal(session: Session, token: ApiToken) -> Principal | None:

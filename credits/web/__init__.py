@@ -18,9 +18,11 @@ def index() -> str:
 
 
 def _blueprints() -> list[Blueprint]:
+    from credits.web.account import bp as account
+    from credits.web.officer import bp as officer
     from credits.web.shops import bp as shops
 
-    return [bp, shops]
+    return [bp, account, officer, shops]
 
 
 def register_web(app: Flask) -> None:

@@ -35,9 +35,10 @@ from flask import (
     url_for,
 )
 
-from credits.accounts import Principal, Role
+from credits.accounts import Principal, Role, signin
 from credits.accounts import sessions as web_sessions
 from credits.api.context import services
+from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 
 SESSION_COOKIE = "cc_session"
@@ -48,7 +49,10 @@ bp = Blueprint("auth", __name__)
 
 #: Where each role lands after signing in: an endpoint name. A capability that adds a home
 #: page for a role sets it here; until then the front page is used.
-ROLE_HOME: dict[Role, str] = {}
+ROLE_HOME: dict[Role, str] = {
+    Role.OFFICER: "officer.home",
+    Role.ADMIN: "officer.home",
+}
 
 
 # --- the signed-in person ----------------------------------------------------------------
@@ -171,22 +175,22 @@ def _safe_next(target: str | None) -> str | None:
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> Any:
     """The sign-in form (email or phone number, and password)."""
-    error = None
+    error: CreditsError | None = None
     login = ""
     if request.method == "POST":
         login = request.form.get("login", "")[:254]
         password = request.form.get("password", "")[:200]
-        try:
-            _, token = services().db.run(
-                lambda s: web_sessions.start_session(
-                    s,
-                    web_sessions.check_password(s, login, password),
-                    user_agent=request.headers.get("User-Agent"),
-                )
-            )
-        except CreditsError as exc:
-            error = exc.detail
-        else:
+        # Rate limited per account and per client address, and audited (credits/accounts/signin.py).
+        outcome = signin.sign_in(
+            services().db,
+            login,
+            password,
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent"),
+        )
+        error = outcome.error
+        token = outcome.token
+        if error is None and token is not None:
             g.pop("web_principal", None)
             response = redirect(
                 _safe_next(request.args.get("next")) or url_for("auth.after_sign_in")
@@ -200,8 +204,8 @@ def sign_in() -> Any:
                 max_age=int(web_sessions.SESSION_MAX_AGE.total_seconds()),
             )
             return response
-    status = 401 if error else 200
-    return render_template("auth/sign_in.html", error=error, login=login), status
+    page = render_template("auth/sign_in.html", error=error.detail if error else None, login=login)
+    return page, (error.status if error else 200), getattr(error, "headers", None) or {}
 
 
 @bp.route("/signed-in")

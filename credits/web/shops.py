@@ -17,10 +17,10 @@ bp = Blueprint("shop_pages", __name__, url_prefix="/officer/shops")
 MANAGERS = (Role.OFFICER, Role.ADMIN)
 
 
-def _actor() -> str:
+def _who() -> Any:
     who = current_principal()
     assert who is not None
-    return who.actor
+    return who
 
 
 def _int_field(name: str, errors: dict[str, list[str]]) -> int:
@@ -54,15 +54,15 @@ def index() -> str:
 def create() -> Any:
     """Add a partner shop."""
     form = {k: request.form.get(k, "") for k in ("name", "address", "contact_email")}
-    actor = _actor()
+    who = _who()
     try:
         shop = services().db.run(
             lambda s: shops.create_shop(
                 s,
+                who,
                 name=form["name"],
                 address=form["address"],
                 contact_email=form["contact_email"] or None,
-                actor=actor,
             )
         )
     except CreditsError as exc:
@@ -105,9 +105,12 @@ def show(shop_id: int) -> str:
 def update(shop_id: int) -> Any:
     """Change a shop's details or (de)activate it."""
     action = request.form.get("action", "save")
+    who = _who()
     try:
         if action in ("deactivate", "activate"):
-            services().db.run(lambda s: shops.update_shop(s, shop_id, active=action == "activate"))
+            services().db.run(
+                lambda s: shops.update_shop(s, who, shop_id, active=action == "activate")
+            )
             flash(
                 "The shop is now "
                 + (
@@ -122,7 +125,7 @@ def update(shop_id: int) -> Any:
             email = request.form.get("contact_email", "")
             services().db.run(
                 lambda s: shops.update_shop(
-                    s, shop_id, name=name, address=address, contact_email=email
+                    s, who, shop_id, name=name, address=address, contact_email=email
                 )
             )
             flash("Saved.", "success")
@@ -138,12 +141,12 @@ def add_terminal(shop_id: int) -> Any:
     errors: dict[str, list[str]] = {}
     limits = _limits_from_form(errors)
     name = request.form.get("name", "")
-    actor = _actor()
+    who = _who()
     try:
         if errors:
             raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
         terminal, token = services().db.run(
-            lambda s: shops.add_terminal(s, shop_id, name=name, limits=limits, actor=actor)
+            lambda s: shops.add_terminal(s, who, shop_id, name=name, limits=limits)
         )
     except CreditsError as exc:
         form = {
@@ -162,7 +165,7 @@ def add_terminal(shop_id: int) -> Any:
 def terminal_action(shop_id: int, terminal_id: int) -> Any:
     """Change a terminal's limits, rotate or revoke its token, or (de)activate it."""
     action = request.form.get("action", "")
-    actor = _actor()
+    who = _who()
     with services().db.read() as s:
         terminal = shops.get_terminal(s, terminal_id)
         shop = shops.get_shop(s, shop_id)
@@ -174,12 +177,10 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
             limits = _limits_from_form(errors)
             if errors:
                 raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
-            services().db.run(lambda s: shops.update_terminal(s, terminal_id, limits=limits))
+            services().db.run(lambda s: shops.update_terminal(s, who, terminal_id, limits=limits))
             flash(f"Offline limits for {terminal.name} saved.", "success")
         elif action == "rotate":
-            token = services().db.run(
-                lambda s: shops.rotate_terminal_token(s, terminal_id, actor=actor)
-            )
+            token = services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
             return render_template(
                 "officer/terminal_token.html",
                 shop=shop,
@@ -188,14 +189,14 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
                 rotated=True,
             )
         elif action == "revoke":
-            services().db.run(lambda s: shops.revoke_terminal_tokens(s, terminal_id))
+            services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
             flash(
                 f"{terminal.name} can no longer connect. Issue a new token to set it up again.",
                 "success",
             )
         elif action in ("deactivate", "activate"):
             services().db.run(
-                lambda s: shops.update_terminal(s, terminal_id, active=action == "activate")
+                lambda s: shops.update_terminal(s, who, terminal_id, active=action == "activate")
             )
             flash(
                 f"{terminal.name} is now {'active' if action == 'activate' else 'inactive'}.",

@@ -89,6 +89,30 @@ def test_rotating_revoking_and_deactivating_stop_the_old_token(client, officer):
     revoked = client.post(f"/api/v1/terminals/{t['id']}/revoke", headers=officer.auth)
     assert revoked.get_json() == {"revoked": 1}
     assert client.get("/api/v1/terminal", headers=new).status_code == 401
+    # Every one of those officer actions is in the audit log, attributed to the officer.
+    events = client.get("/api/v1/audit-events?per_page=100", headers=officer.auth).get_json()[
+        "items"
+    ]
+    actions = [
+        e["action"] for e in events if e["target_ref"] in (f"shop:{shop_id}", f"terminal:{t['id']}")
+    ]
+    assert sorted(actions) == sorted(
+        [
+            "shop.create",
+            "terminal.create",
+            "terminal.token_rotate",
+            "terminal.update",
+            "terminal.update",
+            "shop.update",
+            "shop.update",
+            "terminal.token_revoke",
+        ]
+    )
+    assert all(
+        e["actor"].startswith(f"person:{officer.id} ")
+        for e in events
+        if e["action"].startswith(("shop.", "terminal."))
+    )
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF])

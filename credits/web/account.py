@@ -1,0 +1,296 @@
+"""Pages a resident uses for their own account: register, confirm their email address,
+accept an invitation, reset a forgotten password, and manage their API tokens.
+
+Links in emails open a page with a button or a form (GET never uses up a link: mail
+scanners that follow links must not spend them). Every form carries csrf_token(); errors are
+summarised at the top of the page with role="alert" and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from credits.accounts import onboarding, tokens
+from credits.accounts.links import LinkPurpose
+from credits.accounts.people import view_person
+from credits.accounts.sessions import ROLE_PRIORITY
+from credits.api.context import services
+from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
+from credits.errors import CreditsError
+from credits.ledger import LONDON
+from credits.web.auth import SESSION_COOKIE, current_principal, held_roles, page_requires
+
+bp = Blueprint("account", __name__)
+
+PEOPLE_ROLES = tuple(ROLE_PRIORITY)
+
+
+def form_error(exc: CreditsError) -> dict[str, Any]:
+    """What templates need to show an error: the summary and the messages per field."""
+    errors = exc.extra.get("errors") or {}
+    return {"error": exc.detail, "field_errors": errors, "status": exc.status}
+
+
+def _render(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> Any:
+    return render_template(template, **context), status, headers or {}
+
+
+def _failed(template: str, exc: CreditsError, **context: Any) -> Any:
+    info = form_error(exc)
+    return _render(
+        template,
+        info.pop("status"),
+        getattr(exc, "headers", None),
+        **info,
+        **context,
+    )
+
+
+def _token_arg() -> str:
+    return (request.values.get("token") or "")[:200]
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    """A resident registers; they confirm their email, then an officer approves them."""
+    form = {k: request.form.get(k, "")[:300] for k in ("name", "email", "phone")}
+    if request.method == "GET":
+        return _render("account/register.html", form=form)
+    ip = client_ip()
+    svc = services()
+    try:
+        svc.db.run(lambda s: onboarding.throttle_registration(s, form["email"], ip))
+        password = onboarding.NewPassword.make(
+            request.form.get("password", "")[:300], svc.settings.password_hash_profile
+        )
+        out = outgoing()
+        messages = svc.db.run(
+            lambda s: onboarding.register(
+                s,
+                out,
+                name=form["name"],
+                email=form["email"],
+                phone=form["phone"],
+                password=password,
+                ip=ip,
+            )
+        )
+    except CreditsError as exc:
+        return _failed("account/register.html", exc, form=form)
+    deliver_quietly(messages)
+    return redirect(url_for("account.registered"))
+
+
+@bp.route("/register/sent")
+def registered() -> Any:
+    """What happens next after registering."""
+    return _render("account/registered.html")
+
+
+@bp.route("/register/confirm", methods=["GET", "POST"])
+def confirm_email() -> Any:
+    """Confirm an email address from the link we sent (a button: GET changes nothing)."""
+    token = _token_arg()
+    ip = client_ip()
+    try:
+        # Every look at a link counts, valid or not (GET and POST): see credits.ratelimit.
+        services().db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        if request.method == "GET":
+            services().db.run(
+                lambda s: onboarding.links.find_link(s, token, LinkPurpose.CONFIRM_EMAIL)
+            )
+            return _render("account/confirm_email.html", token=token)
+        services().db.run(lambda s: onboarding.confirm_email(s, token, ip))
+    except CreditsError as exc:
+        return _failed("account/link_problem.html", exc, heading="Confirm your email address")
+    return _render("account/email_confirmed.html")
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@bp.route("/invitation", methods=["GET", "POST"])
+def accept_invitation() -> Any:
+    """Accept an invitation: choose a password, then sign in."""
+    token = _token_arg()
+    ip = client_ip()
+    svc = services()
+    try:
+        svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        person = svc.db.run(lambda s: onboarding.invitation_for(s, token))
+    except CreditsError as exc:
+        return _failed("account/link_problem.html", exc, heading="Accept your invitation")
+    if request.method == "GET":
+        return _render("account/accept_invitation.html", token=token, person=person)
+    try:
+        password = _new_password()
+        svc.db.run(lambda s: onboarding.accept_invitation(s, token, password, ip=ip))
+    except CreditsError as exc:
+        return _failed("account/accept_invitation.html", exc, token=token, person=person)
+    flash("Your password is set. Sign in to start.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+def _new_password() -> onboarding.NewPassword:
+    password = request.form.get("password", "")[:300]
+    again = request.form.get("password_again", "")[:300]
+    if password != again:
+        from credits.errors import ValidationFailed
+
+        raise ValidationFailed(
+            "the two passwords are different",
+            errors={"password_again": ["Type the same password twice."]},
+        )
+    return onboarding.NewPassword.make(password, services().settings.password_hash_profile)
+
+
+# --- forgotten passwords ---------------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    """Ask for a reset link. The answer is the same whether or not the address is known."""
+    email = request.form.get("email", "")[:300]
+    if request.method == "GET":
+        return _render("account/forgot_password.html", email="")
+    ip = client_ip()
+    svc = services()
+    if not email.strip():
+        from credits.errors import ValidationFailed
+
+        return _failed(
+            "account/forgot_password.html",
+            ValidationFailed(
+                "enter your email address", errors={"email": ["Enter your email address."]}
+            ),
+            email=email,
+        )
+    try:
+        svc.db.run(lambda s: onboarding.throttle_reset_request(s, email, ip))
+        out = outgoing()
+        messages = svc.db.run(lambda s: onboarding.request_password_reset(s, out, email, ip=ip))
+    except CreditsError as exc:
+        return _failed("account/forgot_password.html", exc, email=email)
+    deliver_quietly(messages)
+    return _render("account/reset_sent.html", email=email.strip())
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+def reset_password() -> Any:
+    """Choose a new password with the emailed link; signs out every other session."""
+    token = _token_arg()
+    ip = client_ip()
+    svc = services()
+    try:
+        svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        person = svc.db.run(lambda s: onboarding.reset_for(s, token))
+    except CreditsError as exc:
+        return _failed("account/link_problem.html", exc, heading="Choose a new password")
+    if request.method == "GET":
+        return _render("account/reset_password.html", token=token, person=person)
+    try:
+        password = _new_password()
+        out = outgoing()
+        _, messages = svc.db.run(
+            lambda s: onboarding.reset_password(s, out, token, password, ip=ip)
+        )
+    except CreditsError as exc:
+        return _failed("account/reset_password.html", exc, token=token, person=person)
+    deliver_quietly(messages)
+    flash("Your new password is set, and you have been signed out everywhere. Sign in.", "success")
+    response = redirect(url_for("auth.sign_in"))
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- your account and API tokens -------------------------------------------------------------
+
+
+@bp.route("/account")
+@page_requires(*PEOPLE_ROLES)
+def overview() -> Any:
+    """Your details and roles."""
+    who = current_principal()
+    assert who is not None and who.person_id is not None
+    person_id = who.person_id
+    person = services().db.run(lambda s: view_person(s, person_id))
+    return _render("account/overview.html", person=person)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@page_requires(*PEOPLE_ROLES)
+def my_tokens() -> Any:
+    """List your API tokens; make a new one (its secret is shown once, on this page)."""
+    who = current_principal()
+    assert who is not None and who.person_id is not None
+    person_id = who.person_id
+    form = {"name": request.form.get("name", "")[:200], "role": request.form.get("role", "")}
+    created = None
+    failure: dict[str, Any] = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            token, secret = services().db.run(
+                lambda s: tokens.create_own_token(
+                    s, who, name=form["name"], role=form["role"], any_held_role=True
+                )
+            )
+            created = {"token": token, "secret": secret}
+            form = {"name": "", "role": ""}
+        except CreditsError as exc:
+            failure = form_error(exc)
+            status = failure.pop("status")
+    page = _page_arg()
+    found = services().db.run(
+        lambda s: tokens.list_tokens(s, person_id=person_id, page=page, per_page=20)
+    )
+    return _render(
+        "account/tokens.html",
+        status,
+        tokens=found,
+        created=created,
+        form=form,
+        roles=held_roles(),
+        **failure,
+    )
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@page_requires(*PEOPLE_ROLES)
+def revoke_my_token(token_id: int) -> Any:
+    """Revoke one of your own tokens."""
+    who = current_principal()
+    assert who is not None
+    try:
+        token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
+    except CreditsError as exc:
+        if exc.status == 404:
+            abort(404)
+        raise
+    flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
+    return redirect(url_for("account.my_tokens"))
+
+
+@bp.app_template_filter("london")
+def london(moment: datetime | None, with_time: bool = True) -> str:
+    """A stored UTC time as people here read it: ``3 Dec 2026, 14:05`` (London time)."""
+    if moment is None:
+        return "–"
+    local = moment.astimezone(LONDON)
+    text = f"{local.day} {local:%b %Y}"
+    return f"{text}, {local:%H:%M}" if with_time else text
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(1_000_000, int(request.args.get("page", "1"))))
+    except ValueError:
+        return 1

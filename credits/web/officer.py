@@ -1,0 +1,474 @@
+"""The officer's pages: a home page, people, registrations, invitations, API tokens and the
+audit log. Officers and admins only. Every action is a POST form with csrf_token(), runs one
+use case from credits.accounts, and is recorded in the audit log by that use case.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from credits import audit
+from credits.accounts import people, tokens
+from credits.accounts.models import ApiToken, Person, PersonStatus, Role
+from credits.api.context import services
+from credits.api.requestinfo import deliver, outgoing
+from credits.errors import CreditsError, ValidationFailed
+from credits.ledger import LONDON
+from credits.web.account import form_error
+from credits.web.auth import current_principal, page_requires
+
+bp = Blueprint("officer", __name__, url_prefix="/officer")
+
+OFFICERS = (Role.OFFICER, Role.ADMIN)
+PER_PAGE = 25
+
+
+def _who() -> Any:
+    who = current_principal()
+    assert who is not None
+    return who
+
+
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name, "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return default
+    return value if 1 <= value <= 10**15 else default
+
+
+def _page() -> int:
+    return _int_arg("page", 1) or 1
+
+
+def _render(template: str, status: int = 200, **context: Any) -> Any:
+    return render_template(template, **context), status
+
+
+# --- home ------------------------------------------------------------------------------------
+
+
+@bp.route("")
+@page_requires(*OFFICERS)
+def home() -> Any:
+    """What needs the officer's attention, and where everything is."""
+
+    def read(s: Any) -> dict[str, Any]:
+        t_person = Person.__table__  # type: ignore[attr-defined]
+        t_token = ApiToken.__table__  # type: ignore[attr-defined]
+        counts = dict(
+            s.execute(select(t_person.c.status, func.count()).group_by(t_person.c.status)).all()
+        )
+        waiting = s.execute(
+            select(func.count()).where(
+                t_person.c.status == PersonStatus.PENDING.value,
+                t_person.c.email_confirmed_at.is_not(None),
+            )
+        ).scalar_one()
+        active_tokens = s.execute(
+            select(func.count()).where(t_token.c.revoked_at.is_(None))
+        ).scalar_one()
+        since = datetime.now(UTC) - timedelta(days=1)
+        failures = s.execute(
+            select(func.count()).where(
+                audit.AuditEvent.__table__.c.action == "auth.sign_in_failed",  # type: ignore[attr-defined]
+                audit.AuditEvent.__table__.c.occurred_at >= since,  # type: ignore[attr-defined]
+            )
+        ).scalar_one()
+        recent = audit.list_events(s, page=1, per_page=8)
+        from credits.shops.models import Shop, Terminal
+
+        shop_count = s.execute(
+            select(func.count()).where(Shop.__table__.c.active.is_(True))  # type: ignore[attr-defined]
+        ).scalar_one()
+        never_seen = s.execute(
+            select(func.count()).where(
+                Terminal.__table__.c.active.is_(True),  # type: ignore[attr-defined]
+                Terminal.__table__.c.last_seen_at.is_(None),  # type: ignore[attr-defined]
+            )
+        ).scalar_one()
+        return {
+            "counts": counts,
+            "ready_to_approve": waiting,
+            "active_tokens": active_tokens,
+            "failures_24h": failures,
+            "recent": recent.items,
+            "shop_count": shop_count,
+            "terminals_never_seen": never_seen,
+        }
+
+    return _render("officer/home.html", **services().db.run(read))
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+@bp.route("/people")
+@page_requires(*OFFICERS)
+def people_list() -> Any:
+    """Find people by name, email or number; filter by status and role."""
+    filters = {
+        "q": request.args.get("q", "")[:100],
+        "status": request.args.get("status", ""),
+        "role": request.args.get("role", ""),
+    }
+    try:
+        found = services().db.run(
+            lambda s: people.list_people(
+                s,
+                q=filters["q"] or None,
+                status=filters["status"] or None,
+                role=filters["role"] or None,
+                page=_page(),
+                per_page=PER_PAGE,
+            )
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        return _render("officer/people.html", status, found=None, filters=filters, **info)
+    return _render("officer/people.html", found=found, filters=filters)
+
+
+def _person_page(person_id: int, status: int = 200, **extra: Any) -> Any:
+    def read(s: Any) -> dict[str, Any]:
+        person = people.view_person(s, person_id)
+        owned = tokens.list_tokens(s, person_id=person_id, page=1, per_page=50)
+        events = audit.list_events(s, person_id=person_id, page=1, per_page=10)
+        return {"person": person, "tokens": owned.items, "events": events}
+
+    return _render("officer/person.html", status, **services().db.run(read), **extra)
+
+
+@bp.route("/people/<int:person_id>")
+@page_requires(*OFFICERS)
+def person(person_id: int) -> Any:
+    """One person: details, roles, status, tokens, and what happened to them lately."""
+    return _person_page(person_id)
+
+
+def _act(person_id: int, use_case: Any, done: str) -> Any:
+    """Run an action from the person page: back to it with a message, or the error."""
+    try:
+        services().db.run(use_case)
+    except CreditsError as exc:
+        # Back to the person's page with the error (an unknown person is a 404 from there).
+        info = form_error(exc)
+        status = info.pop("status")
+        return _person_page(person_id, status, **info)
+    flash(done, "success")
+    return redirect(url_for("officer.person", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@page_requires(*OFFICERS)
+def edit_person(person_id: int) -> Any:
+    """Change a person's name or mobile number."""
+    current = services().db.run(lambda s: people.view_person(s, person_id))
+    if request.method == "GET":
+        form = {"name": current.name, "phone": current.phone or ""}
+        return _render("officer/edit_person.html", person=current, form=form)
+    form = {"name": request.form.get("name", "")[:300], "phone": request.form.get("phone", "")[:60]}
+    who = _who()
+    try:
+        services().db.run(
+            lambda s: people.update_person(
+                s, who, person_id, name=form["name"], phone=form["phone"]
+            )
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        return _render("officer/edit_person.html", status, person=current, form=form, **info)
+    flash("Saved.", "success")
+    return redirect(url_for("officer.person", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/roles", methods=["POST"])
+@page_requires(*OFFICERS)
+def grant_role(person_id: int) -> Any:
+    """Grant a role (shop staff with their shop)."""
+    who = _who()
+    role = request.form.get("role", "")[:30]
+    scope = request.form.get("scope_ref", "")[:130]
+    return _act(
+        person_id,
+        lambda s: people.grant(s, who, person_id, role, scope or None),
+        f"Role granted: {role.replace('_', ' ')}.",
+    )
+
+
+@bp.route("/people/<int:person_id>/roles/<role>/revoke", methods=["POST"])
+@page_requires(*OFFICERS)
+def revoke_role(person_id: int, role: str) -> Any:
+    """Revoke a role (its tokens and sessions end at once)."""
+    who = _who()
+    return _act(
+        person_id,
+        lambda s: people.revoke(s, who, person_id, role[:30]),
+        f"Role revoked: {role.replace('_', ' ')}. Their tokens and sessions in it have ended.",
+    )
+
+
+@bp.route("/people/<int:person_id>/disable", methods=["POST"])
+@page_requires(*OFFICERS)
+def disable(person_id: int) -> Any:
+    """Disable someone: sessions, tokens and emailed links end now."""
+    who = _who()
+    reason = request.form.get("reason", "")[:600]
+    return _act(
+        person_id,
+        lambda s: people.disable(s, who, person_id, reason),
+        "Disabled. They are signed out everywhere and their API tokens no longer work.",
+    )
+
+
+@bp.route("/people/<int:person_id>/enable", methods=["POST"])
+@page_requires(*OFFICERS)
+def enable(person_id: int) -> Any:
+    """Re-enable someone who was disabled."""
+    who = _who()
+    return _act(person_id, lambda s: people.enable(s, who, person_id), "Re-enabled.")
+
+
+# --- registrations ---------------------------------------------------------------------------
+
+
+@bp.route("/registrations")
+@page_requires(*OFFICERS)
+def registrations(status: int = 200, **extra: Any) -> Any:
+    """Residents waiting for approval, oldest first."""
+    found = services().db.run(
+        lambda s: people.list_registrations(s, page=_page(), per_page=PER_PAGE)
+    )
+    return _render("officer/registrations.html", status, found=found, **extra)
+
+
+@bp.route("/registrations/<int:person_id>/approve", methods=["POST"])
+@page_requires(*OFFICERS)
+def approve(person_id: int) -> Any:
+    """Approve: an active member from now on, told by email."""
+    who = _who()
+    out = outgoing()
+    try:
+        view, message = services().db.run(lambda s: people.approve(s, who, out, person_id))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return registrations(info.pop("status"), **info)
+    problems = deliver([message])
+    flash(f"{view.name} is approved and can sign in.", "success")
+    for problem in problems:
+        flash(problem, "error")
+    return redirect(url_for("officer.registrations"))
+
+
+@bp.route("/registrations/<int:person_id>/decline", methods=["POST"])
+@page_requires(*OFFICERS)
+def decline(person_id: int) -> Any:
+    """Decline with a reason (emailed to them)."""
+    who = _who()
+    out = outgoing()
+    reason = request.form.get("reason", "")[:600]
+    try:
+        view, message = services().db.run(lambda s: people.decline(s, who, out, person_id, reason))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return registrations(info.pop("status"), declining=person_id, reason=reason, **info)
+    problems = deliver([message])
+    flash(f"{view.name}'s registration is declined; they have been emailed the reason.", "success")
+    for problem in problems:
+        flash(problem, "error")
+    return redirect(url_for("officer.registrations"))
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@bp.route("/invitations")
+@page_requires(*OFFICERS)
+def invitations() -> Any:
+    """Invitations not accepted yet."""
+    state = request.args.get("state", "")
+    if state not in ("", "pending", "expired"):
+        state = ""
+    found = services().db.run(
+        lambda s: people.list_invitations(s, state=state or None, page=_page(), per_page=PER_PAGE)
+    )
+    return _render("officer/invitations.html", found=found, state=state)
+
+
+@bp.route("/invitations/new", methods=["GET", "POST"])
+@page_requires(*OFFICERS)
+def invite() -> Any:
+    """Invite someone by email, with their roles."""
+    who = _who()
+    form = {
+        "name": request.form.get("name", "")[:300],
+        "email": request.form.get("email", "")[:300],
+        "phone": request.form.get("phone", "")[:60],
+        "roles": request.form.getlist("roles")[:10] if request.method == "POST" else ["member"],
+        "scope_ref": request.form.get("scope_ref", "")[:130],
+    }
+    if request.method == "GET":
+        return _render("officer/invite.html", form=form)
+    out = outgoing()
+    try:
+        view, _, message = services().db.run(
+            lambda s: people.invite(
+                s,
+                who,
+                out,
+                name=form["name"],
+                email=form["email"],
+                phone=form["phone"],
+                roles=form["roles"],
+                scope_ref=form["scope_ref"] or None,
+            )
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        return _render("officer/invite.html", status, form=form, **info)
+    problems = deliver([message])
+    if problems:
+        for problem in problems:
+            flash(problem + " Use “Send again” once mail works.", "error")
+    else:
+        flash(f"Invitation sent to {view.email}. The link works for 7 days.", "success")
+    return redirect(url_for("officer.person", person_id=view.id))
+
+
+@bp.route("/invitations/<int:person_id>/resend", methods=["POST"])
+@page_requires(*OFFICERS)
+def resend(person_id: int) -> Any:
+    """Send a new invitation link; the old one stops working."""
+    who = _who()
+    out = outgoing()
+    try:
+        _, message = services().db.run(lambda s: people.resend_invitation(s, who, out, person_id))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return _person_page(person_id, info.pop("status"), **info)
+    problems = deliver([message])
+    for problem in problems:
+        flash(problem, "error")
+    if not problems:
+        flash(f"A new invitation was sent to {message.to}.", "success")
+    return redirect(url_for("officer.person", person_id=person_id))
+
+
+@bp.route("/invitations/<int:person_id>/withdraw", methods=["POST"])
+@page_requires(*OFFICERS)
+def withdraw(person_id: int) -> Any:
+    """Withdraw an invitation (the person is disabled)."""
+    who = _who()
+    reason = request.form.get("reason", "")[:600]
+    return _act(
+        person_id,
+        lambda s: people.withdraw_invitation(s, who, person_id, reason),
+        "Invitation withdrawn: the link no longer works.",
+    )
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+@bp.route("/tokens")
+@page_requires(*OFFICERS)
+def all_tokens() -> Any:
+    """Everyone's API tokens, newest first."""
+    person_id = _int_arg("person_id")
+    active_arg = request.args.get("active", "")
+    active = {"yes": True, "no": False}.get(active_arg)
+
+    def read(s: Any) -> tuple[Any, dict[int, str]]:
+        found = tokens.list_tokens(
+            s, person_id=person_id, active=active, page=_page(), per_page=PER_PAGE
+        )
+        return found, tokens.holders(s, found.items)
+
+    found, names = services().db.run(read)
+    return _render(
+        "officer/tokens.html", found=found, names=names, person_id=person_id, active=active_arg
+    )
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@page_requires(*OFFICERS)
+def revoke_token(token_id: int) -> Any:
+    """Revoke anyone's token, now."""
+    who = _who()
+    back = request.form.get("back", "")
+    try:
+        token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
+    except CreditsError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(f"The token “{token.name}” is revoked.", "success")
+    if back.startswith("/officer/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect(url_for("officer.all_tokens"))
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+def _day(raw: str, field: str) -> datetime | None:
+    """A date from a form (YYYY-MM-DD), as the start of that day in London, in UTC."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()  # noqa: DTZ007 - a date, not a time
+    except ValueError:
+        raise ValidationFailed(
+            f"{raw!r} is not a date", errors={field: ["Use the form 2026-11-30."]}
+        ) from None
+    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+
+
+@bp.route("/audit")
+@page_requires(*OFFICERS)
+def audit_log() -> Any:
+    """The audit log, filtered by action, person and dates (London days, inclusive)."""
+    filters = {
+        "action": request.args.get("action", "")[:60],
+        "person_id": request.args.get("person_id", "")[:20],
+        "date_from": request.args.get("date_from", "")[:10],
+        "date_to": request.args.get("date_to", "")[:10],
+    }
+    try:
+        since = _day(filters["date_from"], "date_from")
+        until = _day(filters["date_to"], "date_to")
+        if until is not None:
+            until = until + timedelta(days=1)  # "to 30 November" includes the 30th
+        person_id = None
+        if filters["person_id"].strip():
+            if not filters["person_id"].strip().isdigit():
+                raise ValidationFailed(
+                    "person must be a number", errors={"person_id": ["Give the person's number."]}
+                )
+            person_id = int(filters["person_id"])
+        found = services().db.run(
+            lambda s: audit.list_events(
+                s,
+                action=filters["action"] or None,
+                person_id=person_id,
+                since=since,
+                until=until,
+                page=_page(),
+                per_page=50,
+            )
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        return _render(
+            "officer/audit.html", status, found=None, filters=filters, actions=audit.ACTIONS, **info
+        )
+    return _render("officer/audit.html", found=found, filters=filters, actions=audit.ACTIONS)

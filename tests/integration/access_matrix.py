@@ -1,0 +1,111 @@
+"""Who may call each /api/v1 endpoint — the table test_access_matrix.py checks.
+
+EVERY route under /api/v1 must be listed here, one line per method and rule, exactly as Flask
+spells the rule (``/api/v1/people/<int:person_id>``): the test fails on a route missing from
+this table (and on a line whose route no longer exists). For each endpoint the test calls it
+with no token, a bad token, and a token of each role (member, coordinator, shop_staff,
+officer, admin, terminal) and checks that each role is let through exactly where the table
+says; refused callers get 401/403 problem+json and change nothing in the database.
+
+Adding an endpoint: add a line. ``Access(roles, body=..., path=...)``:
+- ``roles``: a set of roles, or ``PUBLIC`` (no token needed);
+- ``body``: a JSON body that an allowed caller could send (refused callers send it too, to
+  show that it is not read);
+- ``path``: values for path parameters when :data:`PATH_DEFAULTS` does not fit; ``"@name"``
+  names an object the test builds (see ``World`` in test_access_matrix.py: ``@target``,
+  ``@target_token``, ``@invited``, ``@pending``), anything else is used as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from credits.accounts import Role
+
+PUBLIC = None
+PEOPLE = frozenset({Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF, Role.OFFICER, Role.ADMIN})
+ANY_TOKEN = PEOPLE | {Role.TERMINAL}
+OFFICERS = frozenset({Role.OFFICER, Role.ADMIN})
+TERMINAL = frozenset({Role.TERMINAL})
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[Role] | None
+    body: dict[str, Any] | None = None
+    path: dict[str, str] = field(default_factory=dict)
+
+
+#: Default values of path parameters, by name ("@name": an object the test builds).
+PATH_DEFAULTS = {
+    "person_id": "@target",
+    "token_id": "@target_token",
+    "role": "coordinator",
+    "shop_id": "@shop",
+    "terminal_id": "@terminal",
+}
+
+ACCESS: dict[str, Access] = {
+    # contract v1 and basics
+    "GET /api/v1/openapi.json": Access(PUBLIC),
+    "GET /api/v1/me": Access(ANY_TOKEN),
+    # people (officers)
+    "GET /api/v1/people": Access(OFFICERS),
+    "GET /api/v1/people/<int:person_id>": Access(OFFICERS),
+    "PATCH /api/v1/people/<int:person_id>": Access(OFFICERS, {"name": "Renamed Person"}),
+    "POST /api/v1/people/<int:person_id>/roles": Access(OFFICERS, {"role": "coordinator"}),
+    "DELETE /api/v1/people/<int:person_id>/roles/<string:role>": Access(
+        OFFICERS, path={"role": "member"}
+    ),
+    "POST /api/v1/people/<int:person_id>/disable": Access(OFFICERS, {"reason": "left the area"}),
+    "POST /api/v1/people/<int:person_id>/enable": Access(OFFICERS),
+    # invitations (officers)
+    "GET /api/v1/invitations": Access(OFFICERS),
+    "POST /api/v1/invitations": Access(
+        OFFICERS, {"name": "New Person", "email": "new.person@test.example", "roles": ["member"]}
+    ),
+    "POST /api/v1/invitations/<int:person_id>/resend": Access(
+        OFFICERS, path={"person_id": "@invited"}
+    ),
+    "POST /api/v1/invitations/<int:person_id>/withdraw": Access(
+        OFFICERS, {"reason": "sent by mistake"}, path={"person_id": "@invited"}
+    ),
+    # registrations: residents register (public); officers decide
+    "POST /api/v1/registrations": Access(
+        PUBLIC,
+        {
+            "name": "Res Ident",
+            "email": "resident@test.example",
+            "password": "a long enough password",
+        },
+    ),
+    "GET /api/v1/registrations": Access(OFFICERS),
+    "POST /api/v1/registrations/<int:person_id>/approve": Access(
+        OFFICERS, path={"person_id": "@pending"}
+    ),
+    "POST /api/v1/registrations/<int:person_id>/decline": Access(
+        OFFICERS, {"reason": "not a resident"}, path={"person_id": "@pending"}
+    ),
+    # forgotten passwords (public)
+    "POST /api/v1/password-resets": Access(PUBLIC, {"email": "member1@test.example"}),
+    # API tokens: your own (people), everyone's (officers)
+    "GET /api/v1/me/tokens": Access(PEOPLE),
+    "POST /api/v1/me/tokens": Access(PEOPLE, {"name": "a script"}),
+    "POST /api/v1/me/tokens/<int:token_id>/revoke": Access(PEOPLE),
+    "GET /api/v1/tokens": Access(OFFICERS),
+    "POST /api/v1/tokens/<int:token_id>/revoke": Access(OFFICERS),
+    # the audit log (officers)
+    "GET /api/v1/audit-events": Access(OFFICERS),
+    # partner shops and terminals (officers; shop staff read their own shop; a terminal itself)
+    "GET /api/v1/shops": Access(OFFICERS),
+    "POST /api/v1/shops": Access(OFFICERS, {"name": "Another Shop"}),
+    "GET /api/v1/shops/<int:shop_id>": Access(OFFICERS | {Role.SHOP_STAFF}),
+    "PATCH /api/v1/shops/<int:shop_id>": Access(OFFICERS, {"address": "1 High Street"}),
+    "GET /api/v1/shops/<int:shop_id>/terminals": Access(OFFICERS),
+    "POST /api/v1/shops/<int:shop_id>/terminals": Access(OFFICERS, {"name": "Till 2"}),
+    "PATCH /api/v1/terminals/<int:terminal_id>": Access(OFFICERS, {"name": "Front till"}),
+    "POST /api/v1/terminals/<int:terminal_id>/token": Access(OFFICERS),
+    "POST /api/v1/terminals/<int:terminal_id>/revoke": Access(OFFICERS),
+    "GET /api/v1/terminal": Access(TERMINAL),
+}
