@@ -48,6 +48,13 @@ class Settings:
     #: Argon2 cost profile for new password hashes: "default" (RFC 9106 low-memory) in
     #: production; "fast" only for tests. See credits/accounts/passwords.py.
     password_hash_profile: str = "default"
+    #: Which council scheme this deployment is: the voucher code's ``scheme_id`` (0..65535).
+    scheme_id: int = 1
+    #: How long a new voucher stays valid, in days (credits.vouchers).
+    voucher_expiry_days: int = 90
+    #: The inactivity lapse policy: a member with no activity for this many months loses
+    #: their balance to the expired account, after 30 days' warning. 0 (default) = off.
+    inactivity_months: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -6,3 +6,4 @@ A new capability adds its models module here.
 from credits.accounts import models as accounts_models  # noqa: F401
 from credits.accounts import sessions as accounts_sessions  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401
+from credits.vouchers import models as vouchers_models  # noqa: F401

@@ -16,4 +16,6 @@ from credits.ledger import LEDGER_CHECKS, CheckResult
 
 def all_checks() -> tuple[Callable[[Session], CheckResult], ...]:
     """The full list of checks, in the order they are reported."""
-    return (*LEDGER_CHECKS,)
+    from credits.vouchers.checks import VOUCHER_CHECKS
+
+    return (*LEDGER_CHECKS, *VOUCHER_CHECKS)

@@ -38,8 +38,9 @@ class CreditsApi(Api):
 def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.health import blp as health
     from credits.api.me import blp as me
+    from credits.api.vouchers import blp as vouchers
 
-    return [health, me]
+    return [health, me, vouchers]
 
 
 def register_api(app: Flask) -> Api:
