@@ -366,4 +366,3 @@ def _first_run(state: Any) -> None:
     svc = state.app.extensions.get("credits")
     if svc is not None:
         runtime(svc.settings)
-

@@ -99,9 +99,12 @@ def check_voucher_entries(session: Session) -> CheckResult:
                 result.add(f"voucher {vid}: closing entry {close_id} does not return {face}")
             elif keyed != int(close_id):
                 result.add(f"voucher {vid}: closing entry {close_id} is not keyed to it")
-        elif state == "redeemed" and close_id is not None:
-            if postings.get(int(close_id), {}).get(vo) != -face:
-                result.add(f"voucher {vid}: redemption entry {close_id} does not take {face} out")
+        elif (
+            state == "redeemed"
+            and close_id is not None
+            and postings.get(int(close_id), {}).get(vo) != -face
+        ):
+            result.add(f"voucher {vid}: redemption entry {close_id} does not take {face} out")
     orphans = session.execute(
         text(
             "SELECT e.id FROM journal_entry e WHERE e.kind = 'voucher_issue' "

@@ -247,5 +247,3 @@ def run_inactivity(
             lapsed += 1
             total += amount
     return InactivityRun(noticed, lapsed, total)
-
-

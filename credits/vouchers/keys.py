@@ -163,7 +163,7 @@ class KeyRing:
             self._loaded = _Loaded(stamp, keys, private)
             return self._loaded
 
-    def keys(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         """Every key, oldest first."""
         return list(self._state().keys)
 

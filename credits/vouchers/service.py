@@ -202,7 +202,9 @@ def code_for(voucher: Voucher, keyring: KeyRing) -> str:
     """
     signer = keyring.signer(voucher.kid)
     if signer is None:
-        log.warning("voucher %s: key %s unusable; signing with the active key", voucher.id, voucher.kid)
+        log.warning(
+            "voucher %s: key %s unusable; signing with the active key", voucher.id, voucher.kid
+        )
         _, signer = keyring.active()
     return sign_code(
         signer,
@@ -321,9 +323,7 @@ def issue_voucher(
 
 
 def _replayed(session: Session, entry: ledger.PostedEntry, amount: int, client_key: str) -> Voucher:
-    row = session.execute(
-        select(Voucher).where(V.issue_entry_id == entry.id)
-    ).scalar_one_or_none()
+    row = session.execute(select(Voucher).where(V.issue_entry_id == entry.id)).scalar_one_or_none()
     if row is None:
         # The key was used by an entry that is not a voucher issue: cannot happen with the
         # namespaced key, but never hand back something else.
@@ -527,7 +527,9 @@ def expire_due(
 # --- keys -----------------------------------------------------------------------------------
 
 
-def verify_voucher_code(keyring: KeyRing, code: Any, *, now: datetime | None = None) -> VoucherClaims:
+def verify_voucher_code(
+    keyring: KeyRing, code: Any, *, now: datetime | None = None
+) -> VoucherClaims:
     """Verify a code with this instance's own trust list (the same steps a terminal runs)."""
     return verify_code(code, keyring.trust_map(), now=now or utcnow())
 
@@ -540,18 +542,14 @@ def key_validity(session: Session, keyring: KeyRing) -> list[dict[str, Any]]:
     for a revoked key, when it was revoked. ``signed`` counts the vouchers it signed that are
     still open.
     """
-    last_expiry = dict(
-        session.execute(select(V.kid, func.max(V.expires_at)).group_by(V.kid)).all()
-    )
+    last_expiry = dict(session.execute(select(V.kid, func.max(V.expires_at)).group_by(V.kid)).all())
     open_counts = dict(
         session.execute(
-            select(V.kid, func.count())
-            .where(V.state == VoucherState.OPEN.value)
-            .group_by(V.kid)
+            select(V.kid, func.count()).where(V.state == VoucherState.OPEN.value).group_by(V.kid)
         ).all()
     )
     out = []
-    for k in keyring.keys():
+    for k in keyring.list_keys():
         if k.status == ACTIVE:
             until = None
         elif k.status == RETIRED:

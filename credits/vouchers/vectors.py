@@ -102,7 +102,9 @@ def _code(raw: bytes) -> str:
     return PREFIX + b45encode(raw)
 
 
-def _ok(key: str = "active", vid: int = 1, face: int = 25, expires: int = EXPIRES) -> dict[str, Any]:
+def _ok(
+    key: str = "active", vid: int = 1, face: int = 25, expires: int = EXPIRES
+) -> dict[str, Any]:
     return {
         "ok": True,
         "voucher_id": _vid(vid).hex(),
@@ -220,7 +222,11 @@ def vectors() -> list[dict[str, Any]]:
             valid,
             NOW,
             _no("unknown_key"),
-            {"keys": [{**_entry("unknown", "active"), "kid": kid_hex(_key("active").public_key())}]},
+            {
+                "keys": [
+                    {**_entry("unknown", "active"), "kid": kid_hex(_key("active").public_key())}
+                ]
+            },
         ),
         (
             "extra-fields-ignored",
@@ -228,21 +234,58 @@ def vectors() -> list[dict[str, Any]]:
             valid,
             NOW,
             _ok(),
-            {"keys": [{**_entry("active", "active"), "valid_from": "2026-01-01T00:00:00Z",
-                       "future_field": [1, 2]}]},
+            {
+                "keys": [
+                    {
+                        **_entry("active", "active"),
+                        "valid_from": "2026-01-01T00:00:00Z",
+                        "future_field": [1, 2],
+                    }
+                ]
+            },
         ),
-        ("truncated", "the last 3 characters cut off (97 bytes)", valid[:-3], NOW,
-         _no("malformed_code"), None),
-        ("truncated-one", "the last character cut off (length 1 mod 3)", valid[:-1], NOW,
-         _no("malformed_code"), None),
-        ("too-long", "two more Base45 characters (100 bytes)", valid + "00", NOW,
-         _no("malformed_code"), None),
-        ("over-200", "more than 200 characters", valid + "0" * 48, NOW,
-         _no("malformed_code"), None),
+        (
+            "truncated",
+            "the last 3 characters cut off (97 bytes)",
+            valid[:-3],
+            NOW,
+            _no("malformed_code"),
+            None,
+        ),
+        (
+            "truncated-one",
+            "the last character cut off (length 1 mod 3)",
+            valid[:-1],
+            NOW,
+            _no("malformed_code"),
+            None,
+        ),
+        (
+            "too-long",
+            "two more Base45 characters (100 bytes)",
+            valid + "00",
+            NOW,
+            _no("malformed_code"),
+            None,
+        ),
+        (
+            "over-200",
+            "more than 200 characters",
+            valid + "0" * 48,
+            NOW,
+            _no("malformed_code"),
+            None,
+        ),
         ("empty", "the empty string", "", NOW, _no("malformed_code"), None),
         ("prefix-only", "just the prefix", PREFIX, NOW, _no("malformed_code"), None),
-        ("wrong-prefix", "CC2: instead of CC1:", "CC2:" + valid[4:], NOW,
-         _no("malformed_code"), None),
+        (
+            "wrong-prefix",
+            "CC2: instead of CC1:",
+            "CC2:" + valid[4:],
+            NOW,
+            _no("malformed_code"),
+            None,
+        ),
         ("lower-case", "the code in lower case", valid.lower(), NOW, _no("malformed_code"), None),
         ("surrounding-space", "a trailing space", valid + " ", NOW, _no("malformed_code"), None),
         ("newline", "a trailing newline", valid + "\n", NOW, _no("malformed_code"), None),

@@ -18,7 +18,9 @@ def index() -> str:
 
 
 def _blueprints() -> list[Blueprint]:
-    return [bp]
+    from credits.web.vouchers import bp as vouchers
+
+    return [bp, vouchers]
 
 
 def register_web(app: Flask) -> None:
