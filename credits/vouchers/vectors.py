@@ -34,6 +34,8 @@ SEEDS = {
     "unknown": _seed("unknown key"),
     "statement": _seed("statement key"),
 }
+#: The order of the Ed25519 base point (RFC 8032).
+_L = 2**252 + 27742317777372353535851937790883648493
 NOW = 1_790_000_000  # 2026-09-21T14:13:20Z
 EXPIRES = NOW + 90 * 86400
 SCHEME = 1
@@ -172,6 +174,15 @@ def vectors() -> list[dict[str, Any]]:
             "tampered-signature",
             "one bit of the signature flipped",
             _code(raw[:-1] + bytes([raw[-1] ^ 1])),
+            NOW,
+            _no("invalid_signature"),
+            None,
+        ),
+        (
+            "non-canonical-signature",
+            "the signature's S replaced by S + L (the same point equation): strict RFC 8032 "
+            "verification refuses it, so a code has exactly one valid signature",
+            _code(raw[:-32] + (int.from_bytes(raw[-32:], "little") + _L).to_bytes(32, "little")),
             NOW,
             _no("invalid_signature"),
             None,
