@@ -195,6 +195,7 @@ def new() -> Any:
             quick=[a for a in QUICK_AMOUNTS if a <= summary.balance],
             idempotency_key=secrets.token_urlsafe(18),
             expiry_days=runtime(services().settings).policy.expiry_days,
+            warning=inactivity_warning(person_id),
         ),
         status,
     )
