@@ -23,7 +23,9 @@ from flask_smorest import Blueprint
 from credits.accounts import Role
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.db import utcnow
 from credits.vouchers import qr
+from credits.vouchers.errors import VoucherExpired
 from credits.vouchers.models import Voucher, VoucherState
 from credits.vouchers.runtime import runtime
 from credits.vouchers.service import (
@@ -248,6 +250,11 @@ def _open_voucher_code(voucher_id: str) -> tuple[Voucher, str]:
     v = _read(lambda s: get_voucher(s, voucher_id, person_id=owner))
     if v.state != VoucherState.OPEN.value:
         raise _refusal(v, v.id)
+    if v.expires_at <= utcnow():  # not yet swept back, but no shop will take it
+        raise VoucherExpired(
+            "this voucher has expired; cancel it to get its credits back now",
+            expires_at=_iso(v.expires_at),
+        )
     return v, code_for(v, runtime(services().settings).keyring)
 
 
@@ -358,6 +365,14 @@ def trust_list() -> Response:
     if _etag_matches(etag):
         return Response(status=304, headers=headers)
     return Response(body, mimetype="application/json", headers=headers)
+
+
+@blp.after_request
+def _no_store(response: Response) -> Response:
+    """Voucher codes are bearer instruments: no cache may keep a response that holds one
+    (the trust list sets its own, public, policy)."""
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
 
 
 @blp.record_once

@@ -67,3 +67,8 @@ class KeyringError(CreditsError):
     code = "key_refused"
     status = 409
     title = "That key operation is refused"
+
+
+class TooManyOpenVouchers(Conflict):
+    code = "too_many_open_vouchers"
+    title = "Too many open vouchers"

@@ -155,7 +155,11 @@ class KeyRing:
             for info in keys:
                 if info.status == REVOKED:
                     continue
-                pem = (self.folder / f"{info.kid}.pem").read_bytes()
+                path = self.folder / f"{info.kid}.pem"
+                if path.stat().st_mode & 0o077:  # someone loosened it: put it back
+                    log.warning("key file for %s was readable by others; now 0600", info.kid)
+                    os.chmod(path, 0o600)
+                pem = path.read_bytes()
                 key = load_pem_private_key(pem, password=None)
                 if not isinstance(key, Ed25519PrivateKey) or kid_hex(key.public_key()) != info.kid:
                     raise RuntimeError(f"the private key file for {info.kid} does not match it")

@@ -52,6 +52,7 @@ from credits.vouchers.code import (
 from credits.vouchers.errors import (
     AlreadyRedeemed,
     InvalidAmount,
+    TooManyOpenVouchers,
     VoucherCancelled,
     VoucherExpired,
     VoucherNotFound,
@@ -67,6 +68,10 @@ MAX_CLIENT_KEY_CHARS = 200
 _PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
 #: Longest voucher lifetime a deployment may configure (the code's u32 expiry is far off).
 MAX_EXPIRY_DAYS = 3650
+#: The most open vouchers one member may hold: far more than anyone needs, and a bound on
+#: what a runaway client can create. Checked before posting (two racing requests may pass it
+#: by one each; the ledger's balance floor still holds exactly).
+MAX_OPEN_VOUCHERS = 50
 #: How many vouchers one call of the expiry sweep closes per batch.
 EXPIRE_BATCH = 500
 
@@ -263,6 +268,10 @@ def issue_voucher(
     if existing is not None:
         return _replayed(session, existing, amount, client_key), True
 
+    if count_vouchers(session, person_id, states=[VoucherState.OPEN]) >= MAX_OPEN_VOUCHERS:
+        raise TooManyOpenVouchers(
+            f"you already hold {MAX_OPEN_VOUCHERS} open vouchers: use or cancel one first"
+        )
     balance = ledger.balance(session, account_id)
     if balance < amount:
         raise InsufficientFunds(

@@ -187,3 +187,15 @@ def test_workers_see_a_rotation_made_by_another_process(services, app, ring):
     with freeze_time(datetime.now(UTC) + timedelta(seconds=1)):
         new, _ = other.rotate()
     assert ring.active()[0].kid == new.kid
+
+
+def test_a_loosened_key_file_is_put_back_to_0600(services, app, ring, caplog):
+    import os
+
+    kid = ring.active()[0].kid
+    path = services.settings.instance_path / "voucher-keys" / f"{kid}.pem"
+    os.chmod(path, 0o644)
+    fresh = KeyRing(services.settings.instance_path)
+    assert fresh.active()[0].kid == kid
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "readable by others" in caplog.text

@@ -288,3 +288,36 @@ def test_balance_is_for_members_only(client, make_person):
     officer = make_person(Role.OFFICER)
     assert_problem(client.get("/api/v1/me/balance", headers=officer.auth), 403, "forbidden")
     assert_problem(client.get("/api/v1/me/balance"), 401, "unauthorized")
+
+
+def test_a_member_may_hold_at_most_50_open_vouchers(client, db, make_person):
+    from credits.vouchers.service import MAX_OPEN_VOUCHERS
+
+    ann = make_person(Role.MEMBER, credits=100)
+    made = [issue(client, ann, 1).get_json()["id"] for _ in range(MAX_OPEN_VOUCHERS)]
+    before = snapshot(db)
+    assert_problem(issue(client, ann, 1), 409, "too_many_open_vouchers")
+    assert snapshot(db) == before
+    client.post(f"/api/v1/vouchers/{made[0]}/cancel", headers=ann.auth)
+    assert issue(client, ann, 1).status_code == 201
+
+
+def test_responses_holding_codes_are_never_cached(client, make_person):
+    ann = make_person(Role.MEMBER, credits=10)
+    made = issue(client, ann, 5)
+    assert made.headers["Cache-Control"] == "private, no-store"
+    listed = client.get("/api/v1/vouchers", headers=ann.auth)
+    assert listed.headers["Cache-Control"] == "private, no-store"
+    assert "public" in client.get("/api/v1/trust-list").headers["Cache-Control"]
+
+
+def test_no_qr_for_a_voucher_past_its_expiry(client, db, make_person):
+    from freezegun import freeze_time
+
+    ann = make_person(Role.MEMBER, credits=10)
+    vid = issue(client, ann, 5).get_json()["id"]
+    with freeze_time(datetime.now(UTC) + timedelta(days=91)):
+        for kind in ("png", "svg"):
+            assert_problem(
+                client.get(f"/api/v1/vouchers/{vid}/qr.{kind}", headers=ann.auth), 409, "expired"
+            )
