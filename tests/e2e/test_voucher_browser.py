@@ -1,6 +1,8 @@
 """The voucher pages in real Chromium against the real server: a phone screenshot of the QR
 decodes to exactly the code; axe finds nothing serious; the pages fit 390 and 320 px."""
 
+from pathlib import Path
+
 import pytest
 import zxingcpp
 from PIL import Image
@@ -28,7 +30,7 @@ def fits(page, width):
 
 
 def test_spend_credits_on_a_phone_and_scan_the_screen(
-    live_server, phone, make_person, client, tmp_path
+    live_server, phone, make_person, client, tmp_path, cli_env
 ):
     ann = make_person(Role.MEMBER, credits=80, name="Ann Okafor")
     sign_in(phone, live_server.url, ann.email)
@@ -77,6 +79,20 @@ def test_spend_credits_on_a_phone_and_scan_the_screen(
     assert decode(printed) == [voucher["code"]]
     phone.emulate_media(media="screen")
 
+    # Every page fits a 320 px screen without sideways scrolling.
+    phone.set_viewport_size({"width": 320, "height": 640})
+    for path in (
+        "/vouchers",
+        "/vouchers/new",
+        f"/vouchers/{voucher['id']}",
+        f"/vouchers/{voucher['id']}/cancel",
+        f"/vouchers/{voucher['id']}/print",
+    ):
+        phone.goto(live_server.url + path)
+        assert fits(phone, 320), path
+    phone.screenshot(path=str(tmp_path / "6b-print-320.png"), full_page=True)
+    phone.set_viewport_size({"width": 390, "height": 844})
+
     phone.goto(live_server.url + f"/vouchers/{voucher['id']}")
     phone.get_by_role("link", name="Cancel this voucher").click()
     phone.wait_for_load_state()
@@ -91,6 +107,16 @@ def test_spend_credits_on_a_phone_and_scan_the_screen(
     }
     phone.screenshot(path=str(tmp_path / "8-after-cancel.png"), full_page=True)
     assert axe_violations(phone) == []
+
+    # The server's log never shows a private key.
+    from credits.vouchers.keys import KeyRing
+
+    from .key_secrets import secret_forms
+
+    log = live_server.log_path.read_text()
+    ring = KeyRing(Path(cli_env["CREDITS_INSTANCE_PATH"]))
+    assert "POST /vouchers/new" in log
+    assert not [f for f in secret_forms(ring) if f in log]
 
 
 def test_refusals_are_shown_on_the_page(live_server, phone, make_person, tmp_path):
