@@ -4,6 +4,7 @@
     credits demo [--json]           seed a demo scheme; --members N --credits C for load tests
     credits serve [--host --port]   serve the app (gunicorn; embedded default: SQLite)
     credits verify [--json]         full reconciliation; exit 0 only if every rule holds
+    credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
 
 Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
 that is not migrated...), with the reason on stderr.
@@ -132,6 +133,15 @@ def verify(as_json: bool, thorough: bool) -> None:
         click.echo("verify: all checks passed" if ok else "verify: FAILED")
     sys.exit(0 if ok else 1)
 
+
+def _add_capability_commands() -> None:
+    from credits.vouchers.cli import COMMANDS as voucher_commands
+
+    for command in voucher_commands:
+        main.add_command(command)
+
+
+_add_capability_commands()
 
 if __name__ == "__main__":
     main()

@@ -62,6 +62,13 @@ class Settings:
     #: How many reverse proxies in front of the app append to X-Forwarded-For; the client
     #: address used for rate limiting is taken that many hops from the right. 0 = no proxy.
     trusted_proxies: int = 0
+    #: Which council scheme this deployment is: the voucher code's ``scheme_id`` (0..65535).
+    scheme_id: int = 1
+    #: How long a new voucher stays valid, in days (credits.vouchers).
+    voucher_expiry_days: int = 90
+    #: The inactivity lapse policy: a member with no activity for this many months loses
+    #: their balance to the expired account, after 30 days' warning. 0 (default) = off.
+    inactivity_months: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -166,6 +166,9 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
 
         people.extend(db.run(batch))
 
+    if credits is None and people:
+        _demo_voucher(services, people[0].email)
+
     result: dict[str, Any] = {
         "officer": officer.as_dict(),
         "coordinator": coordinator.as_dict(),
@@ -174,3 +177,27 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
     }
     # Later capabilities add their part here (activities, shops and terminals...).
     return result
+
+
+def _demo_voucher(services: Services, email: str) -> None:
+    """Give the first demo member one open voucher, so the voucher pages have something to
+    show (reused on later runs: the same idempotency key replays it)."""
+    from credits.vouchers.runtime import runtime
+    from credits.vouchers.service import issue_voucher
+
+    rt = runtime(services.settings)
+
+    def issue(s: Session) -> None:
+        person = s.execute(select(Person).where(Person.email == email)).scalar_one()  # type: ignore[arg-type]
+        assert person.id is not None
+        issue_voucher(
+            s,
+            keyring=rt.keyring,
+            policy=rt.policy,
+            person_id=person.id,
+            amount=20,
+            client_key="demo-voucher",
+            actor=DEMO_ACTOR,
+        )
+
+    services.db.run(issue)

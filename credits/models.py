@@ -10,3 +10,4 @@ from credits.accounts import sessions as accounts_sessions  # noqa: F401
 from credits.audit import models as audit_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401
 from credits.shops import models as shops_models  # noqa: F401
+from credits.vouchers import models as vouchers_models  # noqa: F401

@@ -40,6 +40,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.health import blp as health
     from credits.api.me import blp as me
     from credits.api.shops import blp as shops
+    from credits.api.vouchers import blp as vouchers
 
     return [
         health,
@@ -52,6 +53,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         tokens.blp,
         audit.blp,
         shops,
+        vouchers,
     ]
 
 

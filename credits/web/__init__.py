@@ -21,8 +21,9 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.account import bp as account
     from credits.web.officer import bp as officer
     from credits.web.shops import bp as shops
+    from credits.web.vouchers import bp as vouchers
 
-    return [bp, account, officer, shops]
+    return [bp, account, officer, shops, vouchers]
 
 
 def register_web(app: Flask) -> None:

@@ -44,6 +44,7 @@ PATH_DEFAULTS = {
     "role": "coordinator",
     "shop_id": "@shop",
     "terminal_id": "@terminal",
+    "voucher_id": "@voucher",
 }
 
 ACCESS: dict[str, Access] = {
@@ -108,4 +109,21 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/terminals/<int:terminal_id>/token": Access(OFFICERS),
     "POST /api/v1/terminals/<int:terminal_id>/revoke": Access(OFFICERS),
     "GET /api/v1/terminal": Access(TERMINAL),
+    # vouchers (members; officers may look at, cancel and print any) and the public trust list
+    "GET /api/v1/trust-list": Access(PUBLIC),
+    "GET /api/v1/me/balance": Access(frozenset({Role.MEMBER})),
+    "GET /api/v1/vouchers": Access(frozenset({Role.MEMBER})),
+    "POST /api/v1/vouchers": Access(
+        frozenset({Role.MEMBER}), {"amount": 1, "idempotency_key": "matrix-voucher"}
+    ),
+    "GET /api/v1/vouchers/<string:voucher_id>": Access(frozenset({Role.MEMBER}) | {Role.OFFICER}),
+    "POST /api/v1/vouchers/<string:voucher_id>/cancel": Access(
+        frozenset({Role.MEMBER}) | {Role.OFFICER}
+    ),
+    "GET /api/v1/vouchers/<string:voucher_id>/qr.svg": Access(
+        frozenset({Role.MEMBER}) | {Role.OFFICER}
+    ),
+    "GET /api/v1/vouchers/<string:voucher_id>/qr.png": Access(
+        frozenset({Role.MEMBER}) | {Role.OFFICER}
+    ),
 }

@@ -90,8 +90,43 @@ def _shop_with_terminal(db) -> tuple[int, int, str]:
     return db.run(make)
 
 
+def _voucher_of(db, services, person_id: int) -> str:
+    """An open voucher held by ``person_id`` (given the credits for it first)."""
+    from credits import ledger
+    from credits.vouchers.runtime import runtime
+    from credits.vouchers.service import issue_voucher
+
+    rt = runtime(services.settings)
+
+    def make(s):
+        issuance = ledger.scheme_account(s, ledger.ISSUANCE)
+        account = service.member_account_id(s, person_id)
+        ledger.post_entry(
+            s,
+            ledger.EntryRequest(
+                kind=ledger.EntryKind.EARN,
+                legs=(ledger.Leg(issuance.id, -50), ledger.Leg(account, 50)),
+                memo="matrix credits",
+                actor="test",
+                idempotency_key=f"matrix:{person_id}",
+            ),
+        )
+        voucher, _ = issue_voucher(
+            s,
+            keyring=rt.keyring,
+            policy=rt.policy,
+            person_id=person_id,
+            amount=10,
+            client_key="matrix",
+            actor="test",
+        )
+        return voucher.id
+
+    return db.run(make)
+
+
 @pytest.fixture
-def world(db, make_person, client, monkeypatch) -> World:
+def world(db, make_person, client, monkeypatch, services) -> World:
     from credits.accounts import onboarding, people
 
     callers = [
@@ -139,6 +174,7 @@ def world(db, make_person, client, monkeypatch) -> World:
         }
 
     objects = db.run(build)
+    objects["voucher"] = _voucher_of(db, services, target.id)
     # Use every token once now, so that the once-a-minute last_used_at refresh does not count
     # as a change made by a refused request.
     for caller in callers:

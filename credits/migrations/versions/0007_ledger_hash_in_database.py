@@ -7,7 +7,7 @@ the voucher row) can then post its entry in one round trip. `credits verify` sti
 every hash in Python, and tests compare the two implementations on random inputs.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-25
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

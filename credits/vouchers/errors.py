@@ -1,0 +1,74 @@
+"""Voucher failures a caller can cause, each with its contract v1 problem+json ``code``.
+
+The four code-verification errors (``malformed_code``, ``unknown_key``, ``invalid_signature``,
+``expired``) are the outcomes of docs/voucher-format.md's verification steps, in that order.
+"""
+
+from __future__ import annotations
+
+from credits.errors import Conflict, CreditsError, NotFound, ValidationFailed
+
+
+class CodeRefused(CreditsError):
+    """Base of the verification failures: the code is not a genuine, unexpired voucher."""
+
+    status = 422
+
+
+class MalformedCode(CodeRefused):
+    code = "malformed_code"
+    title = "That is not a voucher code"
+
+
+class UnknownKey(CodeRefused):
+    code = "unknown_key"
+    title = "The voucher was not signed by a key this scheme trusts"
+
+
+class InvalidSignature(CodeRefused):
+    code = "invalid_signature"
+    title = "The voucher's signature does not match: it was altered or forged"
+
+
+class VoucherExpired(CodeRefused):
+    code = "expired"
+    status = 409
+    title = "The voucher has expired"
+
+
+class VoucherNotFound(NotFound):
+    title = "No such voucher"
+
+
+class VoucherCancelled(Conflict):
+    code = "voucher_cancelled"
+    title = "The voucher was cancelled"
+
+
+class AlreadyRedeemed(Conflict):
+    code = "already_redeemed"
+    title = "The voucher has already been spent"
+
+
+class VoucherNotOpen(Conflict):
+    """The voucher has expired and its value has already gone back to the member."""
+
+    code = "expired"
+    title = "The voucher has expired"
+
+
+class InvalidAmount(ValidationFailed):
+    """A face value outside 1..MAX_FACE_VALUE, or not a whole number."""
+
+
+class KeyringError(CreditsError):
+    """A signing-key operation that cannot be done (unknown kid, revoking the last key...)."""
+
+    code = "key_refused"
+    status = 409
+    title = "That key operation is refused"
+
+
+class TooManyOpenVouchers(Conflict):
+    code = "too_many_open_vouchers"
+    title = "Too many open vouchers"

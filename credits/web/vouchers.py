@@ -1,0 +1,337 @@
+"""The voucher pages: a member spends credits as a QR voucher (phone first), lists and
+cancels their vouchers, prints one; an officer issues and prints one for a member who has
+no smartphone.
+
+    /vouchers                      the member's vouchers (open first) and "Spend credits"
+    /vouchers/new                  choose an amount → a new voucher
+    /vouchers/<id>                 the full-screen QR with amount, expiry and reference
+    /vouchers/<id>/cancel          confirm, then cancel (credits back at once)
+    /vouchers/<id>/print           a printable voucher (A6, or A4 with cut marks)
+    /officer/vouchers/new          an officer issues a voucher for a member, then prints it
+
+Every form carries the CSRF token and a fresh idempotency key, so a double-tapped button or
+a resubmitted form makes one voucher, not two. Refusals (not enough credits, a cancelled
+voucher...) are shown on the page with their message, and change nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy import select
+
+from credits.accounts import Person, Role
+from credits.accounts.service import normalise_email
+from credits.api.context import services
+from credits.db import utcnow
+from credits.errors import CreditsError, ValidationFailed
+from credits.vouchers import qr
+from credits.vouchers.inactivity import warning_for
+from credits.vouchers.models import Voucher, VoucherState
+from credits.vouchers.runtime import runtime
+from credits.vouchers.service import (
+    MAX_FACE_VALUE,
+    balance_summary,
+    cancel_voucher,
+    code_for,
+    display_reference,
+    get_voucher,
+    issue_voucher,
+    list_vouchers,
+)
+from credits.web.auth import current_principal, page_requires
+
+bp = Blueprint("vouchers_pages", __name__, template_folder="templates")
+
+LONDON = ZoneInfo("Europe/London")
+_WHOLE = re.compile(r"^\s*(\d{1,7})\s*$")
+#: Amounts offered as one-tap buttons on the phone (only those the member can afford).
+QUICK_AMOUNTS = (5, 10, 20, 50)
+
+
+def _when(t: datetime | None) -> str:
+    """A time as people read it here: London time, day month year."""
+    if t is None:
+        return ""
+    return t.astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
+
+
+def _day(t: datetime | None) -> str:
+    return "" if t is None else t.astimezone(LONDON).strftime("%-d %B %Y")
+
+
+@bp.app_template_filter("london")
+def _london_filter(t: datetime | None) -> str:
+    return _when(t)
+
+
+@bp.app_template_filter("london_day")
+def _london_day_filter(t: datetime | None) -> str:
+    return _day(t)
+
+
+def _read(use_case: Any) -> Any:
+    with services().db.read() as s:
+        result = use_case(s)
+        s.expunge_all()
+    return result
+
+
+def _me() -> int:
+    who = current_principal()
+    assert who is not None and who.person_id is not None
+    return who.person_id
+
+
+def parse_amount(raw: str | None) -> int:
+    """A whole number of credits typed into a form."""
+    match = _WHOLE.match(raw or "")
+    if not match or not 1 <= int(match.group(1)) <= MAX_FACE_VALUE:
+        raise ValidationFailed(
+            "Enter a whole number of credits, like 10.",
+            errors={"amount": ["Enter a whole number of credits, like 10."]},
+        )
+    return int(match.group(1))
+
+
+def _view(v: Voucher) -> dict[str, Any]:
+    """What a template needs of a voucher."""
+    now = utcnow()
+    return {
+        "id": v.id,
+        "amount": v.face_value,
+        "reference": display_reference(v),
+        "state": v.state,
+        "is_open": v.state == VoucherState.OPEN.value and v.expires_at > now,
+        "past_expiry": v.state == VoucherState.OPEN.value and v.expires_at <= now,
+        "issued_at": v.issued_at,
+        "expires_at": v.expires_at,
+        "closed_at": v.closed_at,
+        "by_officer": not v.issued_by.startswith(f"person:{v.person_id} "),
+    }
+
+
+def inactivity_warning(person_id: int) -> Any:
+    """The inactivity warning for a member, or None (for any page that shows it)."""
+    policy = runtime(services().settings).inactivity
+    if not policy.enabled:
+        return None
+    return _read(lambda s: warning_for(s, person_id, policy))
+
+
+# --- the member's pages --------------------------------------------------------------------
+
+
+@bp.route("/vouchers")
+@page_requires(Role.MEMBER)
+def index() -> str:
+    """The member's vouchers: open ones first, then the last few used or cancelled."""
+    person_id = _me()
+
+    def load(s: Any) -> tuple[Any, list[Voucher], list[Voucher]]:
+        return (
+            balance_summary(s, person_id),
+            list_vouchers(s, person_id, states=[VoucherState.OPEN], limit=100),
+            list_vouchers(
+                s,
+                person_id,
+                states=[VoucherState.REDEEMED, VoucherState.CANCELLED, VoucherState.EXPIRED],
+                limit=10,
+            ),
+        )
+
+    summary, open_rows, closed_rows = _read(load)
+    return render_template(
+        "vouchers/index.html",
+        summary=summary,
+        open_vouchers=[_view(v) for v in open_rows],
+        closed_vouchers=[_view(v) for v in closed_rows],
+        warning=inactivity_warning(person_id),
+    )
+
+
+@bp.route("/vouchers/new", methods=["GET", "POST"])
+@page_requires(Role.MEMBER)
+def new() -> Any:
+    """Spend credits: choose an amount, get a voucher."""
+    person_id = _me()
+    who = current_principal()
+    assert who is not None
+    error, status = None, 200
+    # A quick-amount button sends "quick"; the typed amount is "amount".
+    amount_text = (request.form.get("quick") or request.form.get("amount") or "")[:20]
+    if request.method == "POST":
+        rt = runtime(services().settings)
+        try:
+            amount = parse_amount(amount_text)
+            voucher, _ = services().db.run(
+                lambda s: issue_voucher(
+                    s,
+                    keyring=rt.keyring,
+                    policy=rt.policy,
+                    person_id=person_id,
+                    amount=amount,
+                    client_key=request.form.get("idempotency_key", ""),
+                    actor=who.actor,
+                )
+            )
+        except CreditsError as exc:
+            error, status = _friendly(exc), exc.status
+        else:
+            return redirect(url_for("vouchers_pages.show", voucher_id=voucher.id), code=303)
+    summary = _read(lambda s: balance_summary(s, person_id))
+    return (
+        render_template(
+            "vouchers/new.html",
+            summary=summary,
+            error=error,
+            amount=amount_text,
+            quick=[a for a in QUICK_AMOUNTS if a <= summary.balance],
+            idempotency_key=secrets.token_urlsafe(18),
+            expiry_days=runtime(services().settings).policy.expiry_days,
+            warning=inactivity_warning(person_id),
+        ),
+        status,
+    )
+
+
+def _friendly(exc: CreditsError) -> str:
+    """A refusal in words for the page."""
+    if exc.code == "insufficient_funds":
+        return f"You do not have enough credits for that. {exc.detail.capitalize()}."
+    return exc.detail[:1].upper() + exc.detail[1:]
+
+
+@bp.route("/vouchers/<voucher_id>")
+@page_requires(Role.MEMBER)
+def show(voucher_id: str) -> str:
+    """The voucher to show at the counter: a large QR, the amount, expiry and reference."""
+    person_id = _me()
+    v = _read(lambda s: get_voucher(s, voucher_id, person_id=person_id))
+    view = _view(v)
+    svg = None
+    if view["is_open"]:
+        code = code_for(v, runtime(services().settings).keyring)
+        svg = Markup(qr.svg(code, "M", title=f"QR code of voucher {view['reference']}"))  # noqa: S704 (our own SVG)
+    return render_template("vouchers/show.html", v=view, qr_svg=svg)
+
+
+@bp.route("/vouchers/<voucher_id>/cancel", methods=["GET", "POST"])
+@page_requires(Role.MEMBER)
+def cancel(voucher_id: str) -> Any:
+    """Ask, then cancel: the credits go back to the member's balance at once."""
+    person_id = _me()
+    who = current_principal()
+    assert who is not None
+    v = _read(lambda s: get_voucher(s, voucher_id, person_id=person_id))
+    error = None
+    if request.method == "POST":
+        try:
+            services().db.run(
+                lambda s: cancel_voucher(s, v.id, actor=who.actor, person_id=person_id)
+            )
+        except CreditsError as exc:
+            error = _friendly(exc)
+        else:
+            flash(
+                f"Voucher {display_reference(v)} is cancelled: {v.face_value} credits are back "
+                "in your balance.",
+                "info",
+            )
+            return redirect(url_for("vouchers_pages.index"), code=303)
+    return render_template("vouchers/cancel.html", v=_view(v), error=error), (409 if error else 200)
+
+
+@bp.route("/vouchers/<voucher_id>/print")
+@page_requires(Role.MEMBER, Role.OFFICER)
+def printable(voucher_id: str) -> str:
+    """A voucher on paper (A6; on A4 it is centred with cut marks), QR at level Q."""
+    who = current_principal()
+    assert who is not None
+    owner = who.person_id if who.role is Role.MEMBER else None
+
+    def load(s: Any) -> tuple[Voucher, str]:
+        v = get_voucher(s, voucher_id, person_id=owner)
+        person = s.get(Person, v.person_id)
+        return v, person.name if person else ""
+
+    v, holder = _read(load)
+    view = _view(v)
+    svg = None
+    if view["is_open"]:
+        code = code_for(v, runtime(services().settings).keyring)
+        svg = Markup(qr.svg(code, "Q", title=f"QR code of voucher {view['reference']}"))  # noqa: S704
+    return render_template("vouchers/print.html", v=view, qr_svg=svg, holder=holder)
+
+
+# --- officers ------------------------------------------------------------------------------
+
+
+@bp.route("/officer/vouchers/new", methods=["GET", "POST"])
+@page_requires(Role.OFFICER)
+def officer_new() -> Any:
+    """Issue a voucher for a member (who has no smartphone) and print it. The ledger entry
+    and the voucher name the officer as who issued it."""
+    who = current_principal()
+    assert who is not None
+    error, status = None, 200
+    email = request.form.get("email", "")[:254]
+    amount_text = request.form.get("amount", "")[:20]
+    if request.method == "POST":
+        rt = runtime(services().settings)
+        try:
+            amount = parse_amount(amount_text)
+            member_id = _find_member(email)
+            voucher, _ = services().db.run(
+                lambda s: issue_voucher(
+                    s,
+                    keyring=rt.keyring,
+                    policy=rt.policy,
+                    person_id=member_id,
+                    amount=amount,
+                    client_key=request.form.get("idempotency_key", ""),
+                    actor=who.actor,
+                )
+            )
+        except CreditsError as exc:
+            error, status = _friendly(exc), exc.status
+        else:
+            flash(f"Voucher {display_reference(voucher)} issued. Print it below.", "info")
+            return redirect(url_for("vouchers_pages.printable", voucher_id=voucher.id), code=303)
+    return (
+        render_template(
+            "vouchers/officer_new.html",
+            error=error,
+            email=email,
+            amount=amount_text,
+            idempotency_key=secrets.token_urlsafe(18),
+        ),
+        status,
+    )
+
+
+class MemberNotFound(ValidationFailed):
+    code = "not_found"
+    status = 404
+    title = "No such member"
+
+
+def _find_member(email: str) -> int:
+    try:
+        address = normalise_email(email)
+    except ValidationFailed as exc:
+        raise ValidationFailed("Enter the member's email address.") from exc
+
+    def find(s: Any) -> int | None:
+        return s.execute(select(Person.id).where(Person.email == address)).scalar_one_or_none()  # type: ignore[arg-type]
+
+    found = _read(find)
+    if found is None:
+        raise MemberNotFound(f"No member is registered with {address}.")
+    return int(found)
