@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,15 +224,20 @@ def new_key(prefix: str) -> str:
 class Store:
     """The SQLite store. Every public method is one transaction (see the module docstring).
 
-    A connection is opened per call: cheap for SQLite, and safe from any thread (the counter
-    screen's request threads and the background sync).
+    Each thread (the counter screen's request threads, the background sync) gets its own
+    connection, kept open: opening one per call would also checkpoint the WAL on every close,
+    which costs more than the transaction itself.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA journal_mode=WAL")  # not inside a transaction
+            # Idempotent (IF NOT EXISTS), so two processes opening a new store both succeed.
             conn.executescript(SCHEMA)
             conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?, ?)",
@@ -240,14 +246,25 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        try:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
+                                   check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA synchronous=FULL")  # a committed step survives a power cut
             conn.execute("PRAGMA foreign_keys=ON")
-            yield conn
-        finally:
-            conn.close()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        yield conn
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown, when no step is running)."""
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -382,22 +399,26 @@ class Store:
                 ),
             )
             if online_body is not None:
-                submission = self._add_submission(conn, scan_id, "online", online_body, now)
+                # Counted as attempted now: the caller sends it right after this commit.
+                submission = self._add_submission(conn, scan_id, "online", online_body, now,
+                                                  attempted=True)
             row = conn.execute("SELECT * FROM scan WHERE id = ?", (scan_id,)).fetchone()
         return Scan.from_row(row), submission
 
     @staticmethod
     def _add_submission(
-        conn: sqlite3.Connection, scan_id: str, kind: str, body: dict[str, Any], now: str
+        conn: sqlite3.Connection, scan_id: str, kind: str, body: dict[str, Any], now: str,
+        *, attempted: bool = False,
     ) -> Submission:
         key = new_key("scan" if kind == "online" else "offline")
         text = json.dumps({**body, "idempotency_key": key}, separators=(",", ":"))
+        attempts = 1 if attempted else 0
         conn.execute(
-            "INSERT INTO submission (idempotency_key, scan_id, kind, body, state, created_at)"
-            " VALUES (?, ?, ?, ?, 'open', ?)",
-            (key, scan_id, kind, text, now),
+            "INSERT INTO submission (idempotency_key, scan_id, kind, body, state, created_at,"
+            " attempts, last_attempt_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
+            (key, scan_id, kind, text, now, attempts, now if attempted else None),
         )
-        return Submission(key, scan_id, kind, text, "open", 0, None, None)
+        return Submission(key, scan_id, kind, text, "open", attempts, None, None)
 
     def note_attempt(self, key: str) -> None:
         """Count a send of this submission (written before the request goes out)."""
@@ -516,15 +537,32 @@ class Store:
 
     # --- reports -----------------------------------------------------------------------------
 
-    def scans_between(self, start: datetime, end: datetime) -> list[Scan]:
-        """Scans made in [start, end), newest first."""
+    def scans_between(self, start: datetime, end: datetime, limit: int = 10_000) -> list[Scan]:
+        """Scans made in [start, end), newest first (at most ``limit``)."""
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT * FROM scan WHERE scanned_at >= ? AND scanned_at < ?"
-                " ORDER BY scanned_at DESC",
-                (iso(start), iso(end)),
+                " ORDER BY scanned_at DESC LIMIT ?",
+                (iso(start), iso(end), limit),
             ).fetchall()
         return [Scan.from_row(r) for r in rows]
+
+    def totals(self, start: datetime, end: datetime) -> tuple[int, int, int, int]:
+        """(count, credits, offline count, offline credits) taken in [start, end): scans
+        redeemed, paid as exceptions, or queued (one query: the screen asks after every scan)."""
+        taken = ("CASE WHEN state IN ('redeemed', 'exception') THEN"
+                 " coalesce(redeemed_amount, amount, 0) ELSE coalesce(amount, 0) END")
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT count(*) AS n, coalesce(sum({taken}), 0) AS total,"
+                " coalesce(sum(offline_accepted_at IS NOT NULL), 0) AS off_n,"
+                f" coalesce(sum(CASE WHEN offline_accepted_at IS NOT NULL THEN {taken}"
+                " ELSE 0 END), 0) AS off_total"
+                " FROM scan WHERE scanned_at >= ? AND scanned_at < ?"
+                " AND state IN ('redeemed', 'exception', 'queued')",
+                (iso(start), iso(end)),
+            ).fetchone()
+        return int(row["n"]), int(row["total"]), int(row["off_n"]), int(row["off_total"])
 
     def queue_summary(self) -> tuple[int, int]:
         """(count, credits) of the scans accepted offline and not yet sent."""

@@ -167,10 +167,12 @@ class Terminal:
         self.clock = clock
         self._sync_lock = threading.Lock()
         self._trust_cache: tuple[str, TrustList] | None = None
+        self._ok_written_at: float | None = None
 
     def close(self) -> None:
-        """Release the HTTP connections."""
+        """Release the HTTP connections and the store's database connections."""
         self.client.close()
+        self.store.close()
 
     # --- cached state from the ledger ---------------------------------------------------------
 
@@ -216,9 +218,16 @@ class Terminal:
         return since >= self.config.offline_recheck_s
 
     def _contact_ok(self) -> None:
+        # Written when the state changes, else at most every 30 s: a write costs an fsync,
+        # and a busy counter answers a customer after every one.
+        now = time.monotonic()
+        if self._ok_written_at is not None and now - self._ok_written_at < 30 and self.online():
+            return
         self.store.set_meta(last_contact_ok_at=iso(utc_now()), last_failure=None)
+        self._ok_written_at = now
 
     def _contact_failed(self, why: str) -> None:
+        self._ok_written_at = None
         self.store.set_meta(last_contact_failed_at=iso(utc_now()), last_failure=why[:500])
 
     # --- refresh ------------------------------------------------------------------------------
@@ -389,7 +398,8 @@ class Terminal:
     ) -> Outcome:
         started = time.monotonic()
         for attempt in range(1 + max(0, self.config.retries)):
-            self.store.note_attempt(submission.idempotency_key)
+            if attempt:  # the first send was counted when the scan was written
+                self.store.note_attempt(submission.idempotency_key)
             try:
                 answer = self.client.redeem(submission.body)
             except LedgerUnreachable as exc:
@@ -606,10 +616,7 @@ class Terminal:
 
     def totals(self, start: datetime, end: datetime) -> Totals:
         """What was taken between ``start`` and ``end`` (aware datetimes)."""
-        scans = [s for s in self.store.scans_between(start, end) if s.taken]
-        offline = [s for s in scans if s.offline_accepted_at is not None]
-        return Totals(len(scans), sum(s.taken for s in scans), len(offline),
-                      sum(s.taken for s in offline))
+        return Totals(*self.store.totals(start, end))
 
     def day_bounds(self, day: datetime | None = None) -> tuple[datetime, datetime]:
         """The shop's local day (in the configured time zone) containing ``day`` (now)."""
@@ -625,10 +632,10 @@ class Terminal:
         end = (start + timedelta(days=32)).replace(day=1)
         return start, end
 
-    def today(self) -> tuple[Totals, list[Scan]]:
-        """Today's totals and every scan made today, newest first."""
+    def today(self, limit: int = 10_000) -> tuple[Totals, list[Scan]]:
+        """Today's totals and the scans made today, newest first (at most ``limit``)."""
         start, end = self.day_bounds()
-        return self.totals(start, end), self.store.scans_between(start, end)
+        return self.totals(start, end), self.store.scans_between(start, end, limit)
 
 
 def journal_entry(scan: Scan) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
 
     def context(outcome: Outcome | None = None, **extra: Any) -> dict[str, Any]:
         ctx = terminal._context()  # noqa: SLF001 - the same words everywhere
-        totals, scans = terminal.today()
+        totals, scans = terminal.today(limit=8)
         month = terminal.totals(*terminal.month_bounds())
         queued, queued_credits = terminal.store.queue_summary()
         info = terminal.info() or {}

@@ -3,6 +3,7 @@ configured against it (each with its own data folder)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,33 @@ def make_terminal(make_config: Callable[..., Config]) -> Iterator[Callable[..., 
 def terminal(make_terminal: Callable[..., Terminal]) -> Terminal:
     """A terminal at shop 1 (Brixton Bakery), set up and online."""
     return make_terminal()
+
+
+class CounterServer:
+    """The counter screen served by waitress in a thread, for one terminal."""
+
+    def __init__(self, terminal: Terminal, port: int) -> None:
+        from dataclasses import replace
+
+        from shop_terminal.serve import make_server
+
+        self.terminal = terminal
+        config = replace(terminal.config, port=port)
+        self.server, _ = make_server(config, terminal)
+        self.url = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def counter(terminal: Terminal) -> Iterator[CounterServer]:
+    """The counter screen of ``terminal`` on a free port."""
+    from tests.conftest import free_port
+
+    server = CounterServer(terminal, free_port())
+    yield server
+    server.stop()

@@ -313,6 +313,7 @@ class FakeLedger:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeLedger
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms ACK wait
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
