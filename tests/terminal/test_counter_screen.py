@@ -212,6 +212,12 @@ def test_phone_sized_screen(small_screen: Any, counter: CounterServer, fake_ledg
     phone.goto(counter.url)
     scan_like_a_scanner(phone, fake_ledger.issue(7))
     assert result(phone)[0] == "yes"
+    # Nothing sticks out sideways (a hidden "Check & take" button is a broken screen).
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    fake_ledger.stop()
+    scan_like_a_scanner(phone, fake_ledger.issue(8))
+    assert result(phone)[0] == "yes"
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(phone, tmp_path, "10-phone")
     assert not axe_violations(phone)
 
