@@ -105,12 +105,22 @@ def _data_from(ctx: click.Context, data: Path | None) -> None:
 @click.option("--ledger", "ledger_url", required=True, help="The ledger's address (https://...).")
 @click.option("--token", required=True, help="This terminal's token, from the council.")
 @click.option("--timezone", default=None, help="The shop's time zone (default Europe/London).")
-@click.option("--port", default=None, type=click.IntRange(1, 65535),
-              help="Port of the counter screen (default 8765).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    help="Port of the counter screen (default 8765).",
+)
 @data_option
 @click.pass_context
-def init(ctx: click.Context, ledger_url: str, token: str, timezone: str | None,
-         port: int | None, data: Path | None) -> None:
+def init(
+    ctx: click.Context,
+    ledger_url: str,
+    token: str,
+    timezone: str | None,
+    port: int | None,
+    data: Path | None,
+) -> None:
     """Set up this terminal: save the ledger address and token, then connect once to fetch
     the terminal's settings and the council's keys."""
     _data_from(ctx, data)
@@ -119,8 +129,10 @@ def init(ctx: click.Context, ledger_url: str, token: str, timezone: str | None,
     except ConfigError:
         base = Config(data_dir=ctx.obj["data"] or config_mod.default_data_dir())
     try:
-        changes: dict[str, Any] = {"ledger_url": config_mod.validate_ledger_url(ledger_url),
-                                   "terminal_token": token.strip()}
+        changes: dict[str, Any] = {
+            "ledger_url": config_mod.validate_ledger_url(ledger_url),
+            "terminal_token": token.strip(),
+        }
         if timezone:
             changes["timezone"] = timezone
         if port:
@@ -138,19 +150,24 @@ def init(ctx: click.Context, ledger_url: str, token: str, timezone: str | None,
         except LedgerRefused as exc:
             if exc.status in (401, 403):
                 raise UsageError(
-                    "the ledger refused this token: check it with the council") from exc
+                    "the ledger refused this token: check it with the council"
+                ) from exc
             raise UsageError(f"the ledger refused: {exc}") from exc
         except (LedgerUnreachable, LedgerNoAnswer) as exc:
             click.echo(f"Could not reach the ledger at {config.ledger_url} ({exc}).")
-            click.echo("Run `shop-terminal status` once the connection works: until this "
-                       "terminal has reached the ledger once, it cannot check vouchers.")
+            click.echo(
+                "Run `shop-terminal status` once the connection works: until this "
+                "terminal has reached the ledger once, it cannot check vouchers."
+            )
             sys.exit(EXIT_OFFLINE)
         terminal.refresh_trust_list()
         limits = terminal.offline_limits() or {}
         click.echo(f"Connected: {info.get('name')} at {(info.get('shop') or {}).get('name')}.")
-        click.echo(f"Offline it may take up to {credits(limits.get('floor_limit'))} per voucher,"
-                   f" and hold {limits.get('max_count')} vouchers /"
-                   f" {credits(limits.get('max_total'))} unsent.")
+        click.echo(
+            f"Offline it may take up to {credits(limits.get('floor_limit'))} per voucher,"
+            f" and hold {limits.get('max_count')} vouchers /"
+            f" {credits(limits.get('max_total'))} unsent."
+        )
         keys = terminal.trust_list()
         click.echo(f"Council keys cached: {len(keys.keys) if keys else 0}.")
     finally:
@@ -169,14 +186,17 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
         click.echo(f"  {line}")
     s = outcome.scan
     if s.reference:
-        expiry = (datetime.fromtimestamp(s.expires_at, UTC).astimezone().strftime(
-            "%d %b %Y %H:%M") if s.expires_at else "?")
-        click.echo(f"  reference {s.reference} · face value {credits(s.face_value)}"
-                   f" · valid until {expiry}")
+        expiry = (
+            datetime.fromtimestamp(s.expires_at, UTC).astimezone().strftime("%d %b %Y %H:%M")
+            if s.expires_at
+            else "?"
+        )
+        click.echo(
+            f"  reference {s.reference} · face value {credits(s.face_value)} · valid until {expiry}"
+        )
 
 
-def _redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool,
-            source: str) -> None:
+def _redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool, source: str) -> None:
     with _terminal(ctx) as terminal:
         try:
             outcome = terminal.scan(code, amount=amount, source=source)
@@ -186,8 +206,12 @@ def _redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool,
     sys.exit(outcome.exit_code)
 
 
-amount_option = click.option("--amount", type=click.IntRange(min=1), default=None,
-                             help="Credits to take (default: all of the voucher).")
+amount_option = click.option(
+    "--amount",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Credits to take (default: all of the voucher).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -197,8 +221,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @json_option
 @data_option
 @click.pass_context
-def redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool,
-           data: Path | None) -> None:
+def redeem(
+    ctx: click.Context, code: str, amount: int | None, as_json: bool, data: Path | None
+) -> None:
     """Check a voucher CODE and redeem it (all of it, or --amount). CODE '-' reads stdin."""
     _data_from(ctx, data)
     if code == "-":
@@ -212,8 +237,9 @@ def redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool,
 @json_option
 @data_option
 @click.pass_context
-def scan_image(ctx: click.Context, file: Path, amount: int | None, as_json: bool,
-               data: Path | None) -> None:
+def scan_image(
+    ctx: click.Context, file: Path, amount: int | None, as_json: bool, data: Path | None
+) -> None:
     """Read the voucher's QR code in a picture FILE, then check and redeem it."""
     from shop_terminal.images import ImageUnreadable, pick_voucher, read_codes
 
@@ -224,8 +250,13 @@ def scan_image(ctx: click.Context, file: Path, amount: int | None, as_json: bool
         raise UsageError(str(exc)) from exc
     if code is None:
         if as_json:
-            _echo_json({"outcome": "refused", "reason": "no_qr_code",
-                        "message": "No QR code found in this picture."})
+            _echo_json(
+                {
+                    "outcome": "refused",
+                    "reason": "no_qr_code",
+                    "message": "No QR code found in this picture.",
+                }
+            )
         else:
             click.secho("NO", fg="red", bold=True)
             click.echo("No QR code found in this picture. Try a sharper, closer picture.")
@@ -251,31 +282,41 @@ def sync(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     with _terminal(ctx) as terminal:
         report = terminal.sync()
         if as_json:
-            _echo_json({
-                "reachable": report.reachable, "resolved": report.resolved, "sent": report.sent,
-                "redeemed": [s.id for s in report.redeemed],
-                "exceptions": [terminal.outcome(s).as_json() for s in report.exceptions],
-                "refused": [terminal.outcome(s).as_json() for s in report.refused],
-                "unanswered": report.unanswered, "journal_uploaded": report.journal_uploaded,
-                "still_queued": report.still_queued,
-                "still_unresolved": report.still_unresolved, "problem": report.problem,
-            })
+            _echo_json(
+                {
+                    "reachable": report.reachable,
+                    "resolved": report.resolved,
+                    "sent": report.sent,
+                    "redeemed": [s.id for s in report.redeemed],
+                    "exceptions": [terminal.outcome(s).as_json() for s in report.exceptions],
+                    "refused": [terminal.outcome(s).as_json() for s in report.refused],
+                    "unanswered": report.unanswered,
+                    "journal_uploaded": report.journal_uploaded,
+                    "still_queued": report.still_queued,
+                    "still_unresolved": report.still_unresolved,
+                    "problem": report.problem,
+                }
+            )
             sys.exit(_sync_exit(report))
         if not report.reachable:
             click.secho("The ledger can't be reached: nothing sent.", fg="red", bold=True)
             if report.problem:
                 click.echo(f"  ({report.problem})")
         else:
-            click.echo(f"Sent {report.sent} offline voucher(s); {len(report.redeemed)} "
-                       f"confirmed; journal: {report.journal_uploaded} entr(ies) uploaded.")
+            click.echo(
+                f"Sent {report.sent} offline voucher(s); {len(report.redeemed)} "
+                f"confirmed; journal: {report.journal_uploaded} entr(ies) uploaded."
+            )
         for s in report.exceptions + report.refused:
             msg = terminal.outcome(s).message
             click.secho(f"! {s.reference or s.id}: {msg.title}", fg="yellow", bold=True)
             for line in msg.lines:
                 click.echo(f"    {line}")
         if report.still_queued or report.still_unresolved:
-            click.echo(f"Still waiting to send: {report.still_queued} voucher(s); "
-                       f"unconfirmed: {report.still_unresolved}.")
+            click.echo(
+                f"Still waiting to send: {report.still_queued} voucher(s); "
+                f"unconfirmed: {report.still_unresolved}."
+            )
     sys.exit(_sync_exit(report))
 
 
@@ -290,21 +331,30 @@ def today(ctx: click.Context, as_json: bool, data: Path | None) -> None:
         totals, scans = terminal.today()
         month = terminal.totals(*terminal.month_bounds())
         if as_json:
-            _echo_json({"count": totals.count, "credits": totals.credits,
-                        "offline_count": totals.offline_count,
-                        "month": {"count": month.count, "credits": month.credits},
-                        "scans": [terminal.outcome(s).as_json() for s in scans]})
+            _echo_json(
+                {
+                    "count": totals.count,
+                    "credits": totals.credits,
+                    "offline_count": totals.offline_count,
+                    "month": {"count": month.count, "credits": month.credits},
+                    "scans": [terminal.outcome(s).as_json() for s in scans],
+                }
+            )
             return
-        ctx_ = terminal._context()  # noqa: SLF001 - the same words as the screen
-        click.echo(f"Today: {totals.count} voucher(s), {credits(totals.credits)}"
-                   f" ({totals.offline_count} taken offline). "
-                   f"This month: {month.count}, {credits(month.credits)}.")
+        ctx_ = terminal._context()
+        click.echo(
+            f"Today: {totals.count} voucher(s), {credits(totals.credits)}"
+            f" ({totals.offline_count} taken offline). "
+            f"This month: {month.count}, {credits(month.credits)}."
+        )
         for s in scans:
             msg = terminal.outcome(s).message
             mark = "YES" if msg.tone == "yes" else "no "
             amount = credits(s.taken) if s.taken else ""
-            click.echo(f"  {when(s.scanned_at, ctx_):>9}  {mark}  {amount:>11}  "
-                       f"{s.reference or '-':9}  {msg.title}")
+            click.echo(
+                f"  {when(s.scanned_at, ctx_):>9}  {mark}  {amount:>11}  "
+                f"{s.reference or '-':9}  {msg.title}"
+            )
 
 
 @main.command()
@@ -319,11 +369,12 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
         info = terminal.info() or {}
         limits = terminal.offline_limits()
         queued, queued_credits = terminal.store.queue_summary()
-        meta = terminal.store.get_meta_many("trust_list_checked_at", "last_contact_ok_at",
-                                            "last_failure")
+        meta = terminal.store.get_meta_many(
+            "trust_list_checked_at", "last_contact_ok_at", "last_failure"
+        )
         keys = terminal.trust_list()
         attention = terminal.store.attention()
-        result = {
+        result: dict[str, Any] = {
             "ledger_url": terminal.config.ledger_url,
             "online": reachable,
             "terminal": info.get("name"),
@@ -332,8 +383,10 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
             "queued": {"count": queued, "credits": queued_credits},
             "unconfirmed": terminal.store.unresolved_count(),
             "needs_attention": len(attention),
-            "trust_list": {"keys": len(keys.keys) if keys else 0,
-                           "checked_at": meta["trust_list_checked_at"]},
+            "trust_list": {
+                "keys": len(keys.keys) if keys else 0,
+                "checked_at": meta["trust_list_checked_at"],
+            },
             "last_contact_ok_at": meta["last_contact_ok_at"],
             "last_failure": meta["last_failure"],
             "data_dir": str(terminal.config.data_dir),
@@ -341,29 +394,39 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     if as_json:
         _echo_json(result)
     else:
-        state = click.style("ONLINE", fg="green", bold=True) if reachable else click.style(
-            "OFFLINE", fg="red", bold=True)
-        click.echo(f"{state}  {result['terminal'] or '?'} at {result['shop'] or '?'}"
-                   f"  ({result['ledger_url']})")
+        state = (
+            click.style("ONLINE", fg="green", bold=True)
+            if reachable
+            else click.style("OFFLINE", fg="red", bold=True)
+        )
+        click.echo(
+            f"{state}  {result['terminal'] or '?'} at {result['shop'] or '?'}"
+            f"  ({result['ledger_url']})"
+        )
         if not reachable and result["last_failure"]:
             click.echo(f"  last problem: {result['last_failure']}")
         if limits:
-            click.echo(f"  offline limits: {credits(limits['floor_limit'])} per voucher, "
-                       f"{limits['max_count']} vouchers / {credits(limits['max_total'])} held")
+            click.echo(
+                f"  offline limits: {credits(limits['floor_limit'])} per voucher, "
+                f"{limits['max_count']} vouchers / {credits(limits['max_total'])} held"
+            )
         else:
             click.echo("  offline limits: none yet (never reached the ledger)")
-        click.echo(f"  waiting to send: {queued} voucher(s), {credits(queued_credits)}; "
-                   f"unconfirmed: {result['unconfirmed']}; needs attention: {len(attention)}")
-        click.echo(f"  council keys: {result['trust_list']['keys']}, checked "
-                   f"{result['trust_list']['checked_at'] or 'never'}")
+        click.echo(
+            f"  waiting to send: {queued} voucher(s), {credits(queued_credits)}; "
+            f"unconfirmed: {result['unconfirmed']}; needs attention: {len(attention)}"
+        )
+        click.echo(
+            f"  council keys: {result['trust_list']['keys']}, checked "
+            f"{result['trust_list']['checked_at'] or 'never'}"
+        )
         click.echo(f"  data folder: {result['data_dir']}")
     sys.exit(0 if reachable else EXIT_OFFLINE)
 
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", default=None, type=click.IntRange(1, 65535),
-              help="Port (default 8765).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default 8765).")
 @data_option
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, data: Path | None) -> None:

@@ -31,16 +31,22 @@ def read_codes(data: bytes | Path) -> list[str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            image: Image.Image = Image.open(io.BytesIO(raw))
             if image.width * image.height > MAX_PIXELS:
                 raise ImageUnreadable("the picture is too large")
             image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as exc:
         raise ImageUnreadable("this file is not a picture the terminal can read") from exc
     if image.mode not in ("L", "RGB", "RGBA"):
         image = image.convert("RGB")
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    )
     return [b.text for b in found if b.text]
 
 

@@ -69,22 +69,39 @@ def describe(scan: Any, ctx: Context) -> Message:
         taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
         lines = [_taken_line(ref, taken, scan.face_value, scan.change)]
         if scan.offline_accepted_at is not None:
-            lines.append(f"Accepted offline {when(scan.offline_accepted_at, ctx)}; "
-                         "the council has it now.")
+            lines.append(
+                f"Accepted offline {when(scan.offline_accepted_at, ctx)}; the council has it now."
+            )
         if state == "exception":
-            return Message("yes", credits(taken), "Accepted offline — but it was used elsewhere.",
-                           (*lines, _exception_line(scan), "The council has recorded this and "
-                            "still pays your shop; nothing more to do."))
+            return Message(
+                "yes",
+                credits(taken),
+                "Accepted offline — but it was used elsewhere.",
+                (
+                    *lines,
+                    _exception_line(scan),
+                    "The council has recorded this and still pays your shop; nothing more to do.",
+                ),
+            )
         return Message("yes", credits(taken), "Voucher accepted.", tuple(lines))
     if state == "queued":
-        return Message("yes", credits(scan.amount), "Accepted offline.", (
-            _taken_line(ref, scan.amount, scan.face_value, None),
-            "The council's system can't be reached right now. This voucher is accepted and "
-            "will be sent automatically when the connection is back.",
-        ))
+        return Message(
+            "yes",
+            credits(scan.amount),
+            "Accepted offline.",
+            (
+                _taken_line(ref, scan.amount, scan.face_value, None),
+                "The council's system can't be reached right now. This voucher is accepted and "
+                "will be sent automatically when the connection is back.",
+            ),
+        )
     if state == "pending":
-        return Message("no", "WAIT", "Waiting for the council's answer.", (
-            "Don't hand over goods for this voucher yet.",))
+        return Message(
+            "no",
+            "WAIT",
+            "Waiting for the council's answer.",
+            ("Don't hand over goods for this voucher yet.",),
+        )
     if state == "declined":
         return Message("no", "NOT NOW", *_declined(scan, ctx))
     return Message("no", "NO", *_refused(scan, ctx))
@@ -94,8 +111,10 @@ def _taken_line(ref: str, taken: int | None, face: int | None, change: int | Non
     if face is None or taken is None or taken == face:
         return f"{ref} for {credits(face if face is not None else taken)}: all of it taken."
     back = change if change is not None else face - taken
-    return (f"{ref} for {credits(face)}: {credits(taken)} taken, {credits(back)} "
-            "go back to the customer.")
+    return (
+        f"{ref} for {credits(face)}: {credits(taken)} taken, {credits(back)} "
+        "go back to the customer."
+    )
 
 
 def _exception_line(scan: Any) -> str:
@@ -116,30 +135,40 @@ def _already(scan: Any, ctx: Context) -> str:
 def _refused(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
     reason = scan.reason
     if reason == "malformed_code":
-        return NOT_VALID, ("The code could not be read as a council voucher. Scan the QR code "
-                           "again, or ask to see the voucher.",)
+        return NOT_VALID, (
+            "The code could not be read as a council voucher. Scan the QR code "
+            "again, or ask to see the voucher.",
+        )
     if reason == "invalid_signature":
         return NOT_VALID, ("The code has been changed, or it was not issued by the council.",)
     if reason == "unknown_key":
-        return NOT_VALID, ("It was not signed by the council's keys (it may be forged, or signed "
-                           "with a key that has been withdrawn).",)
+        return NOT_VALID, (
+            "It was not signed by the council's keys (it may be forged, or signed "
+            "with a key that has been withdrawn).",
+        )
     if reason == "expired":
-        return "This voucher has expired.", (f"It was valid until {_expiry(scan.expires_at, ctx)}.",
-                                             "The customer can ask the council for help.")
+        return "This voucher has expired.", (
+            f"It was valid until {_expiry(scan.expires_at, ctx)}.",
+            "The customer can ask the council for help.",
+        )
     if reason == "already_redeemed":
         return _already(scan, ctx), ("A voucher can be used only once.",)
     if reason == "voucher_cancelled":
         return "This voucher was cancelled by its owner.", (
-            "Its credits went back to their account; they can make a new voucher.",)
+            "Its credits went back to their account; they can make a new voucher.",
+        )
     if reason == "amount_exceeds_voucher":
         return f"This voucher is only worth {credits(scan.face_value)}.", (
-            f"You asked for {credits(scan.amount)}. Take {scan.face_value} or less.",)
+            f"You asked for {credits(scan.amount)}. Take {scan.face_value} or less.",
+        )
     if reason == "not_found":
         return "The council has no record of this voucher.", (
-            "It may be a copy of a test voucher. Ask the customer to check their voucher.",)
+            "It may be a copy of a test voucher. Ask the customer to check their voucher.",
+        )
     if reason == "offline_limit_exceeded":
         return "The council refused a voucher this till accepted offline.", (
-            "It was above this till's offline limit. Contact the council about it.",)
+            "It was above this till's offline limit. Contact the council about it.",
+        )
     lines = ("The council's system refused it" + (f": {scan.detail}" if scan.detail else "."),)
     return "The council's system refused this voucher.", lines
 
@@ -152,15 +181,19 @@ def _declined(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
     if reason == "no_trust_list":
         return "Can't check vouchers yet.", (
             "This till has not reached the council's system since it was set up, so it "
-            "cannot check vouchers. Connect it to the internet.",)
+            "cannot check vouchers. Connect it to the internet.",
+        )
     if reason == "terminal_not_authorised":
         return "This till is not allowed to take vouchers.", (
             "The council's system refused this till's key. Ask the council to check this "
-            "till's registration.",)
+            "till's registration.",
+        )
     if reason == "awaiting_answer":
         return CANT_ACCEPT, (
             f"Its earlier scan {when(scan.other_redeemed_at, ctx)} is still waiting for the "
-            "council's answer, so it may already be used.", later)
+            "council's answer, so it may already be used.",
+            later,
+        )
     if reason == "offline_never_connected":
         return CANT_ACCEPT, (down, "This till has no offline allowance yet.", later)
     if reason == "offline_floor_limit":
@@ -174,10 +207,14 @@ def _declined(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
         return CANT_ACCEPT, (
             down,
             f"This till already holds {limits.get('max_count')} offline vouchers waiting to be "
-            "sent, which is its limit.", later)
+            "sent, which is its limit.",
+            later,
+        )
     if reason == "offline_total_cap":
         return CANT_ACCEPT, (
             down,
             f"Offline vouchers waiting to be sent would go over this till's limit of "
-            f"{credits(limits.get('max_total'))}.", later)
+            f"{credits(limits.get('max_total'))}.",
+            later,
+        )
     return CANT_ACCEPT, (down, later)

@@ -27,14 +27,14 @@ class BackgroundSync:
     revalidated, and the journal is uploaded), it runs :meth:`Terminal.sync`.
     """
 
-    def __init__(self, terminal: Terminal, *, busy_interval_s: float = 5.0,
-                 idle_interval_s: float = 60.0) -> None:
+    def __init__(
+        self, terminal: Terminal, *, busy_interval_s: float = 5.0, idle_interval_s: float = 60.0
+    ) -> None:
         self.terminal = terminal
         self.busy_interval_s = busy_interval_s
         self.idle_interval_s = idle_interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="shop-terminal-sync",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="shop-terminal-sync", daemon=True)
 
     def start(self) -> None:
         """Start the thread (it syncs once at once)."""
@@ -47,8 +47,11 @@ class BackgroundSync:
 
     def _busy(self) -> bool:
         store = self.terminal.store
-        return (not self.terminal.online() or store.queue_summary()[0] > 0
-                or store.unresolved_count() > 0)
+        return (
+            not self.terminal.online()
+            or store.queue_summary()[0] > 0
+            or store.unresolved_count() > 0
+        )
 
     def _run(self) -> None:
         since_sync = float("inf")
@@ -72,8 +75,9 @@ def make_server(config: Config, terminal: Terminal | None = None, **waitress_kw:
 
     terminal = terminal or Terminal(config)
     app = create_app(terminal, secret=secret_key(config.data_dir))
-    server = create_server(app, host=config.host, port=config.port, threads=6,
-                           ident="shop-terminal", **waitress_kw)
+    server = create_server(
+        app, host=config.host, port=config.port, threads=6, ident="shop-terminal", **waitress_kw
+    )
     return server, terminal
 
 

@@ -106,6 +106,24 @@ HOLDING_STATES = ("pending", "redeemed", "exception", "queued")
 # Scans that count towards today's takings.
 TAKEN_STATES = ("redeemed", "exception", "queued")
 
+# The scan columns :meth:`Store.settle` may change (the SQL is built from these names).
+SETTLABLE = frozenset(
+    {
+        "state",
+        "reason",
+        "detail",
+        "redemption_id",
+        "redeemed_amount",
+        "change",
+        "redeemed_at",
+        "other_shop_id",
+        "other_shop_name",
+        "other_redeemed_at",
+        "exception_id",
+        "needs_attention",
+    }
+)
+
 JOURNAL_OUTCOME = {
     "redeemed": "redeemed",
     "exception": "exception",
@@ -181,8 +199,13 @@ class Scan:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Scan:
         d = dict(row)
-        for k in ("scanned_at", "offline_accepted_at", "redeemed_at", "other_redeemed_at",
-                  "updated_at"):
+        for k in (
+            "scanned_at",
+            "offline_accepted_at",
+            "redeemed_at",
+            "other_redeemed_at",
+            "updated_at",
+        ):
             d[k] = parse_time(d[k])
         d["needs_attention"] = bool(d["needs_attention"])
         return cls(**d)
@@ -203,9 +226,21 @@ class Submission:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Submission:
-        return cls(**{k: row[k] for k in (
-            "idempotency_key", "scan_id", "kind", "body", "state", "attempts",
-            "response_status", "response_body")})
+        return cls(
+            **{
+                k: row[k]
+                for k in (
+                    "idempotency_key",
+                    "scan_id",
+                    "kind",
+                    "body",
+                    "state",
+                    "attempts",
+                    "response_status",
+                    "response_body",
+                )
+            }
+        )
 
 
 class CapExceeded(Exception):
@@ -248,8 +283,9 @@ class Store:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA synchronous=FULL")  # a committed step survives a power cut
             conn.execute("PRAGMA foreign_keys=ON")
@@ -288,10 +324,8 @@ class Store:
 
     def get_meta_many(self, *keys: str) -> dict[str, str | None]:
         """Several stored settings at once (missing ones are None)."""
-        marks = ",".join("?" * len(keys))
         with self._connect() as conn:
-            rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
-            found = {r["key"]: r["value"] for r in rows}
+            found = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
         return {k: found.get(k) for k in keys}
 
     def set_meta(self, **values: str | None) -> None:
@@ -324,12 +358,12 @@ class Store:
 
     def holding_scan(self, voucher_id: str) -> Scan | None:
         """The latest scan at this terminal that holds this voucher (see HOLDING_STATES)."""
-        marks = ",".join("?" * len(HOLDING_STATES))
         with self._connect() as conn:
             row = conn.execute(
-                f"SELECT * FROM scan WHERE voucher_id = ? AND state IN ({marks})"
+                "SELECT * FROM scan WHERE voucher_id = ?"
+                " AND state IN ('pending', 'redeemed', 'exception', 'queued')"
                 " ORDER BY scanned_at DESC LIMIT 1",
-                (voucher_id, *HOLDING_STATES),
+                (voucher_id,),
             ).fetchone()
         return None if row is None else Scan.from_row(row)
 
@@ -392,23 +426,39 @@ class Store:
                 " face_value, expires_at, amount, state, reason, detail, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    scan_id, form_id, now, source, code,
-                    getattr(voucher, "voucher_id", None), getattr(voucher, "reference", None),
-                    getattr(voucher, "face_value", None), getattr(voucher, "expires_at", None),
-                    amount, state, reason, detail, now,
+                    scan_id,
+                    form_id,
+                    now,
+                    source,
+                    code,
+                    getattr(voucher, "voucher_id", None),
+                    getattr(voucher, "reference", None),
+                    getattr(voucher, "face_value", None),
+                    getattr(voucher, "expires_at", None),
+                    amount,
+                    state,
+                    reason,
+                    detail,
+                    now,
                 ),
             )
             if online_body is not None:
                 # Counted as attempted now: the caller sends it right after this commit.
-                submission = self._add_submission(conn, scan_id, "online", online_body, now,
-                                                  attempted=True)
+                submission = self._add_submission(
+                    conn, scan_id, "online", online_body, now, attempted=True
+                )
             row = conn.execute("SELECT * FROM scan WHERE id = ?", (scan_id,)).fetchone()
         return Scan.from_row(row), submission
 
     @staticmethod
     def _add_submission(
-        conn: sqlite3.Connection, scan_id: str, kind: str, body: dict[str, Any], now: str,
-        *, attempted: bool = False,
+        conn: sqlite3.Connection,
+        scan_id: str,
+        kind: str,
+        body: dict[str, Any],
+        now: str,
+        *,
+        attempted: bool = False,
     ) -> Submission:
         key = new_key("scan" if kind == "online" else "offline")
         text = json.dumps({**body, "idempotency_key": key}, separators=(",", ":"))
@@ -477,9 +527,19 @@ class Store:
                     "INSERT INTO scan (id, form_id, scanned_at, source, code, voucher_id,"
                     " reference, face_value, expires_at, amount, state, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (scan_id, new_scan.get("form_id"), now, new_scan["source"],
-                     new_scan["code"], v.voucher_id, v.reference, v.face_value, v.expires_at,
-                     amount, now),
+                    (
+                        scan_id,
+                        new_scan.get("form_id"),
+                        now,
+                        new_scan["source"],
+                        new_scan["code"],
+                        v.voucher_id,
+                        v.reference,
+                        v.face_value,
+                        v.expires_at,
+                        amount,
+                        now,
+                    ),
                 )
             body = {**offline_body, "offline_accepted_at": iso(now_dt)}
             self._add_submission(conn, scan_id, "offline", body, now)
@@ -524,14 +584,14 @@ class Store:
                     (scan_id,),
                 )
             if fields:
-                values = {
-                    k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()
-                }
+                unknown = set(fields) - SETTLABLE
+                if unknown:
+                    raise ValueError(f"not a settable scan column: {sorted(unknown)}")
+                values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
                 sets = ", ".join(f"{k} = ?" for k in values)
-                conn.execute(
-                    f"UPDATE scan SET {sets}, updated_at = ? WHERE id = ?",
-                    (*values.values(), now, scan_id),
-                )
+                # Column names checked against SETTLABLE above; values are parameters.
+                sql = f"UPDATE scan SET {sets}, updated_at = ? WHERE id = ?"  # noqa: S608
+                conn.execute(sql, (*values.values(), now, scan_id))
             row = conn.execute("SELECT * FROM scan WHERE id = ?", (scan_id,)).fetchone()
         return Scan.from_row(row)
 
@@ -550,16 +610,17 @@ class Store:
     def totals(self, start: datetime, end: datetime) -> tuple[int, int, int, int]:
         """(count, credits, offline count, offline credits) taken in [start, end): scans
         redeemed, paid as exceptions, or queued (one query: the screen asks after every scan)."""
-        taken = ("CASE WHEN state IN ('redeemed', 'exception') THEN"
-                 " coalesce(redeemed_amount, amount, 0) ELSE coalesce(amount, 0) END")
         with self._connect() as conn:
             row = conn.execute(
-                f"SELECT count(*) AS n, coalesce(sum({taken}), 0) AS total,"
-                " coalesce(sum(offline_accepted_at IS NOT NULL), 0) AS off_n,"
-                f" coalesce(sum(CASE WHEN offline_accepted_at IS NOT NULL THEN {taken}"
-                " ELSE 0 END), 0) AS off_total"
-                " FROM scan WHERE scanned_at >= ? AND scanned_at < ?"
-                " AND state IN ('redeemed', 'exception', 'queued')",
+                "SELECT count(*) AS n, coalesce(sum(taken), 0) AS total,"
+                " coalesce(sum(offline), 0) AS off_n,"
+                " coalesce(sum(CASE WHEN offline THEN taken ELSE 0 END), 0) AS off_total"
+                " FROM (SELECT offline_accepted_at IS NOT NULL AS offline,"
+                "   CASE WHEN state IN ('redeemed', 'exception')"
+                "     THEN coalesce(redeemed_amount, amount, 0) ELSE coalesce(amount, 0) END"
+                "     AS taken"
+                "   FROM scan WHERE scanned_at >= ? AND scanned_at < ?"
+                "   AND state IN ('redeemed', 'exception', 'queued'))",
                 (iso(start), iso(end)),
             ).fetchone()
         return int(row["n"]), int(row["total"]), int(row["off_n"]), int(row["off_total"])

@@ -98,9 +98,14 @@ class Outcome:
         s = self.scan
         return {
             "scan_id": s.id,
-            "outcome": {"redeemed": "redeemed", "exception": "redeemed", "queued": "queued",
-                        "refused": "refused", "declined": "cant_accept_now",
-                        "pending": "cant_accept_now"}[s.state],
+            "outcome": {
+                "redeemed": "redeemed",
+                "exception": "redeemed",
+                "queued": "queued",
+                "refused": "refused",
+                "declined": "cant_accept_now",
+                "pending": "cant_accept_now",
+            }[s.state],
             "state": s.state,
             "reason": s.reason,
             "message": self.message.title,
@@ -108,8 +113,9 @@ class Outcome:
             "voucher_id": s.voucher_id,
             "reference": s.reference,
             "face_value": s.face_value,
-            "expires_at": (datetime.fromtimestamp(s.expires_at, UTC).isoformat()
-                           if s.expires_at else None),
+            "expires_at": (
+                datetime.fromtimestamp(s.expires_at, UTC).isoformat() if s.expires_at else None
+            ),
             "amount": s.redeemed_amount if s.redeemed_amount is not None else s.amount,
             "change": s.change,
             "redemption_id": s.redemption_id,
@@ -270,8 +276,12 @@ class Terminal:
             self._contact_failed(str(exc))
             raise
         now = iso(utc_now())
-        self.store.set_meta(terminal=json.dumps(info), terminal_checked_at=now,
-                            last_contact_ok_at=now, last_failure=None)
+        self.store.set_meta(
+            terminal=json.dumps(info),
+            terminal_checked_at=now,
+            last_contact_ok_at=now,
+            last_failure=None,
+        )
         return info
 
     def refresh(self) -> bool:
@@ -325,18 +335,39 @@ class Terminal:
             self.refresh()
             trust = self.trust_list()
         if trust is None:
-            return self._record(code, source, form_id, "declined", reason="no_trust_list",
-                                voucher=read_unverified(code), amount=amount)
+            return self._record(
+                code,
+                source,
+                form_id,
+                "declined",
+                reason="no_trust_list",
+                voucher=read_unverified(code),
+                amount=amount,
+            )
         try:
             voucher = self._verify(code, trust)
         except VoucherRefused as refused:
-            return self._record(code, source, form_id, "refused", reason=refused.code,
-                                detail=refused.detail, voucher=read_unverified(code),
-                                amount=amount)
+            return self._record(
+                code,
+                source,
+                form_id,
+                "refused",
+                reason=refused.code,
+                detail=refused.detail,
+                voucher=read_unverified(code),
+                amount=amount,
+            )
         take = voucher.face_value if amount is None else amount
         if take > voucher.face_value:
-            return self._record(code, source, form_id, "refused",
-                                reason="amount_exceeds_voucher", voucher=voucher, amount=take)
+            return self._record(
+                code,
+                source,
+                form_id,
+                "refused",
+                reason="amount_exceeds_voucher",
+                voucher=voucher,
+                amount=take,
+            )
         if self.store.open_submissions(voucher.voucher_id) and self._may_contact():
             self._resolve(self.store.open_submissions(voucher.voucher_id))
         held = self.store.holding_scan(voucher.voucher_id)
@@ -344,25 +375,43 @@ class Terminal:
             # An earlier scan of it is still waiting for the ledger's answer: it may have
             # gone through. Neither yes nor no until the sync knows.
             return self._record(
-                code, source, form_id, "declined", reason="awaiting_answer", voucher=voucher,
-                amount=take, other_redeemed_at=held.scanned_at,
+                code,
+                source,
+                form_id,
+                "declined",
+                reason="awaiting_answer",
+                voucher=voucher,
+                amount=take,
+                other_redeemed_at=held.scanned_at,
             )
         if held is not None:
             own = self._context()
             return self._record(
-                code, source, form_id, "refused", reason="already_redeemed",
-                detail="already in this terminal's journal", voucher=voucher, amount=take,
-                other_shop_id=own.shop_id, other_shop_name=own.shop_name,
-                other_redeemed_at=held.redeemed_at or held.offline_accepted_at
-                or held.scanned_at,
+                code,
+                source,
+                form_id,
+                "refused",
+                reason="already_redeemed",
+                detail="already in this terminal's journal",
+                voucher=voucher,
+                amount=take,
+                other_shop_id=own.shop_id,
+                other_shop_name=own.shop_name,
+                other_redeemed_at=held.redeemed_at or held.offline_accepted_at or held.scanned_at,
             )
         body = {"code": code, "amount": take}
         if not self._may_contact():
-            return self._accept_offline(None, voucher, take, body, source=source,
-                                        form_id=form_id, code=code)
+            return self._accept_offline(
+                None, voucher, take, body, source=source, form_id=form_id, code=code
+            )
         scan, submission = self.store.record_scan(
-            code=code, source=source, state="pending", form_id=form_id, voucher=voucher,
-            amount=take, online_body=body,
+            code=code,
+            source=source,
+            state="pending",
+            form_id=form_id,
+            voucher=voucher,
+            amount=take,
+            online_body=body,
         )
         assert submission is not None
         return self._redeem_online(scan, submission, voucher, body)
@@ -381,13 +430,27 @@ class Terminal:
             return verify(code, fresh, self.clock())
 
     def _record(
-        self, code: str, source: str, form_id: str | None, state: str, *,
-        reason: str, voucher: Voucher | None, amount: int | None, detail: str | None = None,
+        self,
+        code: str,
+        source: str,
+        form_id: str | None,
+        state: str,
+        *,
+        reason: str,
+        voucher: Voucher | None,
+        amount: int | None,
+        detail: str | None = None,
         **fields: Any,
     ) -> Outcome:
         scan, _ = self.store.record_scan(
-            code=code, source=source, state=state, form_id=form_id, voucher=voucher,
-            amount=amount, reason=reason, detail=detail,
+            code=code,
+            source=source,
+            state=state,
+            form_id=form_id,
+            voucher=voucher,
+            amount=amount,
+            reason=reason,
+            detail=detail,
         )
         if fields:
             scan = self.store.settle(scan.id, **fields)
@@ -424,7 +487,11 @@ class Terminal:
         return self._accept_offline(scan.id, voucher, int(body["amount"]), body)
 
     def _accept_offline(
-        self, scan_id: str | None, voucher: Voucher, amount: int, body: dict[str, Any],
+        self,
+        scan_id: str | None,
+        voucher: Voucher,
+        amount: int,
+        body: dict[str, Any],
         **new_scan: Any,
     ) -> Outcome:
         limits = self.offline_limits()
@@ -446,8 +513,15 @@ class Terminal:
                 reason = cap.reason
         if scan_id is not None:
             return self.outcome(self.store.settle(scan_id, state="declined", reason=reason))
-        return self._record(new_scan["code"], new_scan["source"], new_scan.get("form_id"),
-                            "declined", reason=reason, voucher=voucher, amount=amount)
+        return self._record(
+            new_scan["code"],
+            new_scan["source"],
+            new_scan.get("form_id"),
+            "declined",
+            reason=reason,
+            voucher=voucher,
+            amount=amount,
+        )
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -455,7 +529,8 @@ class Terminal:
         self, scan: Scan, sub: Submission, answer: dict[str, Any], foreground: bool
     ) -> Scan:
         status = answer.get("status", "redeemed")
-        exception = answer.get("exception") if isinstance(answer.get("exception"), dict) else {}
+        found = answer.get("exception")
+        exception: dict[str, Any] = found if isinstance(found, dict) else {}
         state = "exception" if status == "exception" else "redeemed"
         current = self.store.scan(scan.id) or scan
         # The screen said something else (turned away, or never answered before a crash), or
@@ -478,8 +553,9 @@ class Terminal:
             redemption_id=str(answer.get("id")) if answer.get("id") is not None else None,
             redeemed_amount=amount if type(amount) is int else scan.amount,
             change=change if type(change) is int else None,
-            redeemed_at=parse_time(answer.get("redeemed_at")
-                                   if isinstance(answer.get("redeemed_at"), str) else None),
+            redeemed_at=parse_time(
+                answer.get("redeemed_at") if isinstance(answer.get("redeemed_at"), str) else None
+            ),
             needs_attention=1 if attention else int(current.needs_attention),
         )
 
@@ -487,7 +563,7 @@ class Terminal:
         self, scan: Scan, sub: Submission, refusal: LedgerRefused, foreground: bool
     ) -> Scan:
         current = self.store.scan(scan.id) or scan
-        answered = {
+        answered: dict[str, Any] = {
             "submission_key": sub.idempotency_key,
             "response_status": refusal.status,
             "response_body": json.dumps(refusal.problem),
@@ -496,8 +572,9 @@ class Terminal:
             # Our token was refused: nothing was redeemed, and this terminal may not accept
             # offline either (it may have been withdrawn).
             if current.state == "pending":
-                return self.store.settle(scan.id, **answered, state="declined",
-                                         reason="terminal_not_authorised")
+                return self.store.settle(
+                    scan.id, **answered, state="declined", reason="terminal_not_authorised"
+                )
             return self.store.settle(scan.id, **answered)
         if sub.kind == "online" and current.state in ("queued", "declined"):
             # The lost online request did not go through: the queued offline submission (if
@@ -511,10 +588,10 @@ class Terminal:
             state="refused",
             reason=refusal.code,
             detail=str(problem.get("detail") or "")[:500] or None,
-            other_shop_id=problem.get("shop_id") if type(problem.get("shop_id")) is int
-            else None,
+            other_shop_id=problem.get("shop_id") if type(problem.get("shop_id")) is int else None,
             other_shop_name=problem.get("shop_name")
-            if isinstance(problem.get("shop_name"), str) else None,
+            if isinstance(problem.get("shop_name"), str)
+            else None,
             other_redeemed_at=parse_time(other_at) if isinstance(other_at, str) else None,
             # A voucher the shop accepted offline and the council then refused: the shop
             # has given goods it will not be paid for. Show it.

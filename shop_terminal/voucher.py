@@ -100,9 +100,7 @@ class TrustList:
     """
 
     keys: tuple[TrustKey, ...] = ()
-    _verifiers: dict[str, Ed25519PublicKey] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _verifiers: dict[str, Ed25519PublicKey] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, document: Any) -> TrustList:
@@ -142,7 +140,12 @@ def _trust_key(entry: Any) -> TrustKey | None:
     kid, encoded, status = entry.get("kid"), entry.get("public_key"), entry.get("status")
     # Contract v1's trust list has no `use`; a key without one is a voucher key.
     use = entry.get("use", "voucher")
-    if not all(isinstance(v, str) for v in (kid, encoded, status, use)):
+    if not (
+        isinstance(kid, str)
+        and isinstance(encoded, str)
+        and isinstance(status, str)
+        and isinstance(use, str)
+    ):
         return None
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))

@@ -59,8 +59,11 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
     @app.before_request
     def guard() -> None:
         if not _host_allowed(request.host):
-            abort(400, "This address is not allowed: open the counter screen at "
-                       "http://127.0.0.1 or http://localhost.")
+            abort(
+                400,
+                "This address is not allowed: open the counter screen at "
+                "http://127.0.0.1 or http://localhost.",
+            )
         if request.method not in ("GET", "HEAD"):
             own = f"{request.scheme}://{request.host}"
             origin = request.headers.get("Origin")
@@ -69,8 +72,7 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
                 origin = f"{parts.scheme}://{parts.netloc}"
             if origin != own:
                 abort(403, "This request did not come from the counter screen.")
-            if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin",
-                                                                              "none"):
+            if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
                 abort(403, "This request did not come from the counter screen.")
             cookie = request.cookies.get(CSRF_COOKIE, "")
             sent = request.form.get("csrf", "")
@@ -97,7 +99,7 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         return render_template("error.html", error=exc), exc.code
 
     def context(outcome: Outcome | None = None, **extra: Any) -> dict[str, Any]:
-        ctx = terminal._context()  # noqa: SLF001 - the same words everywhere
+        ctx = terminal._context()
         totals, scans = terminal.today(limit=8)
         month = terminal.totals(*terminal.month_bounds())
         queued, queued_credits = terminal.store.queue_summary()
@@ -129,8 +131,9 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         values = context(**kw)
         response = app.make_response((render_template("counter.html", **values), status))
         if request.cookies.get(CSRF_COOKIE) != values["csrf_cookie"]:
-            response.set_cookie(CSRF_COOKIE, values["csrf_cookie"], httponly=True,
-                                samesite="Strict", path="/")
+            response.set_cookie(
+                CSRF_COOKIE, values["csrf_cookie"], httponly=True, samesite="Strict", path="/"
+            )
         return response
 
     def answer(outcome: Outcome) -> Any:
@@ -166,8 +169,11 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         amount = None
         if amount_text:
             if not amount_text.isdigit() or int(amount_text) < 1:
-                return page(400, form_error="The amount must be a whole number of credits, "
-                                            "1 or more (or empty to take all of the voucher).")
+                return page(
+                    400,
+                    form_error="The amount must be a whole number of credits, "
+                    "1 or more (or empty to take all of the voucher).",
+                )
             amount = int(amount_text)
         source = request.form.get("source", "scanner")
         if source not in ("scanner", "camera", "keyboard"):
@@ -185,8 +191,11 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         except ImageUnreadable as exc:
             return page(400, form_error=f"Could not read that picture: {exc}.")
         if code is None:
-            return page(400, form_error="No QR code found in this picture. Try a sharper, "
-                                        "closer picture, or type the code.")
+            return page(
+                400,
+                form_error="No QR code found in this picture. Try a sharper, "
+                "closer picture, or type the code.",
+            )
         form_id = request.form.get("form_id") or None
         return answer(terminal.scan(code, source="image", form_id=form_id))
 

@@ -50,8 +50,9 @@ def make_terminal(make_config: Callable[..., Config]) -> Iterator[Callable[..., 
     has fetched its settings and the trust list once (as `shop-terminal init` does)."""
     made: list[Terminal] = []
 
-    def make(shop_id: int = 1, name: str = "till-a", refresh: bool = True,
-             **overrides: Any) -> Terminal:
+    def make(
+        shop_id: int = 1, name: str = "till-a", refresh: bool = True, **overrides: Any
+    ) -> Terminal:
         terminal = Terminal(make_config(shop_id, name, **overrides))
         made.append(terminal)
         if refresh:
@@ -81,10 +82,25 @@ class CounterServer:
         config = replace(terminal.config, port=port)
         self.server, _ = make_server(config, terminal)
         self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            # waitress has no thread-safe shutdown: its select() may see a socket closed
+            # under it by stop(). Only then is that expected.
+            if not self.stopping:
+                raise
+
     def stop(self) -> None:
+        self.stopping = True
+        for channel in list(self.server._map.values()):
+            if channel is not self.server:
+                channel.handle_close()
+        self.server.task_dispatcher.shutdown()
         self.server.close()
         self.thread.join(5)
 

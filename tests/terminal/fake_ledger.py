@@ -24,6 +24,7 @@ sends after it lost an answer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -125,8 +126,13 @@ class FakeLedger:
             return term
 
     def issue(
-        self, face_value: int, *, expires_in_s: int = 3600, member: str = "alice",
-        key: SigningKey | None = None, expires_at: int | None = None,
+        self,
+        face_value: int,
+        *,
+        expires_in_s: int = 3600,
+        member: str = "alice",
+        key: SigningKey | None = None,
+        expires_at: int | None = None,
     ) -> str:
         """Issue a voucher as the ledger would: sign it, hold its value as outstanding."""
         key = key or self.keys[0]
@@ -155,7 +161,8 @@ class FakeLedger:
     def count(self, method: str, path: str, status: int | None = None) -> int:
         with self.lock:
             return sum(
-                1 for m, p, s in self.requests
+                1
+                for m, p, s in self.requests
                 if m == method and p == path and (status is None or s == status)
             )
 
@@ -187,10 +194,8 @@ class FakeLedger:
         self._server.server_close()
         with self.lock:
             for sock in list(self._sockets):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._sockets.clear()
         self._server = None
 
@@ -211,8 +216,9 @@ class FakeLedger:
         amount, offline_at = body.get("amount"), body.get("offline_accepted_at")
         if not isinstance(code, str):
             raise Problem("validation_error", "code is required")
-        if not (isinstance(key, str) and 1 <= len(key) <= 200 and key.isprintable()
-                and key.isascii()):
+        if not (
+            isinstance(key, str) and 1 <= len(key) <= 200 and key.isprintable() and key.isascii()
+        ):
             raise Problem("validation_error", "idempotency_key: 1-200 printable ASCII")
         if amount is not None and (type(amount) is not int or amount < 1):
             raise Problem("validation_error", "amount must be a positive integer")
@@ -250,34 +256,57 @@ class FakeLedger:
                         raise Problem("voucher_cancelled", "the member cancelled this voucher")
                     first = voucher.redemption or {}
                     raise Problem(
-                        "already_redeemed", "this voucher was already redeemed",
+                        "already_redeemed",
+                        "this voucher was already redeemed",
                         shop_id=first.get("shop_id"),
                         shop_name=self.shops.get(first.get("shop_id", 0)),
                         redeemed_at=first.get("redeemed_at"),
                     )
                 reason = "voucher_cancelled" if voucher.state == "cancelled" else "already_redeemed"
-                exception = {"id": f"ex-{len(self.exceptions) + 1}", "reason": reason,
-                             "detail": f"accepted offline at {offline_at}; voucher {reason}"}
-                self.exceptions.append({**exception, "voucher_id": voucher.voucher_id,
-                                        "shop_id": term.shop_id, "amount": take})
+                exception = {
+                    "id": f"ex-{len(self.exceptions) + 1}",
+                    "reason": reason,
+                    "detail": f"accepted offline at {offline_at}; voucher {reason}",
+                }
+                self.exceptions.append(
+                    {
+                        **exception,
+                        "voucher_id": voucher.voucher_id,
+                        "shop_id": term.shop_id,
+                        "amount": take,
+                    }
+                )
                 self.balances["adjustments"] -= take
                 self.balances[f"shop:{term.shop_id}"] += take
-                result = {"id": f"r-{len(self.redemptions) + 1}",
-                          "voucher_id": voucher.voucher_id, "amount": take, "change": 0,
-                          "shop_id": term.shop_id, "redeemed_at": now,
-                          "status": "exception", "exception": exception}
+                result = {
+                    "id": f"r-{len(self.redemptions) + 1}",
+                    "voucher_id": voucher.voucher_id,
+                    "amount": take,
+                    "change": 0,
+                    "shop_id": term.shop_id,
+                    "redeemed_at": now,
+                    "status": "exception",
+                    "exception": exception,
+                }
             else:
                 voucher.state = "redeemed"
                 change = voucher.face_value - take
                 self.balances["vouchers_outstanding"] -= voucher.face_value
                 self.balances[f"shop:{term.shop_id}"] += take
                 self.balances[f"member:{voucher.member}"] += change
-                result = {"id": f"r-{len(self.redemptions) + 1}",
-                          "voucher_id": voucher.voucher_id, "amount": take, "change": change,
-                          "shop_id": term.shop_id, "redeemed_at": now, "status": "redeemed"}
+                result = {
+                    "id": f"r-{len(self.redemptions) + 1}",
+                    "voucher_id": voucher.voucher_id,
+                    "amount": take,
+                    "change": change,
+                    "shop_id": term.shop_id,
+                    "redeemed_at": now,
+                    "status": "redeemed",
+                }
                 voucher.redemption = result
-            self.redemptions.append({**result, "terminal_id": term.id,
-                                     "offline": offline_at is not None})
+            self.redemptions.append(
+                {**result, "terminal_id": term.id, "offline": offline_at is not None}
+            )
             self.idempotency[(term.id, key)] = (fingerprint, 201, result)
             return 201, result, False
 
@@ -290,8 +319,12 @@ class FakeLedger:
         if not 1 <= limit <= 200:
             raise Problem("validation_error", "limit: 1-200")
         with self.lock:
-            mine = [r for r in self.redemptions if r["shop_id"] == term.shop_id
-                    and (since is None or parse_iso(r["redeemed_at"]) >= since)]
+            mine = [
+                r
+                for r in self.redemptions
+                if r["shop_id"] == term.shop_id
+                and (since is None or parse_iso(r["redeemed_at"]) >= since)
+            ]
         return {"redemptions": list(reversed(mine))[:limit]}
 
     def upload_journal(self, body: Any) -> dict[str, Any]:
@@ -300,9 +333,13 @@ class FakeLedger:
             raise Problem("validation_error", "entries: a list of at most 500")
         allowed = {"redeemed", "exception", "refused", "queued"}
         for e in entries:
-            if not (isinstance(e, dict) and isinstance(e.get("scan_id"), str)
-                    and e.get("outcome") in allowed and type(e.get("amount")) is int
-                    and isinstance(e.get("at"), str)):
+            if not (
+                isinstance(e, dict)
+                and isinstance(e.get("scan_id"), str)
+                and e.get("outcome") in allowed
+                and type(e.get("amount")) is int
+                and isinstance(e.get("at"), str)
+            ):
                 raise Problem("validation_error", f"bad journal entry: {e!r}")
         with self.lock:
             for e in entries:
@@ -326,10 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.fake.lock:
             self.fake._sockets.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def _send(self, status: int, body: dict[str, Any] | bytes | None, **headers: str) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode() if body else b""
@@ -346,8 +381,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.requests.append((self.command, urlsplit(self.path).path, status))
 
     def _problem(self, p: Problem) -> None:
-        self._send(p.status, {"type": "about:blank", "title": p.code.replace("_", " "),
-                              "status": p.status, "detail": p.detail, "code": p.code, **p.extra})
+        self._send(
+            p.status,
+            {
+                "type": "about:blank",
+                "title": p.code.replace("_", " "),
+                "status": p.status,
+                "detail": p.detail,
+                "code": p.code,
+                **p.extra,
+            },
+        )
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -370,16 +414,24 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             term = self.fake.terminal_for(self.headers.get("Authorization"))
             if url.path == "/api/v1/terminal":
-                self._send(200, {"id": term.id, "name": term.name,
-                                 "shop": {"id": term.shop_id,
-                                          "name": self.fake.shops[term.shop_id]},
-                                 "offline": dict(self.fake.offline)})
+                self._send(
+                    200,
+                    {
+                        "id": term.id,
+                        "name": term.name,
+                        "shop": {"id": term.shop_id, "name": self.fake.shops[term.shop_id]},
+                        "offline": dict(self.fake.offline),
+                    },
+                )
             elif url.path == "/api/v1/redemptions":
                 self._send(200, self.fake.list_redemptions(term, parse_qs(url.query)))
             elif url.path.startswith("/api/v1/redemptions/"):
                 rid = url.path.rsplit("/", 1)[1]
-                found = [r for r in self.fake.redemptions
-                         if r["id"] == rid and r["shop_id"] == term.shop_id]
+                found = [
+                    r
+                    for r in self.fake.redemptions
+                    if r["id"] == rid and r["shop_id"] == term.shop_id
+                ]
                 if not found:
                     raise Problem("not_found", "no such redemption", 404)
                 self._send(200, found[0])

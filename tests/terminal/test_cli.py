@@ -29,13 +29,20 @@ class Cli:
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "shop_terminal", "--data", str(self.data), *args],
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def __call__(self, *args: str, code: int | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "shop_terminal", "--data", str(self.data), *args],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if code is not None:
             assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
@@ -58,8 +65,9 @@ def cli(tmp_path: Path, fake_ledger: FakeLedger) -> Cli:
     return run
 
 
-def test_init_keeps_the_token_private_and_checks_it(tmp_path: Path, fake_ledger: FakeLedger,
-                                                    cli: Cli):
+def test_init_keeps_the_token_private_and_checks_it(
+    tmp_path: Path, fake_ledger: FakeLedger, cli: Cli
+):
     mode = stat.S_IMODE((cli.data / "config.json").stat().st_mode)
     assert mode == 0o600
     bad = Cli(tmp_path / "bad")
@@ -121,9 +129,9 @@ def test_exit_codes_offline_and_sync(cli: Cli, fake_ledger: FakeLedger):
     assert "Today: 1 voucher(s), 12 credits" in cli("today", code=0).stdout
 
 
-def test_sync_exit_1_when_an_offline_voucher_became_an_exception(tmp_path: Path,
-                                                                 fake_ledger: FakeLedger,
-                                                                 cli: Cli):
+def test_sync_exit_1_when_an_offline_voucher_became_an_exception(
+    tmp_path: Path, fake_ledger: FakeLedger, cli: Cli
+):
     code = fake_ledger.issue(9)
     fake_ledger.stop()
     cli("redeem", code, code=3)
@@ -149,8 +157,7 @@ def test_scan_image(cli: Cli, fake_ledger: FakeLedger, tmp_path: Path):
     assert "not a picture" in cli("scan-image", str(junk), code=2).stderr
 
 
-def test_a_process_killed_between_send_and_answer_loses_nothing(cli: Cli,
-                                                                fake_ledger: FakeLedger):
+def test_a_process_killed_between_send_and_answer_loses_nothing(cli: Cli, fake_ledger: FakeLedger):
     """`redeem` is killed (SIGKILL) after the ledger committed and before its answer
     arrived. `sync` in a new process resends the stored request: the first result, once."""
     cli.tune(read_timeout_s=30.0)
@@ -182,6 +189,11 @@ def test_redeem_reads_stdin(cli: Cli, fake_ledger: FakeLedger):
     code = fake_ledger.issue(2)
     done = subprocess.run(
         [sys.executable, "-m", "shop_terminal", "--data", str(cli.data), "redeem", "-"],
-        input=code + "\r\n", env=cli.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        input=code + "\r\n",
+        env=cli.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr

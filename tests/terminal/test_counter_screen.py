@@ -37,10 +37,12 @@ def screen(browser: Any, counter: CounterServer) -> Iterator[Any]:
 @pytest.fixture
 def small_screen(browser: Any, counter: CounterServer) -> Iterator[Any]:
     """A phone-sized (390×844) page."""
-    context = browser.new_context(viewport={"width": 390, "height": 844},
-                                  device_scale_factor=2, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, bypass_csp=True
+    )
     yield context.new_page()
     context.close()
+
 
 TIMING_JS = """
 () => {
@@ -83,8 +85,9 @@ def shot(page: Any, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def test_scanner_enter_gives_green_with_the_amount(screen: Any, counter: CounterServer,
-                                                   fake_ledger: FakeLedger, tmp_path: Path):
+def test_scanner_enter_gives_green_with_the_amount(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
     page = screen
     page.goto(counter.url)
     assert page.evaluate("document.activeElement.id") == "code"  # ready for the scanner
@@ -104,8 +107,9 @@ def test_scanner_enter_gives_green_with_the_amount(screen: Any, counter: Counter
     assert not axe_violations(page)
 
 
-def test_tampered_code_gives_red_with_the_reason(screen: Any, counter: CounterServer,
-                                                 fake_ledger: FakeLedger, tmp_path: Path):
+def test_tampered_code_gives_red_with_the_reason(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
     page = screen
     page.goto(counter.url)
     code = fake_ledger.issue(15)
@@ -126,8 +130,9 @@ def test_tampered_code_gives_red_with_the_reason(screen: Any, counter: CounterSe
     assert fake_ledger.balances["shop:1"] == 15
 
 
-def test_partial_amount_with_the_keypad(screen: Any, counter: CounterServer,
-                                        fake_ledger: FakeLedger, tmp_path: Path):
+def test_partial_amount_with_the_keypad(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
     page = screen
     page.goto(counter.url)
     page.click("#part-button")
@@ -156,9 +161,9 @@ def test_partial_amount_with_the_keypad(screen: Any, counter: CounterServer,
     assert fake_ledger.balances["shop:1"] == 32
 
 
-def test_offline_state_is_visible_and_vouchers_are_queued(screen: Any, counter: CounterServer,
-                                                         fake_ledger: FakeLedger,
-                                                         tmp_path: Path):
+def test_offline_state_is_visible_and_vouchers_are_queued(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
     page = screen
     page.goto(counter.url)
     assert "Online" in page.locator("#connection").inner_text()
@@ -185,10 +190,12 @@ def test_offline_state_is_visible_and_vouchers_are_queued(screen: Any, counter: 
     assert fake_ledger.balances["shop:1"] == 12
 
 
-def test_without_javascript_the_form_still_works(browser: Any, counter: CounterServer,
-                                                 fake_ledger: FakeLedger, tmp_path: Path):
-    context = browser.new_context(java_script_enabled=False, bypass_csp=True,
-                                  viewport={"width": 1024, "height": 768})
+def test_without_javascript_the_form_still_works(
+    browser: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
+    context = browser.new_context(
+        java_script_enabled=False, bypass_csp=True, viewport={"width": 1024, "height": 768}
+    )
     try:
         page = context.new_page()
         page.goto(counter.url)
@@ -206,8 +213,9 @@ def test_without_javascript_the_form_still_works(browser: Any, counter: CounterS
         context.close()
 
 
-def test_phone_sized_screen(small_screen: Any, counter: CounterServer, fake_ledger: FakeLedger,
-                            tmp_path: Path):
+def test_phone_sized_screen(
+    small_screen: Any, counter: CounterServer, fake_ledger: FakeLedger, tmp_path: Path
+):
     phone = small_screen
     phone.goto(counter.url)
     scan_like_a_scanner(phone, fake_ledger.issue(7))
@@ -228,8 +236,10 @@ def test_picture_upload(screen: Any, counter: CounterServer, fake_ledger: FakeLe
     buf = io.BytesIO()
     qrcode.make(fake_ledger.issue(6)).save(buf, format="PNG")
     screen.goto(counter.url)
-    screen.set_input_files("#picture", files=[{"name": "voucher.png", "mimeType": "image/png",
-                                                "buffer": buf.getvalue()}])
+    screen.set_input_files(
+        "#picture",
+        files=[{"name": "voucher.png", "mimeType": "image/png", "buffer": buf.getvalue()}],
+    )
     screen.click("text=Read picture")
     screen.wait_for_url("**/?scan=*")
     tone, text = result(screen)
@@ -239,8 +249,9 @@ def test_picture_upload(screen: Any, counter: CounterServer, fake_ledger: FakeLe
     from PIL import Image
 
     Image.new("RGB", (200, 200), "white").save(blank, format="PNG")
-    screen.set_input_files("#picture", files=[{"name": "x.png", "mimeType": "image/png",
-                                                "buffer": blank.getvalue()}])
+    screen.set_input_files(
+        "#picture", files=[{"name": "x.png", "mimeType": "image/png", "buffer": blank.getvalue()}]
+    )
     screen.click("text=Read picture")
     screen.wait_for_selector("#form-error")
     assert "No QR code found in this picture" in screen.inner_text("#form-error")
@@ -263,9 +274,9 @@ navigator.mediaDevices.getUserMedia = async () => {
 """
 
 
-def test_camera_button_only_where_the_browser_reads_qr_codes(browser: Any,
-                                                             counter: CounterServer,
-                                                             fake_ledger: FakeLedger):
+def test_camera_button_only_where_the_browser_reads_qr_codes(
+    browser: Any, counter: CounterServer, fake_ledger: FakeLedger
+):
     plain = browser.new_context(bypass_csp=True)
     try:
         page = plain.new_page()
@@ -290,14 +301,16 @@ def test_camera_button_only_where_the_browser_reads_qr_codes(browser: Any,
         stubbed.close()
 
 
-def test_a_cross_site_form_cannot_redeem(screen: Any, counter: CounterServer,
-                                         fake_ledger: FakeLedger):
+def test_a_cross_site_form_cannot_redeem(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger
+):
     code = fake_ledger.issue(10)
     evil = f"""<!doctype html><form id=f method=post action="{counter.url}/scan">
       <input name=code value="{code}"><input name=csrf value=guess></form>
       <script>document.getElementById('f').submit()</script>"""
-    screen.route("http://attacker.test/", lambda route: route.fulfill(
-        body=evil, content_type="text/html"))
+    screen.route(
+        "http://attacker.test/", lambda route: route.fulfill(body=evil, content_type="text/html")
+    )
     screen.goto(counter.url)  # the shopkeeper's own tab has the cookie
     with screen.expect_navigation(url=f"{counter.url}/scan"):
         screen.goto("http://attacker.test/")
@@ -305,8 +318,9 @@ def test_a_cross_site_form_cannot_redeem(screen: Any, counter: CounterServer,
     assert fake_ledger.redemptions == [] and not counter.terminal.today()[1]
 
 
-def test_enter_to_result_time(screen: Any, counter: CounterServer, fake_ledger: FakeLedger,
-                              capsys: pytest.CaptureFixture[str]):
+def test_enter_to_result_time(
+    screen: Any, counter: CounterServer, fake_ledger: FakeLedger, capsys: pytest.CaptureFixture[str]
+):
     page = screen
     page.goto(counter.url)
     scan_like_a_scanner(page, fake_ledger.issue(1))  # warm up
@@ -318,8 +332,12 @@ def test_enter_to_result_time(screen: Any, counter: CounterServer, fake_ledger: 
         offline.append(scan_like_a_scanner(page, fake_ledger.issue(5)))
     fake_ledger.start()
     with capsys.disabled():
-        print(f"\nEnter-to-result, online (fake ledger): median {statistics.median(online):.0f} ms,"
-              f" max {max(online):.0f} ms, n={len(online)}")
-        print(f"Enter-to-result, offline: median {statistics.median(offline):.0f} ms, "
-              f"max {max(offline):.0f} ms, n={len(offline)}")
+        print(
+            f"\nEnter-to-result, online (fake ledger): median {statistics.median(online):.0f} ms,"
+            f" max {max(online):.0f} ms, n={len(online)}"
+        )
+        print(
+            f"Enter-to-result, offline: median {statistics.median(offline):.0f} ms, "
+            f"max {max(offline):.0f} ms, n={len(offline)}"
+        )
     assert statistics.median(online) < 500 and statistics.median(offline) < 500

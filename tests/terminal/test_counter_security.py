@@ -35,8 +35,12 @@ def token(client: Any) -> str:
 def post(client: Any, csrf: str, code: str, **headers: str) -> Any:
     headers = {"Origin": BASE, "Sec-Fetch-Site": "same-origin", **headers}
     headers = {k: v for k, v in headers.items() if v != "-"}
-    return client.post("/scan", base_url=BASE, headers=headers,
-                       data={"code": code, "csrf": csrf, "form_id": "f-" + code[-8:]})
+    return client.post(
+        "/scan",
+        base_url=BASE,
+        headers=headers,
+        data={"code": code, "csrf": csrf, "form_id": "f-" + code[-8:]},
+    )
 
 
 def test_a_same_origin_post_with_the_token_works(client: Any, fake_ledger: FakeLedger):
@@ -45,17 +49,19 @@ def test_a_same_origin_post_with_the_token_works(client: Any, fake_ledger: FakeL
     assert len(fake_ledger.redemptions) == 1
 
 
-@pytest.mark.parametrize("change", [
-    {"Origin": "http://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "http://127.0.0.1:9999"},
-    {"Origin": "-", "Referer": "http://evil.example/page"},
-    {"Origin": "-"},
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-site"},
-])
-def test_cross_site_posts_are_refused(client: Any, fake_ledger: FakeLedger,
-                                      change: dict[str, str]):
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1:9999"},
+        {"Origin": "-", "Referer": "http://evil.example/page"},
+        {"Origin": "-"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_cross_site_posts_are_refused(client: Any, fake_ledger: FakeLedger, change: dict[str, str]):
     answer = post(client, token(client), fake_ledger.issue(5), **change)
     assert answer.status_code == 403
     assert "did not come from the counter screen" in answer.get_data(as_text=True)
@@ -94,8 +100,12 @@ def test_headers_and_bad_input(client: Any):
     csrf = token(client)
     empty = post(client, csrf, "")
     assert empty.status_code == 400 and "Scan a voucher" in empty.get_data(as_text=True)
-    answer = client.post("/scan", base_url=BASE, headers={"Origin": BASE},
-                         data={"code": "CC1:X", "csrf": csrf, "amount": "1.5"})
+    answer = client.post(
+        "/scan",
+        base_url=BASE,
+        headers={"Origin": BASE},
+        data={"code": "CC1:X", "csrf": csrf, "amount": "1.5"},
+    )
     assert answer.status_code == 400 and "whole number" in answer.get_data(as_text=True)
     assert client.get("/?scan=nope", base_url=BASE).status_code == 404
 
@@ -106,6 +116,10 @@ def test_an_oversized_picture_is_refused(counter: Any):
     with httpx.Client(base_url=counter.url, timeout=30) as http:
         page = http.get("/")
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
-        big = http.post("/scan-image", headers={"Origin": counter.url},
-                        data={"csrf": csrf}, files={"picture": ("big.png", b"x" * (17 << 20))})
+        big = http.post(
+            "/scan-image",
+            headers={"Origin": counter.url},
+            data={"csrf": csrf},
+            files={"picture": ("big.png", b"x" * (17 << 20))},
+        )
     assert big.status_code == 413

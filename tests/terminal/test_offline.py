@@ -16,10 +16,13 @@ from tests.terminal.fake_ledger import FakeLedger
 REDEEM = ("POST", "/api/v1/redemptions")
 
 
-def test_ledger_down_accepts_within_limits_and_syncs_when_back(terminal: Terminal,
-                                                               fake_ledger: FakeLedger):
-    codes = [fake_ledger.issue(v, member=m) for v, m in
-             [(20, "ann"), (15, "bob"), (30, "cat"), (12, "dan"), (18, "eve"), (9, "fay")]]
+def test_ledger_down_accepts_within_limits_and_syncs_when_back(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
+    codes = [
+        fake_ledger.issue(v, member=m)
+        for v, m in [(20, "ann"), (15, "bob"), (30, "cat"), (12, "dan"), (18, "eve"), (9, "fay")]
+    ]
     fake_ledger.stop()
 
     a = terminal.scan(codes[0])  # 20: exactly the floor limit
@@ -31,8 +34,9 @@ def test_ledger_down_accepts_within_limits_and_syncs_when_back(terminal: Termina
     assert b.scan.state == "queued"
 
     c = terminal.scan(codes[2])  # 30 > floor 20: can't accept now
-    assert c.scan.state == "declined" and c.exit_code == 4 and c.scan.reason == (
-        "offline_floor_limit")
+    assert (
+        c.scan.state == "declined" and c.exit_code == 4 and c.scan.reason == ("offline_floor_limit")
+    )
     assert c.message.title == "Can't accept this voucher now."
     assert "at most 20 credits" in " ".join(c.message.lines)
 
@@ -82,8 +86,7 @@ def test_total_cap(terminal: Terminal, fake_ledger: FakeLedger):
     assert terminal.scan(codes[2], amount=10).scan.state == "queued"  # exactly 50
 
 
-def test_offline_still_refuses_bad_and_expired_codes(terminal: Terminal,
-                                                     fake_ledger: FakeLedger):
+def test_offline_still_refuses_bad_and_expired_codes(terminal: Terminal, fake_ledger: FakeLedger):
     expired = fake_ledger.issue(5, expires_in_s=-5)
     good = fake_ledger.issue(5)
     tampered = good[:50] + ("0" if good[50] != "0" else "1") + good[51:]
@@ -126,8 +129,9 @@ def test_same_voucher_offline_at_two_terminals_one_redemption_one_exception(
     assert fake_ledger.journal[flagged.id]["outcome"] == "exception"
 
 
-def test_offline_voucher_expiring_before_sync_is_still_paid(terminal: Terminal,
-                                                            fake_ledger: FakeLedger):
+def test_offline_voucher_expiring_before_sync_is_still_paid(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
     code = fake_ledger.issue(8, expires_in_s=2)
     fake_ledger.stop()
     out = terminal.scan(code)
@@ -138,8 +142,9 @@ def test_offline_voucher_expiring_before_sync_is_still_paid(terminal: Terminal,
     assert len(report.redeemed) == 1 and fake_ledger.balances["shop:1"] == 8
 
 
-def test_ledger_refusing_an_offline_acceptance_is_shown(terminal: Terminal,
-                                                        fake_ledger: FakeLedger):
+def test_ledger_refusing_an_offline_acceptance_is_shown(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
     code = fake_ledger.issue(18)
     fake_ledger.stop()
     assert terminal.scan(code).scan.state == "queued"
@@ -149,7 +154,8 @@ def test_ledger_refusing_an_offline_acceptance_is_shown(terminal: Terminal,
     (refused,) = report.refused
     assert refused.reason == "offline_limit_exceeded" and refused.needs_attention
     assert terminal.outcome(refused).message.title == (
-        "The council refused a voucher this till accepted offline.")
+        "The council refused a voucher this till accepted offline."
+    )
 
 
 def test_a_terminal_that_never_reached_the_ledger_cannot_accept(
@@ -163,8 +169,7 @@ def test_a_terminal_that_never_reached_the_ledger_cannot_accept(
     assert out.message.title == "Can't check vouchers yet." and out.exit_code == 4
 
 
-def test_turned_away_but_actually_redeemed_is_flagged(terminal: Terminal,
-                                                      fake_ledger: FakeLedger):
+def test_turned_away_but_actually_redeemed_is_flagged(terminal: Terminal, fake_ledger: FakeLedger):
     """The ledger commits a 30-credit redemption but the answer is lost and the ledger then
     goes down: over the floor limit, the screen says "can't accept now". The sync finds that
     it did go through and flags it for the shopkeeper."""

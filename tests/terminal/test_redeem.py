@@ -38,8 +38,9 @@ def test_redeem_part_returns_the_change(terminal: Terminal, fake_ledger: FakeLed
     assert fake_ledger.balances["shop:1"] == 12 and fake_ledger.balances["member:bob"] == -12
 
 
-def test_more_than_the_face_value_is_refused_without_asking(terminal: Terminal,
-                                                            fake_ledger: FakeLedger):
+def test_more_than_the_face_value_is_refused_without_asking(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
     out = terminal.scan(fake_ledger.issue(10), amount=12)
     assert out.exit_code == 1 and out.scan.reason == "amount_exceeds_voucher"
     assert out.message.title == "This voucher is only worth 10 credits."
@@ -62,25 +63,30 @@ def test_already_used_elsewhere_names_the_shop_and_time(
     assert fake_ledger.count(*REDEEM) == before
 
 
-@pytest.mark.parametrize("reason", ["expired", "invalid_signature", "unknown_key",
-                                    "malformed_code"])
-def test_bad_codes_are_refused_locally_and_journaled(terminal: Terminal, fake_ledger: FakeLedger,
-                                                     reason: str):
+@pytest.mark.parametrize(
+    "reason", ["expired", "invalid_signature", "unknown_key", "malformed_code"]
+)
+def test_bad_codes_are_refused_locally_and_journaled(
+    terminal: Terminal, fake_ledger: FakeLedger, reason: str
+):
     from tests.terminal.voucher_signer import SigningKey, sign_code
 
     code = {
         "expired": lambda: fake_ledger.issue(5, expires_in_s=-1),
-        "invalid_signature": lambda: (c := fake_ledger.issue(5))[:40]
-        + ("A" if c[40] != "A" else "B") + c[41:],
-        "unknown_key": lambda: sign_code(SigningKey.generate(), face_value=5,
-                                         expires_at=2_000_000_000),
+        "invalid_signature": lambda: (
+            (c := fake_ledger.issue(5))[:40] + ("A" if c[40] != "A" else "B") + c[41:]
+        ),
+        "unknown_key": lambda: sign_code(
+            SigningKey.generate(), face_value=5, expires_at=2_000_000_000
+        ),
         "malformed_code": lambda: "hello",
     }[reason]()
     out = terminal.scan(code)
     assert out.exit_code == 1 and out.scan.state == "refused" and out.scan.reason == reason
     assert out.message.tone == "no" and "_" not in out.message.title  # words, not codes
-    assert out.message.title == ("This voucher has expired." if reason == "expired"
-                                 else "This is not a valid voucher.")
+    assert out.message.title == (
+        "This voucher has expired." if reason == "expired" else "This is not a valid voucher."
+    )
     assert fake_ledger.count(*REDEEM) == 0
     assert terminal.store.scan(out.scan.id) is not None
 
@@ -127,8 +133,7 @@ def test_timeout_after_commit_then_sync_returns_the_first_result(
     assert len(fake_ledger.redemptions) == 1 and not fake_ledger.exceptions
     assert fake_ledger.balances["shop:1"] == 15 and fake_ledger.balances["adjustments"] == 0
     # The offline submission was retired, never sent.
-    assert [s.state for s in terminal.store.submissions_of(scan.id)] == ["answered",
-                                                                          "superseded"]
+    assert [s.state for s in terminal.store.submissions_of(scan.id)] == ["answered", "superseded"]
 
 
 def test_a_crash_between_send_and_answer_is_resolved_with_the_stored_key(
@@ -140,10 +145,15 @@ def test_a_crash_between_send_and_answer_is_resolved_with_the_stored_key(
     result."""
     terminal = make_terminal()
     code = fake_ledger.issue(15)
-    voucher = terminal._verify(code, terminal.trust_list())  # noqa: SLF001
-    scan, sub = terminal.store.record_scan(code=code, source="cli", state="pending",
-                                           voucher=voucher, amount=15,
-                                           online_body={"code": code, "amount": 15})
+    voucher = terminal._verify(code, terminal.trust_list())
+    scan, sub = terminal.store.record_scan(
+        code=code,
+        source="cli",
+        state="pending",
+        voucher=voucher,
+        amount=15,
+        online_body={"code": code, "amount": 15},
+    )
     assert sub is not None
     terminal.client.redeem(sub.body)  # reaches the ledger; the answer is "lost"
     assert len(fake_ledger.redemptions) == 1
@@ -163,9 +173,9 @@ def test_a_crash_between_send_and_answer_is_resolved_with_the_stored_key(
         reborn.close()
 
 
-def test_the_scan_is_on_disk_before_the_request_is_sent(terminal: Terminal,
-                                                         fake_ledger: FakeLedger,
-                                                         monkeypatch: pytest.MonkeyPatch):
+def test_the_scan_is_on_disk_before_the_request_is_sent(
+    terminal: Terminal, fake_ledger: FakeLedger, monkeypatch: pytest.MonkeyPatch
+):
     code = fake_ledger.issue(15)
     seen: list[tuple[str, str]] = []
     real = terminal.client.redeem
@@ -173,9 +183,11 @@ def test_the_scan_is_on_disk_before_the_request_is_sent(terminal: Terminal,
     def spy(body: str):
         # Another connection sees the committed scan and its exact request body.
         with sqlite3.connect(terminal.config.store_path) as conn:
-            seen.extend(conn.execute(
-                "SELECT c.state, s.body FROM submission s JOIN scan c ON c.id = s.scan_id"
-            ).fetchall())
+            seen.extend(
+                conn.execute(
+                    "SELECT c.state, s.body FROM submission s JOIN scan c ON c.id = s.scan_id"
+                ).fetchall()
+            )
         return real(body)
 
     monkeypatch.setattr(terminal.client, "redeem", spy)
@@ -183,8 +195,7 @@ def test_the_scan_is_on_disk_before_the_request_is_sent(terminal: Terminal,
     assert seen == [("pending", seen[0][1])] and json.loads(seen[0][1])["code"] == code
 
 
-def test_a_reposted_counter_form_does_not_scan_twice(terminal: Terminal,
-                                                     fake_ledger: FakeLedger):
+def test_a_reposted_counter_form_does_not_scan_twice(terminal: Terminal, fake_ledger: FakeLedger):
     code = fake_ledger.issue(15)
     first = terminal.scan(code, form_id="form-1", source="scanner")
     second = terminal.scan(code, form_id="form-1", source="scanner")

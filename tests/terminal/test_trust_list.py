@@ -24,8 +24,7 @@ def test_etag_revalidation(terminal: Terminal, fake_ledger: FakeLedger):
     assert len(terminal.trust_list().keys) == 2  # type: ignore[union-attr]
 
 
-def test_cached_list_is_used_while_the_ledger_is_down(terminal: Terminal,
-                                                      fake_ledger: FakeLedger):
+def test_cached_list_is_used_while_the_ledger_is_down(terminal: Terminal, fake_ledger: FakeLedger):
     code = fake_ledger.issue(5)
     fake_ledger.stop()
     assert not terminal.refresh_trust_list()
@@ -42,8 +41,7 @@ def test_a_new_key_is_fetched_when_a_code_needs_it(terminal: Terminal, fake_ledg
     assert fake_ledger.count(*TRUST, 200) == 2
 
 
-def test_a_revoked_key_stops_verifying_after_refresh(terminal: Terminal,
-                                                     fake_ledger: FakeLedger):
+def test_a_revoked_key_stops_verifying_after_refresh(terminal: Terminal, fake_ledger: FakeLedger):
     code = fake_ledger.issue(5)
     fake_ledger.keys[0].status = "revoked"
     assert terminal.refresh_trust_list()

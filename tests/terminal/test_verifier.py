@@ -40,8 +40,12 @@ def key() -> SigningKey:
 
 @pytest.fixture(scope="module")
 def good(key: SigningKey) -> str:
-    return sign_code(key, face_value=15, expires_at=NOW + 3600,
-                     voucher_id=bytes.fromhex("00112233445566778899aabbccddeeff"))
+    return sign_code(
+        key,
+        face_value=15,
+        expires_at=NOW + 3600,
+        voucher_id=bytes.fromhex("00112233445566778899aabbccddeeff"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +127,14 @@ def test_unknown_key_and_key_with_wrong_kid(key: SigningKey):
     assert verify(code, TrustList.from_json({"keys": [plain], "extra": 1}), NOW).face_value == 5
 
 
-def test_a_signature_by_another_key_under_a_known_kid_is_invalid(key: SigningKey,
-                                                                 trust: TrustList):
+def test_a_signature_by_another_key_under_a_known_kid_is_invalid(key: SigningKey, trust: TrustList):
     impostor = SigningKey.generate()
-    payload = struct.pack(">B8sH", 1, key.key_id, 1) + os.urandom(16) + struct.pack(
-        ">II", 5, NOW + 60)
-    code = "CC1:" + b45encode(payload + impostor.private.sign(
-        b"cooperative-credits/voucher/v1\x00" + payload))
+    payload = (
+        struct.pack(">B8sH", 1, key.key_id, 1) + os.urandom(16) + struct.pack(">II", 5, NOW + 60)
+    )
+    code = "CC1:" + b45encode(
+        payload + impostor.private.sign(b"cooperative-credits/voucher/v1\x00" + payload)
+    )
     assert refused_code(code, trust) == "invalid_signature"
     # Signed without the domain tag: also invalid.
     code = "CC1:" + b45encode(payload + key.private.sign(payload))
@@ -141,10 +146,14 @@ def test_face_value_range_and_version(key: SigningKey, trust: TrustList):
         code = sign_code(key, face_value=face, expires_at=NOW + 60)
         assert refused_code(code, trust) == "malformed_code", face
     for face in (1, 1_000_000):
-        assert verify(sign_code(key, face_value=face, expires_at=NOW + 60), trust,
-                      NOW).face_value == face
-    assert refused_code(sign_code(key, face_value=5, expires_at=NOW + 60, version=2),
-                        trust) == "malformed_code"
+        assert (
+            verify(sign_code(key, face_value=face, expires_at=NOW + 60), trust, NOW).face_value
+            == face
+        )
+    assert (
+        refused_code(sign_code(key, face_value=5, expires_at=NOW + 60, version=2), trust)
+        == "malformed_code"
+    )
 
 
 def test_base45_is_strict():
@@ -178,25 +187,59 @@ def generated_vectors() -> list[dict[str, Any]]:
     vid = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 
     def ok(code: str, face: int, exp: int, k: SigningKey) -> dict[str, Any]:
-        return {"ok": True, "voucher_id": vid.hex(), "face_value": face, "expires_at": exp,
-                "kid": k.kid, "scheme_id": 1}
+        return {
+            "ok": True,
+            "voucher_id": vid.hex(),
+            "face_value": face,
+            "expires_at": exp,
+            "kid": k.kid,
+            "scheme_id": 1,
+        }
 
     valid = sign_code(key, face_value=15, expires_at=NOW + 86400, voucher_id=vid)
     return [
-        {"code": valid, "now": NOW, "trust_list": listed,
-         "expected": ok(valid, 15, NOW + 86400, key)},
-        {"code": (c := sign_code(retired, face_value=1, expires_at=NOW + 1, voucher_id=vid)),
-         "now": NOW, "trust_list": listed, "expected": ok(c, 1, NOW + 1, retired)},
-        {"code": sign_code(key, face_value=15, expires_at=NOW, voucher_id=vid), "now": NOW,
-         "trust_list": listed, "expected": {"ok": False, "code": "expired"}},
-        {"code": sign_code(revoked, face_value=15, expires_at=NOW + 60, voucher_id=vid),
-         "now": NOW, "trust_list": listed, "expected": {"ok": False, "code": "unknown_key"}},
-        {"code": valid[:-3] + ("0" if valid[-3] != "0" else "1") + valid[-2:], "now": NOW,
-         "trust_list": listed, "expected": {"ok": False, "code": "invalid_signature"}},
-        {"code": valid[:-1], "now": NOW, "trust_list": listed,
-         "expected": {"ok": False, "code": "malformed_code"}},
-        {"code": "CC2:" + valid[4:], "now": NOW, "trust_list": listed,
-         "expected": {"ok": False, "code": "malformed_code"}},
+        {
+            "code": valid,
+            "now": NOW,
+            "trust_list": listed,
+            "expected": ok(valid, 15, NOW + 86400, key),
+        },
+        {
+            "code": (c := sign_code(retired, face_value=1, expires_at=NOW + 1, voucher_id=vid)),
+            "now": NOW,
+            "trust_list": listed,
+            "expected": ok(c, 1, NOW + 1, retired),
+        },
+        {
+            "code": sign_code(key, face_value=15, expires_at=NOW, voucher_id=vid),
+            "now": NOW,
+            "trust_list": listed,
+            "expected": {"ok": False, "code": "expired"},
+        },
+        {
+            "code": sign_code(revoked, face_value=15, expires_at=NOW + 60, voucher_id=vid),
+            "now": NOW,
+            "trust_list": listed,
+            "expected": {"ok": False, "code": "unknown_key"},
+        },
+        {
+            "code": valid[:-3] + ("0" if valid[-3] != "0" else "1") + valid[-2:],
+            "now": NOW,
+            "trust_list": listed,
+            "expected": {"ok": False, "code": "invalid_signature"},
+        },
+        {
+            "code": valid[:-1],
+            "now": NOW,
+            "trust_list": listed,
+            "expected": {"ok": False, "code": "malformed_code"},
+        },
+        {
+            "code": "CC2:" + valid[4:],
+            "now": NOW,
+            "trust_list": listed,
+            "expected": {"ok": False, "code": "malformed_code"},
+        },
     ]
 
 
@@ -217,16 +260,24 @@ def test_vectors_are_not_empty():
     assert any(not v["expected"]["ok"] for v in ALL_VECTORS), SOURCE
 
 
-@pytest.mark.parametrize("vector", ALL_VECTORS, ids=lambda v: v.get("name") or
-                         v.get("description") or v["expected"].get("code", "ok"))
+@pytest.mark.parametrize(
+    "vector",
+    ALL_VECTORS,
+    ids=lambda v: v.get("name") or v.get("description") or v["expected"].get("code", "ok"),
+)
 def test_vector(vector: dict[str, Any]):
     # A vector may carry its trust list inline, or the file one shared list.
     trust = TrustList.from_json(vector["trust_list"])
     expected = vector["expected"]
     if expected["ok"]:
         v = verify(vector["code"], trust, vector["now"])
-        got = {"voucher_id": v.voucher_id, "face_value": v.face_value,
-               "expires_at": v.expires_at, "kid": v.kid, "scheme_id": v.scheme_id}
+        got = {
+            "voucher_id": v.voucher_id,
+            "face_value": v.face_value,
+            "expires_at": v.expires_at,
+            "kid": v.kid,
+            "scheme_id": v.scheme_id,
+        }
         assert got == {k: expected[k] for k in got}
     else:
         with pytest.raises(VoucherRefused) as info:
