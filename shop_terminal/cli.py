@@ -174,7 +174,7 @@ def init(
         terminal.close()
 
 
-def _print_outcome(outcome: Outcome, as_json: bool) -> None:
+def _print_outcome(outcome: Outcome, as_json: bool, terminal: Terminal) -> None:
     if as_json:
         _echo_json(outcome.as_json())
         return
@@ -202,7 +202,7 @@ def _redeem(ctx: click.Context, code: str, amount: int | None, as_json: bool, so
             outcome = terminal.scan(code, amount=amount, source=source)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
-    _print_outcome(outcome, as_json)
+        _print_outcome(outcome, as_json, terminal)
     sys.exit(outcome.exit_code)
 
 

@@ -83,6 +83,21 @@ def describe(scan: Any, ctx: Context) -> Message:
                     "The council has recorded this and still pays your shop; nothing more to do.",
                 ),
             )
+        if scan.needs_attention:
+            # Settled after the customer was told "no" or was told nothing (a lost answer,
+            # a stopped terminal): the shop has been paid for goods it may not have given.
+            return Message(
+                "yes",
+                credits(taken),
+                "This voucher went through after all.",
+                (
+                    *lines,
+                    "The screen could not confirm it at the time, but the council's system took "
+                    f"it: your shop is paid {credits(taken)}.",
+                    "If the customer comes back, give them their goods; otherwise tell the "
+                    "council, so it can give the credits back.",
+                ),
+            )
         return Message("yes", credits(taken), "Voucher accepted.", tuple(lines))
     if state == "queued":
         return Message(

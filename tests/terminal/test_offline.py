@@ -194,6 +194,11 @@ def test_turned_away_but_actually_redeemed_is_flagged(terminal: Terminal, fake_l
     scan = terminal.store.scan(out.scan.id)
     assert scan is not None and scan.state == "redeemed" and scan.needs_attention
     assert len(fake_ledger.redemptions) == 1 and fake_ledger.balances["shop:1"] == 30
+    msg = terminal.outcome(scan).message
+    assert msg.title == "This voucher went through after all."
+    assert any("your shop is paid 30 credits" in line for line in msg.lines)
+    terminal.store.acknowledge(scan.id)
+    assert not terminal.store.attention()
 
 
 def test_while_offline_scans_do_not_wait_for_the_network(
