@@ -16,7 +16,9 @@ Failure switches for the tests:
 - ``delay_after_commit_s``: commit a redemption, then wait before answering (a client with
   a shorter read timeout gives up: the outcome is unknown to it);
 - ``drop_after_commit``: commit the next N redemptions, then close the connection without
-  answering (the timeout-after-commit case).
+  answering (the timeout-after-commit case);
+- ``hang_up``: close every redemption request's connection without processing it (a hung
+  application behind a proxy); ``received`` keeps every redemption body that arrived.
 
 Replays of a committed key are always answered at once: they are what a careful client
 sends after it lost an answer.
@@ -110,6 +112,8 @@ class FakeLedger:
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     delay_after_commit_s: float = 0.0
     drop_after_commit: int = 0
+    hang_up: bool = False
+    received: list[dict[str, Any]] = field(default_factory=list)
     clock: Any = time.time
     lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
@@ -446,6 +450,12 @@ class _Handler(BaseHTTPRequestHandler):
             term = self.fake.terminal_for(self.headers.get("Authorization"))
             body = self._body()
             if url.path == "/api/v1/redemptions":
+                with self.fake.lock:
+                    self.fake.received.append(body if isinstance(body, dict) else {})
+                if self.fake.hang_up:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 status, result, replayed = self.fake.redeem(term, body)
                 if not replayed and self.fake.drop_after_commit > 0:
                     with self.fake.lock:

@@ -75,6 +75,36 @@ def test_ledger_down_accepts_within_limits_and_syncs_when_back(
     assert terminal.scan(codes[3]).scan.state == "redeemed"
 
 
+def test_floor_limit_boundary(terminal: Terminal, fake_ledger: FakeLedger):
+    over, at = fake_ledger.issue(21), fake_ledger.issue(21)
+    fake_ledger.stop()
+    assert terminal.scan(over).scan.reason == "offline_floor_limit"  # 21 > 20
+    assert terminal.scan(at, amount=20).scan.state == "queued"  # 20 of 21: within
+
+
+def test_offline_request_waits_until_the_online_one_is_known(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
+    """A scan whose online request's answer was lost is queued offline; while a sync still
+    gets no answer for the online request, the offline one must not be sent (both could
+    redeem). Once the online one is known to have gone through, the offline one is never
+    sent."""
+    code = fake_ledger.issue(15)
+    fake_ledger.delay_after_commit_s = 2.0  # committed; the answer comes too late
+    out = terminal.scan(code)
+    assert out.scan.state == "queued"
+    fake_ledger.delay_after_commit_s = 0
+    fake_ledger.hang_up = True  # the ledger now hangs up on every redemption
+    report = terminal.sync()
+    assert report.unanswered == 1 and report.sent == 0 and report.still_unresolved == 1
+    assert not any("offline_accepted_at" in b for b in fake_ledger.received)
+    fake_ledger.hang_up = False
+    report = terminal.sync()
+    assert report.resolved == 1 and report.sent == 0 and report.still_queued == 0
+    assert not any("offline_accepted_at" in b for b in fake_ledger.received)
+    assert len(fake_ledger.redemptions) == 1 and not fake_ledger.exceptions
+
+
 def test_total_cap(terminal: Terminal, fake_ledger: FakeLedger):
     codes = [fake_ledger.issue(20) for _ in range(3)]
     fake_ledger.stop()
