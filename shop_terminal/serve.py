@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from shop_terminal.config import Config, secret_key
@@ -54,19 +55,19 @@ class BackgroundSync:
         )
 
     def _run(self) -> None:
-        since_sync = float("inf")
+        last_sync = float("-inf")
+        tick_s = min(1.0, self.busy_interval_s)
         while not self._stop.is_set():
             interval = self.busy_interval_s if self._busy() else self.idle_interval_s
-            if since_sync >= interval:
-                since_sync = 0.0
+            if time.monotonic() - last_sync >= interval:
+                last_sync = time.monotonic()
                 try:
                     report = self.terminal.sync()
                     for scan in report.exceptions + report.refused:
                         log.warning("needs attention: %s %s", scan.reference, scan.reason)
                 except Exception:  # never let one bad sync stop the next
                     log.exception("background sync failed")
-            self._stop.wait(1.0)
-            since_sync += 1.0
+            self._stop.wait(tick_s)
 
 
 def make_server(config: Config, terminal: Terminal | None = None, **waitress_kw: Any) -> Any:
