@@ -352,7 +352,7 @@ def today(ctx: click.Context, as_json: bool, data: Path | None) -> None:
             mark = "YES" if msg.tone == "yes" else "no "
             amount = credits(s.taken) if s.taken else ""
             click.echo(
-                f"  {when(s.scanned_at, ctx_):>9}  {mark}  {amount:>11}  "
+                f"  {when(s.scanned_at, ctx_).removeprefix('at '):>9}  {mark}  {amount:>11}  "
                 f"{s.reference or '-':9}  {msg.title}"
             )
 
