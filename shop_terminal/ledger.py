@@ -1,0 +1,157 @@
+"""The terminal's HTTP client for the ledger (docs/api-terminal.md), over httpx.
+
+Why httpx: a well-kept client with one explicit ``Timeout(connect=, read=, write=, pool=)``,
+connection pooling (keep-alive makes a redemption one round trip on a warm connection) and
+exception classes that tell *where* a request failed — which is what the terminal needs:
+
+- :class:`LedgerUnreachable` — the connection was never made (refused, DNS, connect timeout,
+  pool timeout): the ledger cannot have seen the request.
+- :class:`LedgerNoAnswer` — the request may have reached the ledger but no usable answer came
+  back (read/write timeout, connection dropped, a 5xx from the ledger or a proxy, a body that
+  is not JSON). For a redemption this means *the outcome is unknown*: the caller must resend
+  the same body with the same idempotency key, never a new one.
+- :class:`LedgerRefused` — the ledger answered with a problem (``code``, ``status``, body).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from shop_terminal import __version__
+
+USER_AGENT = f"shop-terminal/{__version__}"
+
+
+class LedgerUnreachable(Exception):
+    """The connection to the ledger could not be made; the request was not sent."""
+
+
+class LedgerNoAnswer(Exception):
+    """The request may have reached the ledger, but no usable answer came back."""
+
+
+@dataclass
+class LedgerRefused(Exception):
+    """The ledger answered with an error (``application/problem+json``)."""
+
+    status: int
+    code: str
+    problem: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.problem.get('detail', '')}"
+
+
+@dataclass(frozen=True)
+class TrustListAnswer:
+    """``GET /trust-list``: ``text`` and ``etag``, or ``not_modified``."""
+
+    not_modified: bool
+    text: str | None = None
+    etag: str | None = None
+
+
+class LedgerClient:
+    """One pooled HTTP client for one ledger and terminal token. Thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        connect_timeout_s: float = 1.5,
+        read_timeout_s: float = 4.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        timeout = httpx.Timeout(
+            connect=connect_timeout_s,
+            read=read_timeout_s,
+            write=read_timeout_s,
+            pool=connect_timeout_s,
+        )
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._auth = {"Authorization": f"Bearer {token}"}
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, path, **kw)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise LedgerUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            # Read/write timeouts, a dropped connection, a protocol error: sent, maybe seen.
+            raise LedgerNoAnswer(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise LedgerNoAnswer(f"the ledger answered {response.status_code}")
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise LedgerNoAnswer(f"a {response.status_code} answer that is not JSON") from None
+        if not isinstance(data, dict):
+            raise LedgerNoAnswer(f"a {response.status_code} answer that is not an object")
+        return data
+
+    def _checked(self, response: httpx.Response, *ok: int) -> dict[str, Any]:
+        data = self._json(response)
+        if response.status_code not in ok:
+            code = data.get("code")
+            raise LedgerRefused(
+                response.status_code, code if isinstance(code, str) else "unknown", data
+            )
+        return data
+
+    def trust_list(self, etag: str | None) -> TrustListAnswer:
+        """``GET /trust-list`` with ``If-None-Match`` when an ETag is known."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._request("GET", "/trust-list", headers=headers)
+        if response.status_code == 304:
+            return TrustListAnswer(not_modified=True, etag=etag)
+        self._checked(response, 200)
+        return TrustListAnswer(False, response.text, response.headers.get("ETag"))
+
+    def terminal(self) -> dict[str, Any]:
+        """``GET /terminal``: who this terminal is and its offline limits."""
+        return self._checked(self._request("GET", "/terminal", headers=self._auth), 200)
+
+    def redeem(self, body: str) -> dict[str, Any]:
+        """``POST /redemptions`` with ``body`` exactly as given (the stored JSON text), so a
+        retry is byte-identical and the ledger replays its first answer. Returns the 201 body;
+        raises LedgerRefused, LedgerUnreachable or LedgerNoAnswer."""
+        response = self._request(
+            "POST",
+            "/redemptions",
+            content=body.encode(),
+            headers={**self._auth, "Content-Type": "application/json"},
+        )
+        return self._checked(response, 201)
+
+    def upload_journal(self, entries: list[dict[str, Any]]) -> int:
+        """``POST /terminal/journal`` (at most 500 entries); returns ``accepted``."""
+        assert len(entries) <= 500
+        response = self._request(
+            "POST",
+            "/terminal/journal",
+            content=json.dumps({"entries": entries}).encode(),
+            headers={**self._auth, "Content-Type": "application/json"},
+        )
+        accepted = self._checked(response, 200).get("accepted")
+        if not isinstance(accepted, int):
+            raise LedgerNoAnswer("the journal upload's answer has no count")
+        return accepted
