@@ -43,6 +43,9 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+#: Execution option marking a read-only session (SQLite: a deferred BEGIN, no write lock).
+READ_ONLY = "credits_read_only"
+
 #: PostgreSQL SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
@@ -102,7 +105,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at once, so check-then-write cannot race; readers
+            # (Database.read) do not, so they never wait on, or block, a writer.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -153,6 +161,14 @@ class Database:
     def __init__(self, engine: Engine, *, attempts: int = 8) -> None:
         self.engine = engine
         self.attempts = attempts
+        self._read_engines: tuple[Engine, Engine] | None = None
+
+    @property
+    def _read_engine(self) -> Engine:
+        """The engine with the read-only option (shares the pool; follows ``self.engine``)."""
+        if self._read_engines is None or self._read_engines[0] is not self.engine:
+            self._read_engines = (self.engine, self.engine.execution_options(**{READ_ONLY: True}))
+        return self._read_engines[1]
 
     @property
     def dialect(self) -> str:
@@ -215,8 +231,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reads. Closing it ends its transaction (the pool rolls the
-        connection back) and detaches what it loaded, which stays readable afterwards."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        connection back) and detaches what it loaded, which stays readable afterwards. On
+        SQLite it does not take the write lock, so it can be open while a write happens."""
+        with Session(self._read_engine, expire_on_commit=False) as session:
             yield session
 
 

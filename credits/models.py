@@ -9,5 +9,6 @@ from credits.accounts import models as accounts_models  # noqa: F401
 from credits.accounts import sessions as accounts_sessions  # noqa: F401
 from credits.audit import models as audit_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401
+from credits.redemption import models as redemption_models  # noqa: F401
 from credits.shops import models as shops_models  # noqa: F401
 from credits.vouchers import models as vouchers_models  # noqa: F401

@@ -39,6 +39,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api import audit, people, tokens
     from credits.api.health import blp as health
     from credits.api.me import blp as me
+    from credits.api.redemptions import blp as redemptions
     from credits.api.shops import blp as shops
     from credits.api.vouchers import blp as vouchers
 
@@ -54,6 +55,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         audit.blp,
         shops,
         vouchers,
+        redemptions,
     ]
 
 

@@ -370,9 +370,12 @@ def claim_open_voucher(
     actor: str,
     now: datetime,
     person_id: int | None = None,
+    valid_at: datetime | None = None,
 ) -> Voucher:
     """Move an open voucher to ``to_state`` — the one conditional UPDATE that makes every
-    close happen exactly once. Redemption calls this with ``VoucherState.REDEEMED``.
+    close happen exactly once. Redemption calls this with ``VoucherState.REDEEMED``;
+    ``valid_at`` (default ``now``) is when its validity is judged: a redemption a shop
+    accepted offline is judged at the moment it accepted it.
 
     ``UPDATE voucher SET state=:to, closed_at=:now, closed_by=:actor WHERE id=:id AND
     state='open'`` (plus ``expires_at > now`` for a redemption, ``expires_at <= now`` for an
@@ -390,7 +393,7 @@ def claim_open_voucher(
     if person_id is not None:
         conditions.append(V.person_id == person_id)
     if to_state is VoucherState.REDEEMED:
-        conditions.append(V.expires_at > now)
+        conditions.append(V.expires_at > (valid_at or now))
     elif to_state is VoucherState.EXPIRED:
         conditions.append(V.expires_at <= now)
     result = session.execute(

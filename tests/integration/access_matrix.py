@@ -45,6 +45,8 @@ PATH_DEFAULTS = {
     "shop_id": "@shop",
     "terminal_id": "@terminal",
     "voucher_id": "@voucher",
+    "redemption_id": "0" * 32,
+    "exception_id": "0" * 32,
 }
 
 ACCESS: dict[str, Access] = {
@@ -125,5 +127,32 @@ ACCESS: dict[str, Access] = {
     ),
     "GET /api/v1/vouchers/<string:voucher_id>/qr.png": Access(
         frozenset({Role.MEMBER}) | {Role.OFFICER}
+    ),
+    # redemption at shops (terminals), looked up by shops and officers, reversed by officers
+    "POST /api/v1/redemptions": Access(TERMINAL, {"code": "CC1:X", "idempotency_key": "m"}),
+    "GET /api/v1/redemptions": Access(TERMINAL | OFFICERS | {Role.SHOP_STAFF}),
+    "GET /api/v1/redemptions/<string:redemption_id>": Access(
+        TERMINAL | OFFICERS | {Role.SHOP_STAFF}
+    ),
+    "POST /api/v1/redemptions/<string:redemption_id>/reverse": Access(
+        OFFICERS, {"reason": "matrix"}
+    ),
+    "GET /api/v1/redemption-exceptions": Access(OFFICERS),
+    "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
+        OFFICERS, {"resolution": "matrix"}
+    ),
+    "POST /api/v1/terminal/journal": Access(
+        TERMINAL,
+        {
+            "entries": [
+                {
+                    "scan_id": "m",
+                    "voucher_id": "a" * 32,
+                    "amount": 1,
+                    "outcome": "refused",
+                    "at": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
     ),
 }

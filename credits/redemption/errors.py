@@ -1,0 +1,15 @@
+"""Redemption failures a terminal can cause (contract v1 codes and extensions)."""
+
+from __future__ import annotations
+
+from credits.errors import ValidationFailed
+
+
+class AmountExceedsVoucher(ValidationFailed):
+    code = "amount_exceeds_voucher"
+    title = "That is more than the voucher is worth"
+
+
+class OfflineLimitExceeded(ValidationFailed):
+    code = "offline_limit_exceeded"
+    title = "Above this terminal's offline limit"

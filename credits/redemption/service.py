@@ -1,0 +1,415 @@
+"""Redeeming vouchers at partner shops (docs/api-terminal.md).
+
+Invariants (each tested; the first two also checked by `credits verify`):
+
+1. A voucher is redeemed at most once: the redemption claims it with the vouchers
+   capability's one conditional UPDATE (``… WHERE state = 'open'``), its ledger entry has the
+   voucher's closing key (``voucher-close:<id>``, unique in the ledger), and
+   ``redemption.voucher_id`` is unique. Of any number of concurrent attempts from any number
+   of terminals, one succeeds and every other gets ``already_redeemed`` (with the shop and
+   time).
+2. The redeem entry moves exactly the voucher's face value out of vouchers outstanding: the
+   amount taken to the shop, the change (face − amount) back to the member, in one balanced
+   entry, in the same transaction as the claim and the redemption row.
+3. A terminal's retry with the same idempotency key and body gets the first answer and moves
+   nothing; with another body it gets ``idempotency_conflict``. A refused request is not
+   remembered (sending it again is evaluated afresh).
+4. An offline acceptance whose voucher was meanwhile spent or cancelled is not refused: the
+   shop is paid what it accepted (within its floor limit) from the scheme's adjustments
+   account, and an exception names the member for officers.
+5. Redemptions are dated when the ledger records them (an offline acceptance keeps its own
+   time on the row), so a closed month never leaves a shop unpaid.
+
+The full use case runs in Python on any database (:func:`redeem`). On PostgreSQL the common
+case — an online redemption — runs as one statement (``redeem_voucher``, migration 0009):
+one round trip instead of eight, which is what lets a 2-core server take a thousand
+redemptions a second (docs/benchmarks.md). Both are exercised by the whole test suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credits import audit, ledger
+from credits.accounts.service import Principal
+from credits.db import RetryTransaction, unique_violation, utcnow
+from credits.errors import Forbidden, NotFound, ValidationFailed
+from credits.ledger.chain import epoch_us
+from credits.redemption.errors import AmountExceedsVoucher, OfflineLimitExceeded
+from credits.redemption.models import Redemption, RedemptionException
+from credits.shops.models import Shop, Terminal
+from credits.vouchers.code import VoucherClaims, reference
+from credits.vouchers.errors import AlreadyRedeemed, VoucherCancelled
+from credits.vouchers.keys import KeyRing
+from credits.vouchers.models import Voucher, VoucherState
+from credits.vouchers.service import (
+    attach_closing_entry,
+    check_client_key,
+    claim_open_voucher,
+    closing_key,
+    verify_voucher_code,
+)
+
+#: How far ahead of the ledger's clock a terminal's offline_accepted_at may be.
+MAX_OFFLINE_CLOCK_SKEW = timedelta(minutes=5)
+#: How long after acceptance a terminal may still submit an offline redemption.
+MAX_OFFLINE_AGE = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemRequest:
+    """What a terminal sends: the code, an optional amount, its key, and (offline only) when
+    the shop accepted the voucher."""
+
+    code: str
+    amount: int | None
+    client_key: str
+    offline_accepted_at: datetime | None = None
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what was asked (the same key must come with the same request)."""
+        body = {
+            "code": self.code,
+            "amount": self.amount,
+            "offline_accepted_at": (
+                None if self.offline_accepted_at is None else epoch_us(self.offline_accepted_at)
+            ),
+        }
+        blob = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalInfo:
+    """The redeeming terminal and its shop, as a redemption needs them."""
+
+    id: int
+    name: str
+    shop_id: int
+    shop_name: str
+    shop_account_id: int
+    floor_limit: int
+    actor: str
+
+
+def scoped_key(terminal_id: int, client_key: str) -> str:
+    """A terminal's idempotency key, scoped to it (two terminals never meet)."""
+    return f"redemption:{terminal_id}:{client_key}"
+
+
+def terminal_info(session: Session, principal: Principal) -> TerminalInfo:
+    """The terminal behind a terminal principal (Forbidden if it is not one)."""
+    if principal.terminal_id is None:
+        raise Forbidden("only a shop's terminal can redeem vouchers")
+    terminal = session.get(Terminal, principal.terminal_id)
+    if terminal is None:
+        raise Forbidden("this terminal no longer exists")
+    shop = session.get(Shop, terminal.shop_id)
+    assert shop is not None and shop.ledger_account_id is not None
+    assert terminal.id is not None and shop.id is not None
+    return TerminalInfo(
+        id=terminal.id,
+        name=terminal.name,
+        shop_id=shop.id,
+        shop_name=shop.name,
+        shop_account_id=shop.ledger_account_id,
+        floor_limit=terminal.floor_limit,
+        actor=principal.actor,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def redemption_body(row: Redemption) -> dict[str, Any]:
+    """The 201 body of a redemption (also what a replay returns)."""
+    return {
+        "id": row.id,
+        "voucher_id": row.voucher_id,
+        "amount": row.amount,
+        "change": row.change,
+        "shop_id": row.shop_id,
+        "redeemed_at": _iso(row.redeemed_at),
+        "status": "redeemed",
+        "offline": row.offline_accepted_at is not None,
+        "terminal_id": row.terminal_id,
+        "reversed": row.reversed_at is not None,
+    }
+
+
+def exception_body(row: RedemptionException) -> dict[str, Any]:
+    """The 201 body of an offline acceptance that became an exception."""
+    return {
+        "id": row.id,
+        "voucher_id": row.voucher_id,
+        "amount": row.amount,
+        "change": 0,
+        "shop_id": row.shop_id,
+        "redeemed_at": _iso(row.submitted_at),
+        "status": "exception",
+        "offline": True,
+        "terminal_id": row.terminal_id,
+        "exception": {"id": row.id, "reason": row.reason, "detail": row.detail},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemResult:
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def find_replay(session: Session, key: str, request_hash: str) -> RedeemResult | None:
+    """The first answer to this terminal's key, or None; a different request with the same
+    key is an :class:`~credits.errors.IdempotencyConflict`."""
+    from credits.errors import IdempotencyConflict
+
+    for model, render in ((Redemption, redemption_body), (RedemptionException, exception_body)):
+        row = session.execute(
+            select(model).where(model.idempotency_key == key)  # type: ignore[attr-defined]
+        ).scalar_one_or_none()
+        if row is not None:
+            if row.request_hash != request_hash:
+                raise IdempotencyConflict(
+                    "this idempotency key was already used for a different redemption"
+                )
+            return RedeemResult(render(row), replayed=True)  # type: ignore[operator]
+    return None
+
+
+def check_request(claims: VoucherClaims, request: RedeemRequest, terminal: TerminalInfo) -> int:
+    """The amount to take, after the checks that need only the code: at most the face value,
+    and offline at most the terminal's floor limit."""
+    amount = claims.face_value if request.amount is None else request.amount
+    if amount > claims.face_value:
+        raise AmountExceedsVoucher(
+            f"this voucher is for {claims.face_value} credits; {amount} cannot be taken from it",
+            face_value=claims.face_value,
+        )
+    if request.offline_accepted_at is not None and amount > terminal.floor_limit:
+        raise OfflineLimitExceeded(
+            f"{amount} credits is above this terminal's offline limit of {terminal.floor_limit}",
+            floor_limit=terminal.floor_limit,
+        )
+    return amount
+
+
+def judge_time(request: RedeemRequest, now: datetime) -> datetime:
+    """When the voucher's validity is judged: now, or when the shop accepted it offline."""
+    accepted = request.offline_accepted_at
+    if accepted is None:
+        return now
+    if accepted > now + MAX_OFFLINE_CLOCK_SKEW:
+        raise ValidationFailed(
+            "offline_accepted_at is in the future: check the terminal's clock",
+            errors={"offline_accepted_at": ["In the future."]},
+        )
+    if accepted < now - MAX_OFFLINE_AGE:
+        raise ValidationFailed(
+            f"offline redemptions must be submitted within {MAX_OFFLINE_AGE.days} days",
+            errors={"offline_accepted_at": ["Too long ago."]},
+        )
+    return accepted
+
+
+def already_redeemed(session: Session, voucher_id: str) -> AlreadyRedeemed:
+    """The refusal for a spent voucher, saying where and when (contract: shop_id,
+    redeemed_at; extension: shop_name)."""
+    row = session.execute(
+        select(Redemption.shop_id, Redemption.redeemed_at, Shop.name)  # type: ignore[call-overload]
+        .join(Shop, Shop.id == Redemption.shop_id)
+        .where(Redemption.voucher_id == voucher_id)
+    ).first()
+    if row is None:  # closed by a redemption recorded before this table (cannot happen)
+        return AlreadyRedeemed("this voucher has already been spent")
+    shop_id, at, name = row
+    return AlreadyRedeemed(
+        f"this voucher was already used at {name}",
+        shop_id=shop_id,
+        shop_name=name,
+        redeemed_at=_iso(at),
+    )
+
+
+def redeem(
+    session: Session,
+    terminal: TerminalInfo,
+    request: RedeemRequest,
+    *,
+    keyring: KeyRing,
+    now: datetime | None = None,
+) -> RedeemResult:
+    """Redeem a voucher at ``terminal`` (the whole use case, in the caller's transaction).
+
+    Returns the 201 body (or the first answer to the same key). Refusals raise the contract's
+    errors; an offline acceptance of a spent or cancelled voucher becomes an exception
+    (status ``exception``) instead of a refusal.
+    """
+    now = now or utcnow()
+    client_key = check_client_key(request.client_key)
+    key = scoped_key(terminal.id, client_key)
+    request_hash = request.fingerprint()
+    replay = find_replay(session, key, request_hash)
+    if replay is not None:
+        return replay
+    valid_at = judge_time(request, now)
+    claims = verify_voucher_code(keyring, request.code, now=valid_at)
+    amount = check_request(claims, request, terminal)
+    voucher_id = claims.voucher_id_hex
+    try:
+        voucher = claim_open_voucher(
+            session,
+            voucher_id,
+            VoucherState.REDEEMED,
+            actor=terminal.actor,
+            now=now,
+            valid_at=valid_at,
+        )
+    except (AlreadyRedeemed, VoucherCancelled) as refusal:
+        # The same key may have just won on another connection: answer as it did.
+        replay = find_replay(session, key, request_hash)
+        if replay is not None:
+            return replay
+        if request.offline_accepted_at is not None:
+            return _record_exception(
+                session, terminal, request, claims, amount, key, request_hash, refusal, now
+            )
+        if isinstance(refusal, AlreadyRedeemed):
+            raise already_redeemed(session, voucher_id) from None
+        raise
+    change = voucher.face_value - amount
+    legs = [
+        ledger.Leg(_vouchers_outstanding(session), -voucher.face_value),
+        ledger.Leg(terminal.shop_account_id, amount),
+    ]
+    if change:
+        legs.append(ledger.Leg(voucher.account_id, change))
+    entry = ledger.post_entry(
+        session,
+        ledger.EntryRequest(
+            kind=ledger.EntryKind.REDEEM,
+            legs=tuple(legs),
+            memo=redeem_memo(voucher_id, terminal.shop_id, offline=request.offline_accepted_at),
+            actor=terminal.actor,
+            idempotency_key=closing_key(voucher_id),
+        ),
+        now=now,
+    )
+    attach_closing_entry(session, voucher_id, entry.id)
+    row = Redemption(
+        id=secrets.token_hex(16),
+        voucher_id=voucher_id,
+        shop_id=terminal.shop_id,
+        terminal_id=terminal.id,
+        face_value=voucher.face_value,
+        amount=amount,
+        change=change,
+        redeemed_at=now,
+        offline_accepted_at=request.offline_accepted_at,
+        entry_id=entry.id,
+        idempotency_key=key,
+        request_hash=request_hash,
+        actor=terminal.actor,
+    )
+    _insert(session, row)
+    return RedeemResult(redemption_body(row))
+
+
+def redeem_memo(voucher_id: str, shop_id: int, *, offline: datetime | None = None) -> str:
+    """The memo of a redeem entry (ASCII: the database computes a fingerprint over it)."""
+    ref = reference(bytes.fromhex(voucher_id))
+    how = " (accepted offline)" if offline is not None else ""
+    return f"Voucher {ref} redeemed at shop {shop_id}{how}"
+
+
+def _vouchers_outstanding(session: Session) -> int:
+    return ledger.scheme_account(session, ledger.VOUCHERS_OUTSTANDING).id
+
+
+def _insert(session: Session, row: Redemption | RedemptionException) -> None:
+    session.add(row)
+    try:
+        session.flush()
+    except Exception as exc:
+        if unique_violation(exc, "idempotency_key"):
+            raise RetryTransaction("same key, concurrent request: the retry replays") from exc
+        raise
+
+
+def _record_exception(
+    session: Session,
+    terminal: TerminalInfo,
+    request: RedeemRequest,
+    claims: VoucherClaims,
+    amount: int,
+    key: str,
+    request_hash: str,
+    refusal: Exception,
+    now: datetime,
+) -> RedeemResult:
+    """Pay the shop for an offline acceptance of a voucher that was no longer open."""
+    assert request.offline_accepted_at is not None
+    voucher_id = claims.voucher_id_hex
+    voucher = session.get(Voucher, voucher_id)
+    if voucher is None:
+        raise NotFound("there is no such voucher")
+    if isinstance(refusal, AlreadyRedeemed):
+        reason = "already_redeemed"
+        spent = already_redeemed(session, voucher_id).extra
+        where = spent.get("shop_name", "another shop")
+        detail = f"already spent at {where} on {spent.get('redeemed_at', 'an earlier date')}"
+    else:
+        reason = "voucher_cancelled"
+        detail = "the member cancelled it before the terminal came back online"
+    ref = reference(bytes.fromhex(voucher_id))
+    entry = ledger.post_entry(
+        session,
+        ledger.EntryRequest(
+            kind=ledger.EntryKind.ADJUSTMENT,
+            legs=(
+                ledger.Leg(ledger.scheme_account(session, ledger.ADJUSTMENTS).id, -amount),
+                ledger.Leg(terminal.shop_account_id, amount),
+            ),
+            memo=f"Voucher {ref} accepted offline at shop {terminal.shop_id} but {reason}: "
+            "the scheme pays the shop",
+            actor=terminal.actor,
+            idempotency_key=f"redemption-exception:{key}",
+        ),
+        now=now,
+    )
+    row = RedemptionException(
+        id=secrets.token_hex(16),
+        voucher_id=voucher_id,
+        shop_id=terminal.shop_id,
+        terminal_id=terminal.id,
+        person_id=voucher.person_id,
+        amount=amount,
+        reason=reason,
+        detail=f"Voucher {ref}: {detail}",
+        offline_accepted_at=request.offline_accepted_at,
+        submitted_at=now,
+        entry_id=entry.id,
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+    _insert(session, row)
+    audit.record(
+        session,
+        audit.Actor.system(f"terminal:{terminal.id}"),
+        "redemption.exception",
+        f"voucher:{voucher_id}",
+        shop_id=terminal.shop_id,
+        person_id=voucher.person_id,
+        amount=amount,
+        reason=reason,
+    )
+    return RedeemResult(exception_body(row))
