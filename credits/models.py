@@ -5,4 +5,5 @@ A new capability adds its models module here.
 
 from credits.accounts import models as accounts_models  # noqa: F401
 from credits.accounts import sessions as accounts_sessions  # noqa: F401
+from credits.earning import models as earning_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401

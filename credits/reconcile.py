@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from credits.earning.reconcile import EARNING_CHECKS
 from credits.ledger import LEDGER_CHECKS, CheckResult
 
 
 def all_checks() -> tuple[Callable[[Session], CheckResult], ...]:
     """The full list of checks, in the order they are reported."""
-    return (*LEDGER_CHECKS,)
+    return (*LEDGER_CHECKS, *EARNING_CHECKS)
