@@ -36,10 +36,16 @@ class CreditsApi(Api):
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]
+    from credits.api.activities import blp as activities
+    from credits.api.activities import settings_blp as earning_settings
+    from credits.api.earning import blp as earnings
+    from credits.api.earning import claims_blp as claims
+    from credits.api.earning import me_entries_blp as me_entries
+    from credits.api.groups import blp as groups
     from credits.api.health import blp as health
     from credits.api.me import blp as me
 
-    return [health, me]
+    return [health, me, me_entries, activities, earning_settings, groups, earnings, claims]
 
 
 def register_api(app: Flask) -> Api:

@@ -86,7 +86,9 @@ def _insert_ignore(session: Session, table: object, rows: list[dict[str, object]
 
 def lock_budget_row(session: Session, activity_id: int, month: str) -> ActivityBudget:
     """The (activity, month) budget row, created if new, locked until the transaction ends."""
-    _insert_ignore(session, T_BUDGET, [{"activity_id": activity_id, "month": month}])
+    _insert_ignore(
+        session, T_BUDGET, [{"activity_id": activity_id, "month": month, "issued_credits": 0}]
+    )
     row = session.execute(
         select(ActivityBudget)
         .where(T_BUDGET.c.activity_id == activity_id, T_BUDGET.c.month == month)
