@@ -142,8 +142,11 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
     who = principal()
     include = bool(args["include_inactive"]) and who.role is Role.OFFICER
     with services().db.read() as s:
-        rows = earning.list_activities(s, include_inactive=include)
-    return {"items": [activity_body(r) for r in rows]}
+        return {
+            "items": [
+                activity_body(r) for r in earning.list_activities(s, include_inactive=include)
+            ]
+        }
 
 
 @blp.route("", methods=["POST"])
