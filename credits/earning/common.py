@@ -40,6 +40,10 @@ def fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+class FieldProblems(ValidationFailed):
+    """Some fields of a request are missing or malformed; ``errors`` lists them all."""
+
+
 class Problems:
     """Collects every problem with a request's fields, then raises them all at once."""
 
@@ -58,8 +62,12 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.errors:
-            fields = ", ".join(sorted(self.errors))
-            raise ValidationFailed(f"check these fields: {fields}", errors=self.errors)
+            detail = "; ".join(
+                f"{field}: {message}"
+                for field, messages in self.errors.items()
+                for message in messages
+            )
+            raise FieldProblems(detail, errors=self.errors)
 
 
 def text_field(

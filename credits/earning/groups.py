@@ -316,21 +316,30 @@ def update_group(
     group = _visible_group(session, who, group_id)
     assert group.id is not None
     problems = Problems()
+    changes: dict[str, Any] = {}
     if "name" in values:
-        group.name = text_field(problems, "name", values["name"], max_chars=120)
+        changes["name"] = text_field(problems, "name", values["name"], max_chars=120)
     if "description" in values:
-        group.description = text_field(
+        changes["description"] = text_field(
             problems, "description", values["description"], max_chars=500, required=False
         )
     if "active" in values:
         if not isinstance(values["active"], bool):
             problems.add("active", "must be true or false")
         else:
-            group.active = values["active"]
+            changes["active"] = values["active"]
     activity_ids = None
     if "activities" in values:
         activity_ids = _activity_ids(session, problems, values["activities"])
     problems.raise_if_any()
+    name = changes.get("name", group.name)
+    clash = session.execute(
+        select(T_GROUP.c.id).where(T_GROUP.c.name == name, T_GROUP.c.id != group.id)
+    ).first()
+    if clash is not None:
+        raise GroupExists(f"there is already a group called {name!r}")
+    for field, value in changes.items():
+        setattr(group, field, value)
     group.updated_at = utcnow()
     group.updated_by = who.actor
     session.add(group)

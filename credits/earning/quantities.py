@@ -64,6 +64,8 @@ def parse_quantity(value: Any) -> Decimal:
         number = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
+        if not text:
+            raise InvalidQuantity("quantity is required: write it like 2 or 1.5")
         if len(text) > 20 or not _NUMBER.match(text):
             raise InvalidQuantity(
                 f"quantity {value[:20]!r} is not a number: write it like 2 or 1.5"

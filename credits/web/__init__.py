@@ -18,7 +18,11 @@ def index() -> str:
 
 
 def _blueprints() -> list[Blueprint]:
-    return [bp]
+    from credits.web.coordinator import bp as coordinator
+    from credits.web.member import bp as member
+    from credits.web.officer_earning import bp as officer_earning
+
+    return [bp, member, coordinator, officer_earning]
 
 
 def register_web(app: Flask) -> None:

@@ -48,7 +48,12 @@ bp = Blueprint("auth", __name__)
 
 #: Where each role lands after signing in: an endpoint name. A capability that adds a home
 #: page for a role sets it here; until then the front page is used.
-ROLE_HOME: dict[Role, str] = {}
+ROLE_HOME: dict[Role, str] = {
+    Role.MEMBER: "member.home",
+    Role.COORDINATOR: "coordinator.home",
+    # Until an officer home page exists, officers land on the earning overview.
+    Role.OFFICER: "officer_earning.home",
+}
 
 
 # --- the signed-in person ----------------------------------------------------------------
