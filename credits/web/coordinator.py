@@ -73,7 +73,7 @@ def group(group_id: int) -> str:
 def record() -> Any:
     """Record one member's activity."""
     who = me()
-    groups, people, activities = _scope(who)
+    _groups, people, activities = _scope(who)
     form: Any = request.form if request.method == "POST" else request.args
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     key = form.get("idempotency_key") or new_key()
