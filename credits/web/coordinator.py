@@ -160,6 +160,7 @@ def sheet(group_id: int) -> Any:
                 "error": "Nothing was recorded: enter how long (or how many) for at least one "
                 "person.",
                 "field_errors": {},
+                "failed": True,
             }
             status = 422
         except LinesRefused as exc:
@@ -169,6 +170,7 @@ def sheet(group_id: int) -> Any:
                 "error": f"Nothing was recorded: {len(exc.lines)} "
                 f"{'line needs' if len(exc.lines) == 1 else 'lines need'} correcting.",
                 "field_errors": {},
+                "failed": True,
             }
             status = 422
         except CreditsError as exc:

@@ -51,9 +51,16 @@ def problem_context(exc: CreditsError) -> dict[str, Any]:
         k: "; ".join(str(m) for m in (v if isinstance(v, list) else [v]))
         for k, v in (errors or {}).items()
     }
-    # A list of field problems speaks for itself; a refusal with a reason leads with it.
-    lead = "Check the following:" if isinstance(exc, FieldProblems) else exc.detail
-    return {"error": lead, "field_errors": field_errors}
+    # A list of field problems speaks for itself; a refusal with a reason of its own leads
+    # with it (unless it only repeats the one field's message).
+    repeats = exc.detail in field_errors.values()
+    lead = "" if isinstance(exc, FieldProblems) or repeats else exc.detail
+    return {"error": lead, "field_errors": field_errors, "failed": True}
+
+
+def capfirst(text: str) -> str:
+    """``at 10 credits...`` → ``At 10 credits...`` (messages start lower-case)."""
+    return text[:1].upper() + text[1:] if text else text
 
 
 def london_date(value: date | datetime | None, fmt: str = "%a %-d %b %Y") -> str:
@@ -85,3 +92,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(lambda s: STATE_LABELS.get(s, s), "state_label")
     app.add_template_filter(lambda s: KIND_LABELS.get(s, s), "kind_label")
     app.add_template_filter(describe, "describe_quantity")
+    app.add_template_filter(capfirst, "capfirst")

@@ -156,12 +156,16 @@ def budgets(slug: str) -> Any:
     if request.method == "POST":
         month = request.form.get("month", "")
         raw = (request.form.get("budget_credits") or "").strip()
-        value = None if request.form.get("use_default") == "yes" else raw
+        value = raw or None  # empty: the activity's default monthly budget
         try:
             view = services().db.run(lambda s: earning.set_month_budget(s, who, slug, month, value))
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
             context["failed_month"] = month
+            # Point the summary at that month's field (ids are budget-<month>).
+            context["field_errors"] = {
+                f"budget-{month}": message for message in context["field_errors"].values()
+            }
         else:
             flash(
                 f"Budget for {view.month}: {view.budget_credits} credits"

@@ -337,6 +337,13 @@ def test_officers_manage_activities_and_budgets(browser_as, scheme):
     month = dates.month_key(yesterday())
     budgets = "/officer/earning/activities/snow-clearing/budgets"
     assert month in text_of(olu.get(budgets))
+    garbled = post_form(olu, budgets, {"month": month, "budget_credits": "lots"})
+    assert garbled.status_code == 422
+    assert f'href="#budget-{month}"' in text_of(garbled) and "must be a whole number" in text_of(
+        garbled
+    )
+    bad_month = post_form(olu, budgets, {"month": "2026-13", "budget_credits": "5"})
+    assert bad_month.status_code == 422 and "is not a month" in text_of(bad_month)
     below = post_form(olu, budgets, {"month": month, "budget_credits": "10"})
     assert below.status_code == 422 and "already been issued" in text_of(below)
     ok = post_form(olu, budgets, {"month": month, "budget_credits": "900"})
@@ -344,7 +351,7 @@ def test_officers_manage_activities_and_budgets(browser_as, scheme):
     with scheme.db.read() as s:
         view = earning.budget_view(s, earning.get_activity(s, "snow-clearing"), _month(month))
     assert (view.budget_credits, view.is_default, view.issued_credits) == (900, False, 40)
-    post_form(olu, budgets, {"month": month, "use_default": "yes"})
+    post_form(olu, budgets, {"month": month, "budget_credits": ""})
     with scheme.db.read() as s:
         view = earning.budget_view(s, earning.get_activity(s, "snow-clearing"), _month(month))
     assert view.is_default
