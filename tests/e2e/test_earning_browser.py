@@ -12,10 +12,15 @@ import pytest
 from credits import earning
 from credits.earning import dates
 from tests.conftest import axe_violations
-from tests.integration.earning.conftest import scheme  # noqa: F401  (the fixture)
+from tests.integration.earning.conftest import build_scheme
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def scheme(db, make_person):
+    return build_scheme(db, make_person)
 
 
 def sign_in(page, base, who):
@@ -38,7 +43,7 @@ def test_a_claim_on_a_phone_approved_by_the_coordinator(
     browser,
     phone,
     scheme,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     scheme.record(quantity="1.5")  # Ann already has 15 credits
     shots = tmp_path
@@ -98,7 +103,7 @@ def test_a_claim_on_a_phone_approved_by_the_coordinator(
     check(phone, shots, "8-member-new-balance", 390)
 
 
-def test_every_earning_page_at_320px(live_server, browser, scheme, tmp_path):  # noqa: F811
+def test_every_earning_page_at_320px(live_server, browser, scheme, tmp_path):
     scheme.record(quantity="1.5")
     scheme.claim(quantity="2")
     scheme.record(member_email=scheme.bola.email, quantity="6")  # waits for an officer
@@ -151,7 +156,7 @@ def test_every_earning_page_at_320px(live_server, browser, scheme, tmp_path):  #
         context.close()
 
 
-def test_the_whole_flow_works_without_javascript(live_server, browser, scheme, tmp_path):  # noqa: F811
+def test_the_whole_flow_works_without_javascript(live_server, browser, scheme, tmp_path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
     page = context.new_page()
     base = live_server.url

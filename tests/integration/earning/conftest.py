@@ -144,6 +144,11 @@ def safe_day() -> date:
 
 @pytest.fixture
 def scheme(db, make_person) -> Scheme:
+    return build_scheme(db, make_person)
+
+
+def build_scheme(db, make_person) -> Scheme:
+    """The scheme described in the module docstring, built through the use cases."""
     officer = make_person(Role.OFFICER, name="Olu Officer")
     officer2 = make_person(Role.OFFICER, name="Pat Officer")
     coord = make_person(Role.COORDINATOR, name="Cara Coordinator")
