@@ -7,6 +7,7 @@ import sys
 
 BENCHES = {
     "ledger": "credits.bench.ledger",
+    "earning": "credits.bench.earning",
 }
 
 

@@ -91,6 +91,7 @@ from credits.earning.groups import (
     PersonRef,
     can_act_for,
     coordinates_activity,
+    eligible_member,
     eligible_members,
     member_activity_ids,
 )
@@ -522,7 +523,7 @@ def record_award(
     _check_date(session, parsed.occurred_on, now)
     if not coordinates_activity(session, coordinator_id, act.id):
         raise NotYourGroup(f"you do not coordinate a group that does {act.name}")
-    person = eligible_members(session, coordinator_id, act.id).get(email)
+    person = eligible_member(session, coordinator_id, act.id, email)
     if person is None:
         raise UnknownMember(
             f"there is no member {email} in your groups that do {act.name}",

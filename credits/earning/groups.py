@@ -102,6 +102,23 @@ def eligible_members(
     return {email: PersonRef(int(i), name, email) for i, name, email in rows}
 
 
+def eligible_member(
+    session: Session, coordinator_id: int, activity_id: int, email: str
+) -> PersonRef | None:
+    """The member with ``email``, if the coordinator may award them for ``activity_id``."""
+    groups = _coordinated(coordinator_id, activity_id).subquery()
+    row = session.execute(
+        select(T_PERSON.c.id, T_PERSON.c.name, T_PERSON.c.email)
+        .join(T_GROUP_MEMBER, T_GROUP_MEMBER.c.person_id == T_PERSON.c.id)
+        .where(
+            T_PERSON.c.email == email,
+            T_GROUP_MEMBER.c.group_id.in_(select(groups.c.group_id)),
+        )
+        .limit(1)
+    ).first()
+    return None if row is None else PersonRef(int(row[0]), row[1], row[2])
+
+
 def can_act_for(session: Session, coordinator_id: int, person_id: int, activity_id: int) -> bool:
     """Whether the coordinator may award or approve for this member and activity."""
     groups = _coordinated(coordinator_id, activity_id).subquery()
