@@ -1138,9 +1138,9 @@ def queue(
 ) -> list[AwardView]:
     """What waits for the caller's decision, newest first.
 
-    A coordinator: pending claims of their groups' members for their groups' activities
-    (not their own). An officer: every pending claim (``stage="first"``) and every award
-    awaiting an officer (``stage="officer"``); both when ``stage`` is None.
+    A coordinator: pending claims of their groups' members for their groups' activities.
+    An officer: every pending claim (``stage="first"``) and every award awaiting an officer
+    (``stage="officer"``); both when ``stage`` is None. Never the caller's own awards.
     """
     person_id = require_role(who, Role.COORDINATOR, Role.OFFICER)
     if who.role is Role.COORDINATOR or stage == "first":
@@ -1149,16 +1149,17 @@ def queue(
         states = [AWAITING_OFFICER]
     else:
         states = [PENDING, AWAITING_OFFICER]
-    query = select(T_AWARD.c.id).where(T_AWARD.c.state.in_(states))
+    # Nobody decides on credits for themselves, so their own awards are not in their queue.
+    query = select(T_AWARD.c.id).where(
+        T_AWARD.c.state.in_(states),
+        ~exists(
+            select(T_LINE.c.id).where(
+                T_LINE.c.award_id == T_AWARD.c.id, T_LINE.c.person_id == person_id
+            )
+        ),
+    )
     if who.role is Role.COORDINATOR:
-        query = query.where(
-            _in_scope_of(person_id),
-            ~exists(
-                select(T_LINE.c.id).where(
-                    T_LINE.c.award_id == T_AWARD.c.id, T_LINE.c.person_id == person_id
-                )
-            ),
-        )
+        query = query.where(_in_scope_of(person_id))
     ids = session.execute(_page(query, before, limit)).scalars()
     return load_awards(session, [int(i) for i in ids])
 

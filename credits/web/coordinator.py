@@ -4,6 +4,7 @@ their own groups' people (the use cases enforce it; these pages only ever ask fo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -112,7 +113,7 @@ def record() -> Any:
             form=form,
             key=key,
             today=today,
-            oldest=today.fromordinal(today.toordinal() - dates.BACKDATE_DAYS),
+            oldest=today - timedelta(days=dates.BACKDATE_DAYS),
             **context,
         ),
         status,
@@ -190,7 +191,7 @@ def sheet(group_id: int) -> Any:
             key=key,
             row_errors=row_errors,
             today=today,
-            oldest=today.fromordinal(today.toordinal() - dates.BACKDATE_DAYS),
+            oldest=today - timedelta(days=dates.BACKDATE_DAYS),
             **context,
         ),
         status,

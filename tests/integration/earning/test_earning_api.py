@@ -624,3 +624,25 @@ def test_the_openapi_document_describes_the_earning_api(client):
         "/api/v1/earning-settings",
     ):
         assert path in doc["paths"], path
+
+
+@pytest.mark.parametrize(
+    "who, path, status, code",
+    [
+        ("coord", "/api/v1/earnings/queue?stage=bogus", 422, "validation_error"),
+        ("coord", "/api/v1/earnings/queue?limit=500", 422, "validation_error"),
+        ("coord", "/api/v1/earnings/999999", 404, "not_found"),
+        ("ann", "/api/v1/claims?limit=0", 422, "validation_error"),
+        ("ann", "/api/v1/claims?before=-3", 422, "validation_error"),
+        ("ann", "/api/v1/claims/999999", 404, "not_found"),
+        ("ann", "/api/v1/activities/juggling", 404, "not_found"),
+        ("officer", "/api/v1/activities/juggling/budgets", 404, "not_found"),
+        ("officer", "/api/v1/activities/snow-clearing/budgets/2026-13", 422, "validation_error"),
+        ("officer", "/api/v1/activities/snow-clearing/budgets/November", 422, "validation_error"),
+        ("officer", "/api/v1/groups/999999", 404, "not_found"),
+        ("officer", "/api/v1/groups/abc", 404, "not_found"),
+    ],
+)
+def test_bad_reads_are_clear_problems(client, scheme, who, path, status, code):
+    person = {"coord": scheme.coord, "ann": scheme.ann, "officer": scheme.officer}[who]
+    problem(client.get(path, headers=person.auth), status, code)

@@ -126,6 +126,8 @@ def test_an_officer_who_volunteers_cannot_approve_their_own_award(scheme, make_p
     olu = make_person(Role.OFFICER, roles=(Role.OFFICER, Role.MEMBER), name="Volunteering Officer")
     scheme.run(earning.add_member, scheme.officer, scheme.snow_team, olu.email)
     big = scheme.record(member_email=olu.email, quantity="6")
+    assert big.id not in [a.id for a in scheme.run(earning.queue, olu)]
+    assert big.id in [a.id for a in scheme.run(earning.queue, scheme.officer)]
     with pytest.raises(SelfAward):
         scheme.run(earning.approve, olu, big.id, idempotency_key="k")
     assert scheme.run(earning.approve, scheme.officer, big.id, idempotency_key="k").state == (
