@@ -191,14 +191,12 @@ def budget_view(session: Session, activity: Activity, month: Month) -> BudgetVie
 
 
 def _view(activity: Activity, month: str, row: ActivityBudget | None) -> BudgetView:
-    own = row is not None and row.budget_credits is not None
+    own = row.budget_credits if row is not None else None
     return BudgetView(
         activity_slug=activity.slug,
         month=month,
-        budget_credits=row.budget_credits  # type: ignore[arg-type]
-        if own and row is not None
-        else activity.monthly_budget_credits,
-        is_default=not own,
+        budget_credits=activity.monthly_budget_credits if own is None else own,
+        is_default=own is None,
         issued_credits=row.issued_credits if row is not None else 0,
     )
 

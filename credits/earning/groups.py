@@ -20,13 +20,14 @@ from credits.accounts.models import Person, PersonRole
 from credits.accounts.service import normalise_email
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.earning.common import Problems, require_role, text_field
-from credits.earning.errors import GroupExists, GroupNotFound, UnknownActivity, UnknownMember
+from credits.earning.errors import GroupExists, GroupNotFound, UnknownMember
 from credits.earning.models import (
     T_ACTIVITY,
     T_GROUP,
     T_GROUP_ACTIVITY,
     T_GROUP_COORDINATOR,
     T_GROUP_MEMBER,
+    Activity,
     VolunteerGroup,
 )
 from credits.errors import ValidationFailed
@@ -452,8 +453,6 @@ def activity_refs(session: Session, activity_ids: set[int]) -> list[Any]:
     """Activities by id (active ones only), ordered by name: for claim forms."""
     if not activity_ids:
         return []
-    from credits.earning.models import Activity
-
     return list(
         session.execute(
             select(Activity)
@@ -461,24 +460,3 @@ def activity_refs(session: Session, activity_ids: set[int]) -> list[Any]:
             .order_by(T_ACTIVITY.c.name)
         ).scalars()
     )
-
-
-__all__ = [
-    "ActivityRef",
-    "GroupView",
-    "PersonRef",
-    "UnknownActivity",
-    "add_coordinator",
-    "add_member",
-    "can_act_for",
-    "coordinates_activity",
-    "coordinator_scope",
-    "create_group",
-    "eligible_members",
-    "get_group",
-    "list_groups",
-    "member_activity_ids",
-    "remove_coordinator",
-    "remove_member",
-    "update_group",
-]
