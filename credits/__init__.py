@@ -36,4 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
     app.extensions["credits"] = svc
     register_web(app)
     register_api(app)
+    # Vouchers and redemptions described in members' histories and on their home page.
+    from credits.redemption.history import install
+
+    install()
     return app

@@ -160,12 +160,23 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
                         "Demo credits for load testing",
                     )
                 p = _person(s, name=name, local=local, roles=(Role.MEMBER,), token_role=Role.MEMBER)
-                _top_up(s, p.email, default_credits if credits is None else credits, memo)
+                # The named members earn theirs through the earning use cases (below).
+                if credits is not None or i >= len(_NAMED_MEMBERS):
+                    _top_up(s, p.email, default_credits if credits is None else credits, memo)
                 out.append(p)
             return out
 
         people.extend(db.run(batch))
 
+    from credits.earning import demo as earning_demo
+
+    earning_demo.seed(
+        db,
+        officer_email=officer.email,
+        coordinator_email=coordinator.email,
+        member_emails=[p.email for p in people[: len(_NAMED_MEMBERS)]],
+        with_awards=credits is None,
+    )
     if credits is None and people:
         _demo_voucher(services, people[0].email)
 

@@ -37,6 +37,12 @@ class CreditsApi(Api):
 
 def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api import audit, people, tokens
+    from credits.api.activities import blp as activities
+    from credits.api.activities import settings_blp as earning_settings
+    from credits.api.earning import blp as earnings
+    from credits.api.earning import claims_blp as claims
+    from credits.api.earning import me_entries_blp as me_entries
+    from credits.api.groups import blp as groups
     from credits.api.health import blp as health
     from credits.api.me import blp as me
     from credits.api.redemptions import blp as redemptions
@@ -56,6 +62,12 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         shops,
         vouchers,
         redemptions,
+        me_entries,
+        activities,
+        earning_settings,
+        groups,
+        earnings,
+        claims,
     ]
 
 

@@ -8,6 +8,7 @@ import sys
 BENCHES = {
     "ledger": "credits.bench.ledger",
     "vouchers": "credits.bench.vouchers",
+    "earning": "credits.bench.earning",
 }
 
 

@@ -52,6 +52,8 @@ bp = Blueprint("auth", __name__)
 ROLE_HOME: dict[Role, str] = {
     Role.OFFICER: "officer.home",
     Role.ADMIN: "officer.home",
+    Role.MEMBER: "member.home",
+    Role.COORDINATOR: "coordinator.home",
 }
 
 

@@ -47,6 +47,22 @@ PATH_DEFAULTS = {
     "voucher_id": "@voucher",
     "redemption_id": "0" * 32,
     "exception_id": "0" * 32,
+    "slug": "snow-clearing",
+    "month": "2026-11",
+}
+
+MEMBER = frozenset({Role.MEMBER})
+COORDINATOR = frozenset({Role.COORDINATOR})
+OFFICER = frozenset({Role.OFFICER})
+_DAY = "2026-11-01"
+_ACTIVITY = {
+    "slug": "litter-pick",
+    "name": "Litter pick",
+    "unit": "session",
+    "credits_per_unit": 5,
+    "week_cap_credits": 10,
+    "month_cap_credits": 20,
+    "monthly_budget_credits": 100,
 }
 
 ACCESS: dict[str, Access] = {
@@ -141,6 +157,63 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),
+    # earning: activities, settings, groups, awards, claims, a member's history
+    "GET /api/v1/me/entries": Access(MEMBER),
+    "GET /api/v1/activities": Access(MEMBER | COORDINATOR | OFFICER),
+    "POST /api/v1/activities": Access(OFFICER, _ACTIVITY),
+    "GET /api/v1/activities/<slug>": Access(MEMBER | COORDINATOR | OFFICER),
+    "PATCH /api/v1/activities/<slug>": Access(OFFICER, {"name": "Snow clearing"}),
+    "GET /api/v1/activities/<slug>/budgets": Access(OFFICER),
+    "GET /api/v1/activities/<slug>/budgets/<month>": Access(OFFICER),
+    "PUT /api/v1/activities/<slug>/budgets/<month>": Access(OFFICER, {"budget_credits": 100}),
+    "GET /api/v1/earning-settings": Access(OFFICER),
+    "PUT /api/v1/earning-settings": Access(OFFICER, {"four_eyes_threshold_credits": 50}),
+    "GET /api/v1/groups": Access(COORDINATOR | OFFICER),
+    "POST /api/v1/groups": Access(OFFICER, {"name": "Matrix team", "activities": []}),
+    "GET /api/v1/groups/<int:group_id>": Access(COORDINATOR | OFFICER),
+    "PATCH /api/v1/groups/<int:group_id>": Access(OFFICER, {"name": "Renamed team"}),
+    "POST /api/v1/groups/<int:group_id>/members": Access(OFFICER, {"person_id": 1}),
+    "DELETE /api/v1/groups/<int:group_id>/members/<int:person_id>": Access(OFFICER),
+    "POST /api/v1/groups/<int:group_id>/coordinators": Access(OFFICER, {"person_id": 1}),
+    "DELETE /api/v1/groups/<int:group_id>/coordinators/<int:person_id>": Access(OFFICER),
+    "POST /api/v1/earnings": Access(
+        COORDINATOR,
+        {
+            "member_email": "member1@test.example",
+            "activity": "snow-clearing",
+            "quantity": "1",
+            "occurred_on": _DAY,
+            "idempotency_key": "matrix",
+        },
+    ),
+    "POST /api/v1/earnings/bulk": Access(
+        COORDINATOR,
+        {
+            "activity": "snow-clearing",
+            "occurred_on": _DAY,
+            "idempotency_key": "matrix",
+            "lines": [{"member_email": "member1@test.example", "quantity": "1"}],
+        },
+    ),
+    "GET /api/v1/earnings/queue": Access(COORDINATOR | OFFICER),
+    "GET /api/v1/earnings/<int:award_id>": Access(COORDINATOR | OFFICER),
+    "POST /api/v1/earnings/<int:award_id>/approve": Access(
+        COORDINATOR | OFFICER, {"idempotency_key": "matrix"}
+    ),
+    "POST /api/v1/earnings/<int:award_id>/reject": Access(
+        COORDINATOR | OFFICER, {"reason": "matrix"}
+    ),
+    "POST /api/v1/claims": Access(
+        MEMBER,
+        {
+            "activity": "snow-clearing",
+            "quantity": "1",
+            "occurred_on": _DAY,
+            "idempotency_key": "matrix",
+        },
+    ),
+    "GET /api/v1/claims": Access(MEMBER),
+    "GET /api/v1/claims/<int:claim_id>": Access(MEMBER),
     "POST /api/v1/terminal/journal": Access(
         TERMINAL,
         {

@@ -1,7 +1,7 @@
 """Vouchers (open → redeemed | cancelled | expired) and inactivity notices.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25
 
 On PostgreSQL a trigger repeats the voucher's rules in the database: a row is never deleted,
@@ -50,7 +50,7 @@ END $$
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,262 @@
+"""The coordinator's pages: their groups, recording attendance (one member, or a whole
+session's sheet), and the approval queue of their groups' claims. A coordinator sees only
+their own groups' people (the use cases enforce it; these pages only ever ask for them)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from credits import earning
+from credits.accounts import Principal, Role
+from credits.api.context import services
+from credits.earning import dates
+from credits.earning.activities import four_eyes_threshold
+from credits.earning.awards import AwardView
+from credits.earning.errors import LinesRefused
+from credits.errors import CreditsError
+from credits.web.auth import page_requires
+from credits.web.earning_common import form_key, me, new_key, problem_context
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+
+
+def _outcome(view: AwardView, threshold: int) -> tuple[str, str]:
+    """The flash message after recording or approving."""
+    who = view.member.name if view.member else f"{len(view.lines)} volunteers"
+    if view.replayed:
+        return f"That was already done: {view.credits} credits for {who}.", "info"
+    if view.state == earning.AWAITING_OFFICER:
+        return (
+            f"Sent to a council officer: {view.credits} credits for {who} is above the "
+            f"{threshold}-credit limit for one person, so an officer must approve it too.",
+            "info",
+        )
+    return f"Done: {view.credits} credits for {who} ({view.activity.name}).", "success"
+
+
+def _scope(who: Principal) -> tuple[list[Any], list[Any], list[Any]]:
+    """The coordinator's groups (with members), and the people and activities in them."""
+    with services().db.read() as s:
+        groups = [earning.get_group(s, who, g.id) for g in earning.list_groups(s, who)]
+    active = [g for g in groups if g.active]
+    people = sorted({m for g in active for m in g.members}, key=lambda p: (p.name, p.id))
+    activities = sorted({a for g in active for a in g.activities}, key=lambda a: a.name)
+    return groups, people, activities
+
+
+@bp.route("")
+@page_requires(Role.COORDINATOR)
+def home() -> str:
+    """Groups, what is waiting for approval, and what was recorded lately."""
+    who = me()
+    with services().db.read() as s:
+        groups = earning.list_groups(s, who)
+        waiting = earning.queue(s, who, limit=100)
+        recent = earning.recent_for_coordinator(s, who, limit=10)
+    return render_template("coordinator/home.html", groups=groups, waiting=waiting, recent=recent)
+
+
+@bp.route("/groups/<int:group_id>")
+@page_requires(Role.COORDINATOR)
+def group(group_id: int) -> str:
+    """One of the coordinator's groups: its activities and members."""
+    who = me()
+    with services().db.read() as s:
+        found = earning.get_group(s, who, group_id)
+    return render_template("coordinator/group.html", group=found)
+
+
+@bp.route("/record", methods=["GET", "POST"])
+@page_requires(Role.COORDINATOR)
+def record() -> Any:
+    """Record one member's activity."""
+    who = me()
+    _groups, people, activities = _scope(who)
+    form: Any = request.form if request.method == "POST" else request.args
+    context: dict[str, Any] = {"error": None, "field_errors": {}}
+    key = form.get("idempotency_key") or new_key()
+    status = 200
+    if request.method == "POST":
+        try:
+
+            def use_case(s: Any) -> tuple[AwardView, int]:
+                view = earning.record_award(
+                    s,
+                    who,
+                    member_email=form.get("member_email", ""),
+                    activity=form.get("activity", ""),
+                    quantity=form.get("quantity", ""),
+                    occurred_on=form.get("occurred_on", ""),
+                    note=form.get("note", ""),
+                    idempotency_key=form_key(form),
+                )
+                return view, four_eyes_threshold(s)
+
+            view, threshold = services().db.run(use_case)
+        except CreditsError as exc:
+            context = problem_context(exc)
+            status = 409 if exc.status == 409 else 403 if exc.status == 403 else 422
+            if exc.code == "idempotency_conflict":
+                key = new_key()
+        else:
+            flash(*_outcome(view, threshold))
+            return redirect(url_for("coordinator.record"))
+    today = dates.london_today()
+    return (
+        render_template(
+            "coordinator/record.html",
+            people=people,
+            activities=activities,
+            form=form,
+            key=key,
+            today=today,
+            oldest=today - timedelta(days=dates.BACKDATE_DAYS),
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.route("/groups/<int:group_id>/sheet", methods=["GET", "POST"])
+@page_requires(Role.COORDINATOR)
+def sheet(group_id: int) -> Any:
+    """A whole session's attendance for one group: all or nothing, one entry."""
+    who = me()
+    with services().db.read() as s:
+        found = earning.get_group(s, who, group_id)
+    form: Any = request.form if request.method == "POST" else {}
+    context: dict[str, Any] = {"error": None, "field_errors": {}}
+    row_errors: dict[int, str] = {}
+    key = form.get("idempotency_key") or new_key()
+    status = 200
+    if request.method == "POST":
+        lines, rows = [], []
+        for person in found.members:
+            value = (form.get(f"q-{person.id}") or "").strip()
+            if value:
+                lines.append({"member_email": person.email, "quantity": value})
+                rows.append(person.id)
+        try:
+            if not lines:
+                raise _EmptySheet()
+
+            def use_case(s: Any) -> tuple[AwardView, int]:
+                view = earning.record_session(
+                    s,
+                    who,
+                    activity=form.get("activity", ""),
+                    occurred_on=form.get("occurred_on", ""),
+                    note=form.get("note", ""),
+                    lines=lines,
+                    idempotency_key=form_key(form),
+                )
+                return view, four_eyes_threshold(s)
+
+            view, threshold = services().db.run(use_case)
+        except _EmptySheet:
+            context = {
+                "error": "Nothing was recorded: enter how long (or how many) for at least one "
+                "person.",
+                "field_errors": {},
+                "failed": True,
+            }
+            status = 422
+        except LinesRefused as exc:
+            for line in exc.lines:
+                row_errors[rows[line["line"] - 1]] = line["detail"]
+            context = {
+                "error": f"Nothing was recorded: {len(exc.lines)} "
+                f"{'line needs' if len(exc.lines) == 1 else 'lines need'} correcting.",
+                "field_errors": {},
+                "failed": True,
+            }
+            status = 422
+        except CreditsError as exc:
+            context = problem_context(exc)
+            status = 409 if exc.status == 409 else 403 if exc.status == 403 else 422
+            if exc.code == "idempotency_conflict":
+                key = new_key()
+        else:
+            flash(*_outcome(view, threshold))
+            return redirect(url_for("coordinator.group", group_id=group_id))
+    today = dates.london_today()
+    return (
+        render_template(
+            "coordinator/sheet.html",
+            group=found,
+            form=form,
+            key=key,
+            row_errors=row_errors,
+            today=today,
+            oldest=today - timedelta(days=dates.BACKDATE_DAYS),
+            **context,
+        ),
+        status,
+    )
+
+
+class _EmptySheet(Exception):
+    pass
+
+
+@bp.route("/approvals")
+@page_requires(Role.COORDINATOR)
+def approvals() -> str:
+    """Claims from the coordinator's groups waiting for a decision."""
+    who = me()
+    with services().db.read() as s:
+        waiting = earning.queue(s, who, limit=100)
+    return render_template(
+        "coordinator/approvals.html", waiting=waiting, keys={a.id: new_key() for a in waiting}
+    )
+
+
+def decide(who: Principal, award_id: int, action: str, back: str) -> Any:
+    """Approve or reject from a queue page, then go back to it with the outcome."""
+    form = request.form
+    try:
+        if action == "approve":
+
+            def use_case(s: Any) -> tuple[AwardView, int]:
+                return (
+                    earning.approve(s, who, award_id, idempotency_key=form_key(form)),
+                    four_eyes_threshold(s),
+                )
+
+            view, threshold = services().db.run(use_case)
+            name = view.member.name if view.member else f"{len(view.lines)} volunteers"
+            if view.state == earning.AWAITING_OFFICER:
+                flash(
+                    f"Approved. {view.credits} credits for {name} is above the "
+                    f"{threshold}-credit limit, so a council officer must approve it too.",
+                    "info",
+                )
+            else:
+                flash(f"Approved: {view.credits} credits for {name}.", "success")
+        else:
+            view = services().db.run(
+                lambda s: earning.reject(s, who, award_id, reason=form.get("reason", ""))
+            )
+            name = view.member.name if view.member else f"{len(view.lines)} volunteers"
+            flash(f"Not approved: {name}'s {view.activity.name} ({view.credits} credits).", "info")
+    except CreditsError as exc:
+        message = exc.detail
+        if exc.code == "validation_error" and action == "reject":
+            message = "Say why you are not approving it: the volunteer will see your reason."
+        flash(message, "error")
+    return redirect(back)
+
+
+@bp.route("/approvals/<int:award_id>/approve", methods=["POST"])
+@page_requires(Role.COORDINATOR)
+def approve(award_id: int) -> Any:
+    return decide(me(), award_id, "approve", url_for("coordinator.approvals"))
+
+
+@bp.route("/approvals/<int:award_id>/reject", methods=["POST"])
+@page_requires(Role.COORDINATOR)
+def reject(award_id: int) -> Any:
+    return decide(me(), award_id, "reject", url_for("coordinator.approvals"))

@@ -1,0 +1,149 @@
+"""The volunteer's pages, phone first: balance, history, claiming a session, their claims.
+
+The home page's balance panel has a hook for other capabilities: a function appended to
+:data:`HOME_CONTEXT_PROVIDERS` adds variables to the template (e.g. ``in_vouchers``), and
+``member/_balance.html`` has clearly named blocks where a "held in vouchers" line and a
+"Spend credits" button go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+
+from credits import earning, ledger
+from credits.accounts import Principal, Role, member_account_id
+from credits.api.context import services
+from credits.earning import dates, quantities
+from credits.earning.groups import activity_refs, member_activity_ids
+from credits.errors import CreditsError
+from credits.web.auth import page_requires
+from credits.web.earning_common import form_key, me, new_key, problem_context, register_filters
+
+bp = Blueprint("member", __name__, url_prefix="/me")
+bp.record_once(lambda state: register_filters(state.app))
+
+#: Functions ``(session, principal) -> dict`` whose results are added to the member home
+#: page's template context (vouchers adds ``in_vouchers`` here).
+HOME_CONTEXT_PROVIDERS: list[Callable[[Session, Principal], dict[str, Any]]] = []
+
+HISTORY_PAGE = 20
+
+
+@bp.route("")
+@page_requires(Role.MEMBER)
+def home() -> str:
+    """Balance in large type, the latest history, claims, and "Claim a session"."""
+    who = me()
+    assert who.person_id is not None
+    with services().db.read() as s:
+        balance = ledger.balance(s, member_account_id(s, who.person_id))
+        items, more = earning.member_history(s, who.person_id, limit=10)
+        claims = earning.member_claims(s, who, limit=5)
+        extra: dict[str, Any] = {}
+        for provider in HOME_CONTEXT_PROVIDERS:
+            extra.update(provider(s, who))
+    return render_template(
+        "member/home.html",
+        balance=balance,
+        items=items,
+        more_history=more is not None,
+        claims=claims,
+        **extra,
+    )
+
+
+@bp.route("/history")
+@page_requires(Role.MEMBER)
+def history() -> str:
+    """Every entry, newest first, a page at a time (``?before=<entry id>``)."""
+    who = me()
+    assert who.person_id is not None
+    before = request.args.get("before", type=int)
+    with services().db.read() as s:
+        items, next_before = earning.member_history(
+            s, who.person_id, before=before if before and before > 0 else None, limit=HISTORY_PAGE
+        )
+    return render_template(
+        "member/history.html", items=items, next_before=next_before, first_page=before is None
+    )
+
+
+@bp.route("/claims")
+@page_requires(Role.MEMBER)
+def claims() -> str:
+    """The member's claims and their state, newest first."""
+    who = me()
+    before = request.args.get("before", type=int)
+    with services().db.read() as s:
+        found = earning.member_claims(
+            s, who, before=before if before and before > 0 else None, limit=HISTORY_PAGE
+        )
+    next_before = found[-1].id if len(found) == HISTORY_PAGE else None
+    return render_template("member/claims.html", claims=found, next_before=next_before)
+
+
+def _claimable(s: Session, who: Principal) -> list[Any]:
+    assert who.person_id is not None
+    return activity_refs(s, member_activity_ids(s, who.person_id))
+
+
+@bp.route("/claim", methods=["GET", "POST"])
+@page_requires(Role.MEMBER)
+def claim() -> Any:
+    """Claim a session: activity, how much, which day, a note."""
+    who = me()
+    today = dates.london_today()
+    form = request.form if request.method == "POST" else {}
+    context: dict[str, Any] = {"error": None, "field_errors": {}}
+    status = 200
+    if request.method == "POST":
+        try:
+            view = services().db.run(
+                lambda s: earning.file_claim(
+                    s,
+                    who,
+                    activity=form.get("activity", ""),
+                    quantity=form.get("quantity", ""),
+                    occurred_on=form.get("occurred_on", ""),
+                    note=form.get("note", ""),
+                    idempotency_key=form_key(form),
+                )
+            )
+        except CreditsError as exc:
+            context = problem_context(exc)
+            status = 409 if exc.status == 409 else 422
+        else:
+            flash(
+                f"Claim sent: {view.credits} credits for {view.activity.name} on "
+                f"{view.occurred_on:%-d %b}. It is waiting for your coordinator's approval.",
+                "success",
+            )
+            return redirect(url_for("member.home"))
+    with services().db.read() as s:
+        activities = [
+            {
+                "slug": a.slug,
+                "name": a.name,
+                "unit": a.unit,
+                "rate": a.credits_per_unit,
+                "step": quantities.format_decimal(quantities.step(a.unit, a.credits_per_unit)),
+            }
+            for a in _claimable(s, who)
+        ]
+    return (
+        render_template(
+            "member/claim.html",
+            activities=activities,
+            form=form,
+            key=form.get("idempotency_key") or new_key(),
+            today=today,
+            oldest=today - timedelta(days=dates.BACKDATE_DAYS),
+            **context,
+        ),
+        status,
+    )
