@@ -10,6 +10,8 @@ receives the :class:`~credits.accounts.Principal` from :func:`principal`.
 from __future__ import annotations
 
 import functools
+import hashlib
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from typing import Any, TypeVar
@@ -32,17 +34,45 @@ def bearer_token() -> str | None:
     return value.strip()
 
 
-def authenticate() -> Principal | None:
-    """Resolve the request's bearer token (cached on ``g`` for the request)."""
+#: Tokens resolved recently, by SHA-256 digest: digest -> (valid until (monotonic), principal).
+#: Used only where the use case re-checks the token in the same statement that moves credits
+#: (redemption on PostgreSQL), so revoking a token still stops it at once there.
+_TOKEN_CACHE: dict[str, tuple[float, Principal]] = {}
+TOKEN_CACHE_S = 30.0
+TOKEN_CACHE_MAX = 10_000
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 hex a token is stored as."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(*, cached: bool = False) -> Principal | None:
+    """Resolve the request's bearer token (kept on ``g`` for the request; with ``cached``,
+    also for :data:`TOKEN_CACHE_S` in this worker — see :data:`_TOKEN_CACHE`)."""
     if "principal" in g:
-        cached: Principal | None = g.principal
-        return cached
+        known: Principal | None = g.principal
+        return known
     token = bearer_token()
     found = None
     if token is not None:
-        found = services().db.run(lambda s: authenticate_token(s, token))
+        digest = token_digest(token)
+        hit = _TOKEN_CACHE.get(digest) if cached else None
+        if hit is not None and hit[0] > time.monotonic():
+            found = hit[1]
+        else:
+            found = services().db.run(lambda s: authenticate_token(s, token))
+            if cached and found is not None:
+                if len(_TOKEN_CACHE) >= TOKEN_CACHE_MAX:
+                    _TOKEN_CACHE.clear()
+                _TOKEN_CACHE[digest] = (time.monotonic() + TOKEN_CACHE_S, found)
     g.principal = found
     return found
+
+
+def forget_token_digest(digest: str) -> None:
+    """Drop a token from this worker's cache (it was found revoked)."""
+    _TOKEN_CACHE.pop(digest, None)
 
 
 def principal() -> Principal:
@@ -52,15 +82,17 @@ def principal() -> Principal:
     return p
 
 
-def require(*roles: Role) -> Callable[[F], F]:
-    """Allow the view only to a bearer token scoped to one of ``roles``."""
+def require(*roles: Role, cached: bool = False) -> Callable[[F], F]:
+    """Allow the view only to a bearer token scoped to one of ``roles``. ``cached``: the token
+    may be resolved from this worker's short cache (only for a use case that re-checks the
+    token itself when it moves credits)."""
     allowed = frozenset(roles)
     assert allowed, "require() needs at least one role"
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            who = authenticate()
+            who = authenticate(cached=cached)
             if who is None:
                 raise Unauthorized(
                     "send a valid API token: Authorization: Bearer <token>",

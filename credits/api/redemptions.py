@@ -17,7 +17,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from credits.accounts import Role
-from credits.api.auth import principal, require
+from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
 from credits.redemption import manage
 from credits.redemption.fast import redeem_now
@@ -145,7 +145,7 @@ class AcceptedSchema(ma.Schema):
 
 
 @blp.route("/redemptions", methods=["POST"])
-@require(Role.TERMINAL)
+@require(Role.TERMINAL, cached=True)
 @blp.arguments(RedeemSchema)
 @blp.response(201, RedemptionSchema)
 @blp.alt_response(
@@ -165,7 +165,9 @@ def redeem(data: dict[str, Any]) -> dict[str, Any]:
         client_key=data["idempotency_key"],
         offline_accepted_at=data["offline_accepted_at"],
     )
-    return redeem_now(services(), principal(), request).body
+    token = bearer_token()
+    assert token is not None
+    return redeem_now(services(), principal(), request, token_hash=token_digest(token)).body
 
 
 @blp.route("/redemptions", methods=["GET"])

@@ -39,9 +39,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
+from credits.accounts.models import ApiToken
 from credits.accounts.service import Principal
 from credits.db import RetryTransaction, unique_violation, utcnow
-from credits.errors import Forbidden, NotFound, ValidationFailed
+from credits.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from credits.ledger.chain import epoch_us
 from credits.redemption.errors import AmountExceedsVoucher, OfflineLimitExceeded
 from credits.redemption.models import Redemption, RedemptionException
@@ -106,13 +107,24 @@ def scoped_key(terminal_id: int, client_key: str) -> str:
 
 
 def terminal_info(session: Session, principal: Principal) -> TerminalInfo:
-    """The terminal behind a terminal principal (Forbidden if it is not one)."""
+    """The terminal behind a terminal principal, re-checked in the caller's transaction: its
+    token still live, the terminal and its shop active (the principal may come from a
+    worker's short token cache, and revocation must stop redemptions at once)."""
     if principal.terminal_id is None:
         raise Forbidden("only a shop's terminal can redeem vouchers")
+    token = session.get(ApiToken, principal.token_id) if principal.token_id else None
     terminal = session.get(Terminal, principal.terminal_id)
-    if terminal is None:
-        raise Forbidden("this terminal no longer exists")
-    shop = session.get(Shop, terminal.shop_id)
+    shop = session.get(Shop, terminal.shop_id) if terminal is not None else None
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.terminal_id != principal.terminal_id
+        or terminal is None
+        or not terminal.active
+        or shop is None
+        or not shop.active
+    ):
+        raise Unauthorized("this terminal's token no longer works; ask the council for a new one")
     assert shop is not None and shop.ledger_account_id is not None
     assert terminal.id is not None and shop.id is not None
     return TerminalInfo(

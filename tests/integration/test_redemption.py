@@ -511,3 +511,52 @@ def test_concurrent_retries_with_one_key_answer_the_same(app, db, till, ann, cli
     assert {r.status_code for r in outcomes} == {201}, [r.get_json() for r in outcomes]
     assert len({r.get_json()["id"] for r in outcomes}) == 1
     assert bal(db, till["account"]) == 30 and all_ok(db) == []
+
+
+@pytest.mark.postgres
+def test_online_redemptions_take_the_one_statement_path(client, db, till, ann, monkeypatch):
+    """On PostgreSQL an online redemption never runs the Python use case, and the entry it
+    posts has the fingerprint Python would have given it."""
+    from credits.ledger.posting import request_fingerprint
+    from credits.redemption import fast
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Python use case ran for an online redemption")
+
+    monkeypatch.setattr(fast, "redeem", refuse)
+    v = issue(client, ann, 30)
+    body = redeem(client, till, v["code"], amount=18).get_json()
+    assert body["change"] == 12
+    again = redeem(client, till, v["code"], amount=18).get_json()
+    assert again == body
+    with db.read() as s:
+        entry_id, stored = s.execute(
+            text(
+                "SELECT e.id, e.request_hash FROM journal_entry e "
+                "JOIN redemption r ON r.entry_id = e.id"
+            )
+        ).one()
+        entry = ledger.get_entry(s, entry_id)
+    python = request_fingerprint(
+        ledger.EntryRequest(
+            kind=entry.kind,
+            legs=tuple(ledger.Leg(p.account_id, p.amount_credits) for p in entry.postings),
+            memo=entry.memo,
+            actor=entry.actor,
+            idempotency_key=entry.idempotency_key,
+        )
+    )
+    assert stored == python
+    assert all_ok(db) == []
+
+
+def test_revoking_a_cached_terminal_token_stops_redemptions_at_once(client, db, till, ann, officer):
+    v = issue(client, ann, 10)
+    w = issue(client, ann, 10)
+    assert redeem(client, till, v["code"]).status_code == 201  # the token is now cached
+    from credits.api.auth import _TOKEN_CACHE
+
+    assert _TOKEN_CACHE, "the redemption endpoint caches terminal tokens"
+    client.post(f"/api/v1/terminals/{till['terminal_id']}/revoke", headers=officer.auth)
+    problem(redeem(client, till, w["code"], key="after"), 401, "unauthorized")
+    assert outstanding(db) == 10
