@@ -18,7 +18,8 @@ graceful_timeout = 20
 # Restart workers now and then so a slow leak can never grow without bound.
 max_requests = 20_000
 max_requests_jitter = 2_000
-accesslog = os.environ.get("CREDITS_ACCESS_LOG", "-")
+# "" turns the access log off (benchmarks).
+accesslog = os.environ.get("CREDITS_ACCESS_LOG", "-") or None
 errorlog = "-"
 # The app is built in each worker (its own database pool); preloading would share sockets.
 preload_app = False

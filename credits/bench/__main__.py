@@ -9,6 +9,7 @@ BENCHES = {
     "ledger": "credits.bench.ledger",
     "vouchers": "credits.bench.vouchers",
     "earning": "credits.bench.earning",
+    "redeem": "credits.bench.redeem",
 }
 
 

@@ -26,7 +26,7 @@ OLD_SIGNATURE = (
 )
 NEW_SIGNATURE = (
     "ledger_post(text, text, text, timestamptz, timestamptz, text, text, bigint, "
-    "bigint[], bigint[], int)"
+    "bigint[], bigint[], int, bigint)"
 )
 
 # The hash of an entry given its postings already written as "account:amount,..." in
@@ -67,7 +67,7 @@ CREATE FUNCTION ledger_post(
     p_kind text, p_memo text, p_actor text,
     p_occurred_at timestamptz, p_recorded_at timestamptz,
     p_idempotency_key text, p_request_hash text, p_reverses bigint,
-    p_accounts bigint[], p_amounts bigint[], p_lane int)
+    p_accounts bigint[], p_amounts bigint[], p_lane int, p_entry_id bigint DEFAULT NULL)
 RETURNS TABLE (entry_id bigint, replayed boolean, request_hash text, hash text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -111,10 +111,13 @@ BEGIN
     v_seq := v_seq + 1;
     v_hash := encode(sha256(decode(v_prev, 'hex') || decode(v_content, 'hex')), 'hex');
     UPDATE chain_lane l SET seq = v_seq, head_hash = v_hash WHERE l.lane = p_lane;
-    INSERT INTO journal_entry (kind, memo, actor, occurred_at, recorded_at, idempotency_key,
+    -- A caller that must name the entry before posting it (a redemption records it on the
+    -- voucher in the claim itself) takes its id from the sequence and passes it here.
+    INSERT INTO journal_entry (id, kind, memo, actor, occurred_at, recorded_at, idempotency_key,
                                request_hash, reverses_entry_id, lane, lane_seq, content_hash,
                                prev_hash, hash)
-    VALUES (p_kind, p_memo, p_actor, p_occurred_at, p_recorded_at, p_idempotency_key,
+    VALUES (coalesce(p_entry_id, nextval('journal_entry_id_seq')), p_kind, p_memo, p_actor,
+            p_occurred_at, p_recorded_at, p_idempotency_key,
             p_request_hash, p_reverses, p_lane, v_seq, v_content, v_prev, v_hash)
     RETURNING id INTO v_id;
     INSERT INTO posting (entry_id, account_id, amount)

@@ -36,7 +36,7 @@ DECLARE
     v_shop bigint; v_shop_account bigint; v_shop_name text;
     v_member bigint; v_face int; v_state text; v_change int;
     v_accounts bigint[]; v_amounts bigint[]; v_fingerprint text;
-    v_entry bigint; v_replayed boolean; v_hash text; v_req text;
+    v_entry bigint := nextval('journal_entry_id_seq'); v_replayed boolean;
     r redemption%ROWTYPE;
 BEGIN
     -- The token must still be live: revocation stops redemptions at once.
@@ -68,7 +68,10 @@ BEGIN
             RETURN;
         END IF;
         -- Claim it: the one conditional UPDATE that closes a voucher exactly once.
-        UPDATE voucher v SET state = 'redeemed', closed_at = p_now, closed_by = p_actor
+        -- Its closing entry's id is taken from the sequence first and recorded here at once
+        -- (the foreign key is checked at commit, when the entry exists).
+        UPDATE voucher v SET state = 'redeemed', closed_at = p_now, closed_by = p_actor,
+                             closed_entry_id = v_entry
          WHERE v.id = p_voucher_id AND v.state = 'open' AND v.expires_at > p_now
         RETURNING v.account_id, v.face_value INTO v_member, v_face;
         EXIT WHEN FOUND;
@@ -125,13 +128,12 @@ BEGIN
                    (v_member, v_change::bigint)) AS t(a, m)
      WHERE t.m <> 0;
 
-    SELECT lp.entry_id, lp.replayed INTO v_entry, v_replayed
+    SELECT lp.replayed INTO v_replayed
       FROM ledger_post('redeem', p_memo, p_actor, p_now, p_now, 'voucher-close:' || p_voucher_id,
-                       v_fingerprint, NULL, v_accounts, v_amounts, p_lane) lp;
+                       v_fingerprint, NULL, v_accounts, v_amounts, p_lane, v_entry) lp;
     IF v_replayed THEN
         RAISE EXCEPTION 'voucher % already has a closing entry', p_voucher_id;
     END IF;
-    UPDATE voucher v SET closed_entry_id = v_entry WHERE v.id = p_voucher_id;
     INSERT INTO redemption (id, voucher_id, shop_id, terminal_id, face_value, amount, change,
                             redeemed_at, entry_id, idempotency_key, request_hash, actor)
     VALUES (p_redemption_id, p_voucher_id, v_shop, p_terminal_id, v_face, p_amount, v_change,
@@ -147,6 +149,11 @@ END $$
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        # redeem_voucher records the closing entry on the voucher before posting it.
+        op.execute(
+            "ALTER TABLE voucher ALTER CONSTRAINT fk_voucher_closed_entry_id_journal_entry "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
         op.execute(REDEEM_VOUCHER)
 
 
@@ -155,4 +162,8 @@ def downgrade() -> None:
         op.execute(
             "DROP FUNCTION redeem_voucher(text, bigint, text, int, int, text, text, text, "
             "timestamptz, text, text, text, bigint, int)"
+        )
+        op.execute(
+            "ALTER TABLE voucher ALTER CONSTRAINT fk_voucher_closed_entry_id_journal_entry "
+            "NOT DEFERRABLE"
         )
