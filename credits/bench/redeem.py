@@ -36,7 +36,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from credits.bench.common import machine, percentile, scratch_database
 
@@ -70,7 +69,8 @@ end
 function request()
   local code = codes[next_index]
   if code == nil then code = "CC1:EXHAUSTED" end
-  local body = '{"code":"' .. code .. '","idempotency_key":"' .. run .. '-' .. id .. '-' .. next_index .. '"}'
+  local key = run .. '-' .. id .. '-' .. next_index
+  local body = '{"code":"' .. code .. '","idempotency_key":"' .. key .. '"}'
   next_index = next_index + nthreads
   return wrk.format("POST", "/api/v1/redemptions",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
