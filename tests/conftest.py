@@ -289,11 +289,13 @@ class LiveServer:
             self.log.close()
 
 
-def start_server(env: dict[str, str], log_path: Path, *, workers: int = 2) -> LiveServer:
-    """Start `credits serve` on a free port and wait until /readyz answers."""
+def start_server(
+    env: dict[str, str], log_path: Path, *, workers: int = 2, port: int | None = None
+) -> LiveServer:
+    """Start `credits serve` (on ``port``, or a free one) and wait until /readyz answers."""
     import urllib.request
 
-    port = free_port()
+    port = port or free_port()
     log = log_path.open("ab")
     process = subprocess.Popen(
         [
