@@ -35,7 +35,7 @@ def add_terminal(db, shop_name, till, *, floor_limit=20, max_count=5, max_total=
         by = audit.Actor.system("test")
         existing = [x for x in shops.list_shops(s) if x.name == shop_name]
         shop = existing[0] if existing else shops.create_shop(s, by, name=shop_name)
-        terminal, token = shops.add_terminal(
+        _, token = shops.add_terminal(
             s, by, shop.id, name=till, limits=shops.OfflineLimits(floor_limit, max_count, max_total)
         )
         return shop.id, shop.ledger_account_id, token
@@ -91,7 +91,7 @@ def test_member_voucher_qr_png_to_redemption_at_the_terminal(
     from PIL import Image
 
     ann = make_person(Role.MEMBER, credits=50, name="Ann")
-    shop_id, shop_account, token = add_terminal(db, "Brixton Bakery", "Till 1")
+    _, shop_account, token = add_terminal(db, "Brixton Bakery", "Till 1")
     voucher = issue(live_server.url, ann, 30, "e2e-1")
     png = httpx.get(
         f"{live_server.url}/api/v1/vouchers/{voucher['id']}/qr.png", headers=ann.auth, timeout=10
