@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credits import audit
 from credits.accounts import Principal, Role
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.earning import dates
@@ -66,6 +67,14 @@ class BudgetView:
     @property
     def left_credits(self) -> int:
         return max(0, self.budget_credits - self.issued_credits)
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    """What an activity change records in the audit log (plain values only)."""
+    return {
+        k: (v if isinstance(v, int | str | bool) or v is None else str(v))
+        for k, v in values.items()
+    }
 
 
 def _validate(
@@ -138,6 +147,7 @@ def create_activity(session: Session, who: Principal, values: dict[str, Any]) ->
         if unique_violation(exc, "slug"):
             raise RetryTransaction("activity created concurrently") from exc
         raise
+    audit.record(session, who, "activity.create", f"activity:{row.slug}", **_audited(clean))
     return row
 
 
@@ -159,6 +169,7 @@ def update_activity(
     row.updated_by = who.actor
     session.add(row)
     session.flush()
+    audit.record(session, who, "activity.update", f"activity:{row.slug}", **_audited(clean))
     return row
 
 
@@ -254,6 +265,14 @@ def set_month_budget(
     row.budget_set_by = who.actor
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        who,
+        "budget.set",
+        f"activity:{activity.slug}",
+        month=str(month),
+        budget_credits=row.budget_credits if row is not None else None,
+    )
     return _view(activity, str(month), row)
 
 
@@ -299,4 +318,7 @@ def set_four_eyes_threshold(session: Session, who: Principal, value: Any) -> dic
         if unique_violation(exc, "earning_settings") or unique_violation(exc, "pk_"):
             raise RetryTransaction("settings row created concurrently") from exc
         raise
+    audit.record(
+        session, who, "earning.settings", "earning-settings", four_eyes_threshold_credits=number
+    )
     return settings_view(session)

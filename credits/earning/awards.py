@@ -58,7 +58,7 @@ from typing import Any
 from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.orm import Session
 
-from credits import ledger
+from credits import audit, ledger
 from credits.accounts import Principal, Role
 from credits.accounts.models import Person
 from credits.accounts.service import normalise_email
@@ -935,6 +935,7 @@ def approve(session: Session, who: Principal, award_id: Any, *, idempotency_key:
         _post_existing(session, who, award, lines)
     session.add(award)
     session.flush()
+    audit.record(session, who, "award.approve", f"award:{award.id}")
     return load_award(session, award.id)
 
 
@@ -973,6 +974,7 @@ def reject(session: Session, who: Principal, award_id: Any, *, reason: Any) -> A
     award.reject_reason = why
     session.add(award)
     session.flush()
+    audit.record(session, who, "award.reject", f"award:{award.id}", reason=str(reason)[:200])
     return load_award(session, award.id)
 
 

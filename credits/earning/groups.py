@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from credits import audit
 from credits.accounts import Principal, Role
 from credits.accounts.models import Person, PersonRole
 from credits.accounts.service import normalise_email
@@ -323,6 +324,7 @@ def create_group(session: Session, who: Principal, values: dict[str, Any]) -> Gr
         raise
     assert group.id is not None
     _set_activities(session, group.id, activity_ids)
+    audit.record(session, who, "group.create", f"group:{group.id}", name=group.name)
     return _view(session, group, with_members=True)
 
 
@@ -364,6 +366,7 @@ def update_group(
     _flush_named(session, group.name)
     if activity_ids is not None:
         _set_activities(session, group.id, activity_ids)
+    audit.record(session, who, "group.update", f"group:{group.id}", name=group.name)
     return _view(session, group, with_members=True)
 
 
@@ -407,6 +410,7 @@ def add_member(session: Session, who: Principal, group_id: Any, email: Any) -> G
     group = _visible_group(session, who, group_id)
     person = _person_with_role(session, email, Role.MEMBER)
     _add(session, who, T_GROUP_MEMBER, group.id, person.id)
+    audit.record(session, who, "group.add_member", f"group:{group.id}", email=str(email))
     return _view(session, group, with_members=True)
 
 
@@ -416,6 +420,7 @@ def add_coordinator(session: Session, who: Principal, group_id: Any, email: Any)
     group = _visible_group(session, who, group_id)
     person = _person_with_role(session, email, Role.COORDINATOR)
     _add(session, who, T_GROUP_COORDINATOR, group.id, person.id)
+    audit.record(session, who, "group.add_coordinator", f"group:{group.id}", email=str(email))
     return _view(session, group, with_members=True)
 
 
@@ -435,6 +440,7 @@ def remove_member(session: Session, who: Principal, group_id: Any, person_id: An
     group = _visible_group(session, who, group_id)
     assert group.id is not None
     _remove(session, T_GROUP_MEMBER, group.id, person_id, "member")
+    audit.record(session, who, "group.remove_member", f"group:{group.id}", person_id=str(person_id))
     return _view(session, group, with_members=True)
 
 
@@ -446,6 +452,9 @@ def remove_coordinator(
     group = _visible_group(session, who, group_id)
     assert group.id is not None
     _remove(session, T_GROUP_COORDINATOR, group.id, person_id, "coordinator")
+    audit.record(
+        session, who, "group.remove_coordinator", f"group:{group.id}", person_id=str(person_id)
+    )
     return _view(session, group, with_members=True)
 
 
