@@ -62,7 +62,14 @@ class Voucher(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     closed_by: str | None = Field(default=None, sa_column=Column(String(200)))
     closed_entry_id: int | None = Field(
-        default=None, sa_column=Column(BigId, ForeignKey("journal_entry.id"), unique=True)
+        default=None,
+        sa_column=Column(
+            BigId,
+            # Deferred (migration 0012): on PostgreSQL redeem_voucher records the closing
+            # entry on the voucher before the entry row is written, in one statement.
+            ForeignKey("journal_entry.id", deferrable=True, initially="DEFERRED"),
+            unique=True,
+        ),
     )
 
     __table_args__ = (

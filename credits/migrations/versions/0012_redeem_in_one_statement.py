@@ -155,6 +155,19 @@ def upgrade() -> None:
             "DEFERRABLE INITIALLY DEFERRED"
         )
         op.execute(REDEEM_VOUCHER)
+    else:
+        # SQLite posts in Python and never needs the deferral; the table is rebuilt only so
+        # that both databases hold the schema the models describe.
+        with op.batch_alter_table("voucher", recreate="always") as batch:
+            batch.drop_constraint("fk_voucher_closed_entry_id_journal_entry", type_="foreignkey")
+            batch.create_foreign_key(
+                "fk_voucher_closed_entry_id_journal_entry",
+                "journal_entry",
+                ["closed_entry_id"],
+                ["id"],
+                deferrable=True,
+                initially="DEFERRED",
+            )
 
 
 def downgrade() -> None:
