@@ -115,17 +115,20 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 def verify(as_json: bool, thorough: bool) -> None:
     """Check every ledger rule over everything stored; exit 1 if any fails."""
+    from credits.ledger import run_checks
     from credits.reconcile import all_checks
 
     with _services() as svc, svc.db.read() as session:
-        results = [check(session) for check in all_checks(thorough=thorough)]
+        results = run_checks(session, all_checks(thorough=thorough))
     ok = all(r.ok for r in results)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
     else:
         for r in results:
             mark = "ok  " if r.ok else "FAIL"
-            click.echo(f"{mark} {r.name}: {r.description} ({r.checked} checked)")
+            click.echo(
+                f"{mark} {r.name}: {r.description} ({r.checked} checked, {r.elapsed_s:.1f} s)"
+            )
             for problem in r.problems:
                 click.echo(f"       - {problem}")
             if r.problem_count > len(r.problems):

@@ -8,6 +8,7 @@ month close (credits.statements) runs these and more.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ class CheckResult:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
+    #: Wall-clock seconds the check took (set by :func:`run_checks`).
+    elapsed_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -49,6 +52,7 @@ class CheckResult:
             "checked": self.checked,
             "problem_count": self.problem_count,
             "problems": list(self.problems),
+            "elapsed_s": round(self.elapsed_s, 3),
         }
 
 
@@ -345,5 +349,12 @@ def thorough(
 def run_checks(
     session: Session, checks: tuple[Callable[[Session], CheckResult], ...] = LEDGER_CHECKS
 ) -> list[CheckResult]:
-    """Run ``checks`` in order and return every result (they never stop at the first)."""
-    return [check(session) for check in checks]
+    """Run ``checks`` in order and return every result (they never stop at the first), each
+    with the time it took."""
+    results = []
+    for check in checks:
+        started = time.perf_counter()
+        result = check(session)
+        result.elapsed_s = time.perf_counter() - started
+        results.append(result)
+    return results
