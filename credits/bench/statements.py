@@ -573,7 +573,7 @@ class _History:
                     f"{day}: {self.counts.entries:,} entries, {self.counts.postings:,} postings"
                 )
         # Vouchers still open at the end of the history.
-        for when, _, kind, payload in self.events:
+        for _when, _, kind, payload in self.events:
             if kind in ("redeem", "cancel", "expire"):
                 self.voucher_row(payload, "open", None, None, None)
             elif kind == "reverse":
@@ -1020,8 +1020,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--postings-per-month", type=int, default=100_000)
     parser.add_argument("--last-month", default=None, help="YYYY-MM (default: last month)")
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database if it holds a history of these parameters")  # fmt: skip
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a database holding these parameters' history"
+    )
     parser.add_argument("--runs", type=int, default=5, help="statement runs (median)")
     parser.add_argument("--month", default=None, help="statement month (default: the last)")
     parser.add_argument("--no-verify", action="store_true", help="skip credits verify")
