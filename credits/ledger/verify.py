@@ -7,6 +7,8 @@ month close (credits.statements) runs these and more.
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -56,9 +58,25 @@ class CheckResult:
         }
 
 
+#: Memory each sort or hash of a verify query may use before it spills to disk: the
+#: aggregates over millions of postings spill with PostgreSQL's default of 4 MB.
+VERIFY_WORK_MEM = "256MB"
+
+
+def tune_for_verify(session: Session) -> None:
+    """For the rest of this (read) transaction on PostgreSQL: room for big hash aggregates,
+    and no JIT (compiling the verify queries' expressions costs seconds and saves less)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT set_config('work_mem', :m, true), set_config('jit', 'off', true)"),
+            {"m": VERIFY_WORK_MEM},
+        )
+
+
 def check_entries_balanced(session: Session) -> CheckResult:
     """Every entry has at least two postings and they sum to zero."""
     result = CheckResult("entries_balanced", "every entry has 2+ postings summing to zero")
+    tune_for_verify(session)
     result.checked = int(session.execute(text("SELECT count(*) FROM journal_entry")).scalar_one())
     rows = session.execute(
         text(
@@ -76,6 +94,7 @@ def check_entries_balanced(session: Session) -> CheckResult:
 def check_balances_match_postings(session: Session) -> CheckResult:
     """Every account's stored balance equals the sum of its postings."""
     result = CheckResult("balances_match_postings", "stored balances equal sums of postings")
+    tune_for_verify(session)
     rows = session.execute(
         text(
             "SELECT a.id, a.code, coalesce(b.stored, 0), coalesce(p.posted, 0), "
@@ -149,95 +168,180 @@ def _chain_rows(session: Session) -> Iterator[tuple[Any, ...]]:
 def check_hash_chain(session: Session) -> CheckResult:
     """Recompute every entry's content hash and every lane's chain from genesis.
 
-    On PostgreSQL the recomputation runs in the database (:func:`_hash_chain_in_sql`): one
-    pass, in C, instead of shipping every entry and posting to Python. Elsewhere, and with
-    ``credits verify --thorough``, Python recomputes it (:func:`check_hash_chain_in_python`).
-    The two report the same problems in the same words.
+    On PostgreSQL the entries stream out with ``COPY`` (:func:`_hash_chain_streamed`): the
+    database only joins each entry to its postings, and Python recomputes every hash with
+    hashlib as the rows arrive — the two run side by side, on two cores. Elsewhere, and with
+    ``credits verify --thorough``, the reference walk (:func:`check_hash_chain_in_python`)
+    recomputes it from the rows as SQLAlchemy reads them. Both report the same problems in
+    the same words.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return _hash_chain_in_sql(session)
+        return _hash_chain_streamed(session)
     return check_hash_chain_in_python(session)
 
 
-_CHAIN_SQL = text(
-    """
-    WITH agg AS (
-        SELECT e.id, e.lane, e.lane_seq, e.content_hash, e.prev_hash, e.hash,
-               ledger_canonical_hash_text(
-                   e.kind, e.occurred_at, e.recorded_at, e.reverses_entry_id, e.memo,
-                   e.actor, e.idempotency_key,
-                   coalesce(string_agg(p.account_id::text || ':' || p.amount::text, ','
-                                       ORDER BY p.account_id, p.amount), '')) AS recomputed
+#: Each entry, in id order (the merge join of two index scans: no sort), with its postings
+#: written as the canonical text wants them and its times as microseconds since the epoch —
+#: the same expressions as ``ledger_canonical_hash_text`` (migration 0007).
+_CHAIN_COPY = """
+    COPY (
+        SELECT e.id, e.lane, e.lane_seq, e.kind,
+               ((extract(epoch FROM e.occurred_at) * 1000000)::numeric(30, 0))::text,
+               ((extract(epoch FROM e.recorded_at) * 1000000)::numeric(30, 0))::text,
+               coalesce(e.reverses_entry_id::text, '-'), e.memo, e.actor, e.idempotency_key,
+               e.content_hash, e.prev_hash, e.hash,
+               coalesce(string_agg(p.account_id::text || ':' || p.amount::text, ','
+                                   ORDER BY p.account_id, p.amount), '')
         FROM journal_entry e LEFT JOIN posting p ON p.entry_id = e.id
-        GROUP BY e.id
-    ), chained AS (
-        SELECT agg.*, lag(hash) OVER w AS lane_prev_hash, lag(lane_seq) OVER w AS lane_prev_seq
-        FROM agg WINDOW w AS (PARTITION BY lane ORDER BY lane_seq)
-    ), judged AS (
-        SELECT id, lane, lane_seq, coalesce(lane_prev_seq, 0) AS last_seq,
-               lane_seq <> coalesce(lane_prev_seq, 0) + 1 AS bad_seq,
-               prev_hash <> coalesce(lane_prev_hash, repeat('0', 64)) AS bad_prev,
-               recomputed <> content_hash AS bad_content,
-               NOT (prev_hash ~ '^[0-9a-f]{64}$' AND content_hash ~ '^[0-9a-f]{64}$'
-                    AND hash = encode(sha256(decode(prev_hash, 'hex')
-                                             || decode(content_hash, 'hex')), 'hex'))
-                   AS bad_link
-        FROM chained
-    )
-    SELECT (SELECT count(*) FROM agg) AS checked, id, lane, lane_seq, last_seq,
-           bad_seq, bad_prev, bad_content, bad_link
-    FROM judged RIGHT JOIN (SELECT 1) one ON bad_seq OR bad_prev OR bad_content OR bad_link
-    ORDER BY lane, lane_seq
+        GROUP BY e.id ORDER BY e.id
+    ) TO STDOUT
+"""
+
+_LANE_HEADS_SQL = text("SELECT lane, seq, head_hash FROM chain_lane ORDER BY lane")
+
+# COPY's text format escapes these (and nothing else) in what it sends.
+_COPY_ESCAPES = {
+    b"b": b"\x08",
+    b"f": b"\x0c",
+    b"n": b"\n",
+    b"r": b"\r",
+    b"t": b"\t",
+    b"v": b"\x0b",
+    b"\\": b"\\",
+}
+_COPY_ESCAPE = re.compile(rb"\\(.)")
+_HEX = b"0123456789abcdef"
+
+
+def _copy_unescape(field: bytes) -> bytes:
+    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), field)
+
+
+def _is_hex_digest(value: bytes) -> bool:
+    return len(value) == 64 and not value.translate(None, _HEX)
+
+
+class _LaneWalk:
+    """One lane walked in ``lane_seq`` order while entries arrive in id order.
+
+    Entries of a lane almost always arrive in sequence (ids and lane numbers are both taken
+    in posting order); one that arrives early waits in ``pending`` until the entries before
+    it have been seen. Whatever still waits at the end is walked in sequence order, so a gap
+    is reported exactly where the reference walk reports it.
     """
-)
 
-_LANE_HEADS_SQL = text(
-    "SELECT l.lane, l.seq, l.head_hash, coalesce(last.lane_seq, 0), "
-    "       coalesce(last.hash, repeat('0', 64)) "
-    "FROM chain_lane l LEFT JOIN LATERAL ("
-    "  SELECT lane_seq, hash FROM journal_entry e WHERE e.lane = l.lane "
-    "  ORDER BY lane_seq DESC LIMIT 1) last ON true ORDER BY l.lane"
-)
+    __slots__ = ("last_hash", "last_seq", "pending")
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+        self.last_hash = chain.GENESIS_HASH.encode()
+        self.pending: dict[int, tuple[bytes, bytes, bytes]] = {}
 
 
-def _hash_chain_in_sql(session: Session) -> CheckResult:
+def _hash_chain_streamed(session: Session) -> CheckResult:
     result = CheckResult("hash_chain", "every entry's hash recomputes and each lane chains")
-    for row in session.execute(_CHAIN_SQL):
-        result.checked = int(row.checked)
-        if row.id is None:
-            continue
-        eid, lane = row.id, row.lane
-        if row.bad_seq:
-            result.add(f"entry {eid}: lane {lane} jumps from #{row.last_seq} to #{row.lane_seq}")
-        if row.bad_prev:
-            result.add(f"entry {eid}: prev_hash does not match the entry before it on lane {lane}")
-        if row.bad_content:
-            result.add(f"entry {eid}: content does not match its hash (edited entry or posting)")
-        if row.bad_link:
-            result.add(f"entry {eid}: chain hash does not recompute")
-    for lane, seq, head, last_seq, last_hash in session.execute(_LANE_HEADS_SQL):
-        if (seq, head) != (last_seq, last_hash):
+    tune_for_verify(session)
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    if dbapi.info.encoding != "utf-8":  # type: ignore[attr-defined]
+        return check_hash_chain_in_python(session)  # the canonical text is UTF-8
+    # (lane, seq, which rule, message): sorted at the end into the reference walk's order.
+    found: list[tuple[int, int, int, str]] = []
+    lanes: dict[int, _LaneWalk] = {}
+    actors: dict[bytes, bytes] = {}
+    sha256, hexlify, unhexlify = hashlib.sha256, binascii.hexlify, binascii.unhexlify
+    version = chain.CANONICAL_VERSION.encode()
+
+    def step(walk: _LaneWalk, lane: int, seq: int, eid: bytes, prev: bytes, h: bytes) -> None:
+        if seq != walk.last_seq + 1:
+            found.append(
+                (lane, seq, 0, f"entry {eid.decode()}: lane {lane} jumps from #{walk.last_seq} "
+                 f"to #{seq}")
+            )  # fmt: skip
+        if prev != walk.last_hash:
+            found.append(
+                (lane, seq, 1, f"entry {eid.decode()}: prev_hash does not match the entry "
+                 f"before it on lane {lane}")
+            )  # fmt: skip
+        walk.last_seq, walk.last_hash = seq, h
+
+    checked = 0
+    with dbapi.cursor().copy(_CHAIN_COPY) as copy:  # type: ignore[attr-defined]
+        for block in copy:
+            line = bytes(block)
+            fields = line[:-1].split(b"\t")
+            if b"\\" in line:
+                fields = [_copy_unescape(f) for f in fields]
+            eid, lane_b, seq_b, kind, occ, rec, rev, memo, actor, key, chash, prev, h, posts = (
+                fields
+            )
+            checked += 1
+            lane, seq = int(lane_b), int(seq_b)
+            actor_hex = actors.get(actor)
+            if actor_hex is None:
+                actor_hex = actors[actor] = hexlify(sha256(actor).digest())
+            canonical = b"|".join(
+                (
+                    version,
+                    kind,
+                    occ,
+                    rec,
+                    rev,
+                    hexlify(sha256(memo).digest()),
+                    actor_hex,
+                    hexlify(sha256(key).digest()),
+                    posts,
+                )
+            )
+            if hexlify(sha256(canonical).digest()) != chash:
+                found.append(
+                    (lane, seq, 2, f"entry {eid.decode()}: content does not match its hash "
+                     "(edited entry or posting)")
+                )  # fmt: skip
+            if not (
+                _is_hex_digest(prev)
+                and _is_hex_digest(chash)
+                and hexlify(sha256(unhexlify(prev) + unhexlify(chash)).digest()) == h
+            ):
+                found.append((lane, seq, 3, f"entry {eid.decode()}: chain hash does not recompute"))
+            walk = lanes.get(lane)
+            if walk is None:
+                walk = lanes[lane] = _LaneWalk()
+            if seq == walk.last_seq + 1 and not walk.pending:
+                step(walk, lane, seq, eid, prev, h)
+                continue
+            walk.pending[seq] = (eid, prev, h)
+            while walk.last_seq + 1 in walk.pending:
+                nxt = walk.last_seq + 1
+                step(walk, lane, nxt, *walk.pending.pop(nxt))
+    for lane, walk in lanes.items():
+        for seq in sorted(walk.pending):
+            step(walk, lane, seq, *walk.pending[seq])
+    result.checked = checked
+    found.sort(key=lambda x: x[:3])
+    for *_, problem in found:
+        result.add(problem)
+    heads = {
+        int(lane): (int(seq), str(head)) for lane, seq, head in session.execute(_LANE_HEADS_SQL)
+    }
+    for lane, (seq, head) in sorted(heads.items()):
+        walk = lanes.get(lane) or _LaneWalk()
+        if (seq, head.encode()) != (walk.last_seq, walk.last_hash):
             result.add(
-                f"lane {lane}: head says #{seq} but the entries end at #{last_seq} "
+                f"lane {lane}: head says #{seq} but the entries end at #{walk.last_seq} "
                 "(an entry was removed, added or changed)"
             )
-    orphans = session.execute(
-        text(
-            "SELECT DISTINCT lane FROM journal_entry "
-            "WHERE lane NOT IN (SELECT lane FROM chain_lane) ORDER BY lane"
-        )
-    ).scalars()
-    for lane in orphans:
+    for lane in sorted(lanes.keys() - heads.keys()):
         result.add(f"lane {lane}: entries on a lane that has no head")
     return result
 
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _is_digest(value: object) -> bool:
     """A stored hash that has not been replaced by something else (it is tampered data)."""
-    return isinstance(value, str) and _DIGEST.match(value) is not None
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
 
 
 def check_hash_chain_in_python(session: Session) -> CheckResult:
