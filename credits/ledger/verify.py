@@ -243,7 +243,7 @@ def _hash_chain_streamed(session: Session) -> CheckResult:
     tune_for_verify(session)
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
-    if dbapi.info.encoding != "utf-8":  # type: ignore[attr-defined]
+    if dbapi.info.encoding != "utf-8":
         return check_hash_chain_in_python(session)  # the canonical text is UTF-8
     # (lane, seq, which rule, message): sorted at the end into the reference walk's order.
     found: list[tuple[int, int, int, str]] = []
@@ -266,7 +266,7 @@ def _hash_chain_streamed(session: Session) -> CheckResult:
         walk.last_seq, walk.last_hash = seq, h
 
     checked = 0
-    with dbapi.cursor().copy(_CHAIN_COPY) as copy:  # type: ignore[attr-defined]
+    with dbapi.cursor().copy(_CHAIN_COPY) as copy:
         for block in copy:
             line = bytes(block)
             fields = line[:-1].split(b"\t")
