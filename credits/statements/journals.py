@@ -149,7 +149,7 @@ def _hledger(
     opening: list[tuple[str, int]],
     entries: list[tuple[int, str, str, str, list[tuple[str, int]]]],
 ) -> str:
-    out = [f"; {title}", f"commodity 1 {COMMODITY}", ""]
+    out = [f"; {title}", f"commodity 1. {COMMODITY}", ""]
     out += [f"account {a}" for a in accounts]
     out.append("")
     if opening:
