@@ -889,83 +889,34 @@ def _median_time(fn: Callable[[], object], runs: int) -> tuple[float, list[float
 
 
 def time_statements(url: str, month: str, runs: int) -> list[tuple[str, float, list[float]]]:
-    """Median time of one month's scheme statement and one shop's (the busiest), through
-    ``credits.statements.build_statement`` when it exists; otherwise the equivalent
-    aggregates (monthly sums by entry kind and account type over ``occurred_at``)."""
+    """Median time of ``month``'s statement for the scheme and for its busiest shop, built by
+    ``credits.statements.build_statement`` in a read transaction of its own, as the API and
+    the command line build it."""
+    from credits.statements import build_statement
+
     m = Month.parse(month)
-    start, end = m.starts_at, m.ends_at
     db = Database(make_engine(url))
-    out: list[tuple[str, float, list[float]]] = []
     with db.read() as s:
         busiest = s.execute(
             text(
                 "SELECT shop_id FROM redemption WHERE redeemed_at >= :a AND redeemed_at < :b "
                 "GROUP BY shop_id ORDER BY count(*) DESC LIMIT 1"
             ),
-            {"a": start, "b": end},
+            {"a": m.starts_at, "b": m.ends_at},
         ).scalar()
-    try:
-        from credits.statements import build_statement  # type: ignore[attr-defined]
-    except ImportError:
-        build_statement = None
-    if build_statement is not None:
-        for label, shop in (("scheme statement", None), (f"shop {busiest} statement", busiest)):
+    out: list[tuple[str, float, list[float]]] = []
+    for label, shop in (("scheme", None), (f"shop {busiest} (the busiest)", busiest)):
+        if label != "scheme" and shop is None:
+            continue
 
-            def one(shop: int | None = shop) -> object:
-                with db.read() as s:
-                    return build_statement(s, month, shop_id=shop)
+        def one(shop: int | None = shop) -> object:
+            with db.read() as s:
+                return build_statement(s, m, shop_id=shop)
 
-            med, times = _median_time(one, runs)
-            out.append((f"{label} (build_statement)", med, times))
-    else:
-        for label, sql in _AGGREGATES:
-
-            def agg(sql: str = sql) -> object:
-                with db.read() as s:
-                    return s.execute(text(sql), {"a": start, "b": end, "shop": busiest}).all()
-
-            med, times = _median_time(agg, runs)
-            out.append((label, med, times))
+        med, times = _median_time(one, runs)
+        out.append((f"{month} {label}", med, times))
     db.engine.dispose()
     return out
-
-
-#: What a statement needs when ``build_statement`` is not there yet: the month's sums by entry
-#: kind and account type (issued, redeemed, change, expired...), the opening balances, the
-#: per-shop and per-activity totals, and one shop's redemptions.
-_AGGREGATES: tuple[tuple[str, str], ...] = (
-    (
-        "month's sums by entry kind and account type",
-        "SELECT e.kind, a.type, sum(p.amount), count(*) FROM journal_entry e "
-        "JOIN posting p ON p.entry_id = e.id JOIN account a ON a.id = p.account_id "
-        "WHERE e.occurred_at >= :a AND e.occurred_at < :b GROUP BY e.kind, a.type",
-    ),
-    (
-        "opening balances by account type (all postings before the month)",
-        "SELECT a.type, sum(p.amount) FROM journal_entry e "
-        "JOIN posting p ON p.entry_id = e.id JOIN account a ON a.id = p.account_id "
-        "WHERE e.occurred_at < :a GROUP BY a.type",
-    ),
-    (
-        "month's redeemed per shop",
-        "SELECT a.owner_ref, sum(p.amount), count(*) FROM journal_entry e "
-        "JOIN posting p ON p.entry_id = e.id JOIN account a ON a.id = p.account_id "
-        "WHERE e.occurred_at >= :a AND e.occurred_at < :b AND a.type = 'shop' "
-        "GROUP BY a.owner_ref",
-    ),
-    (
-        "month's issued per activity",
-        "SELECT aw.activity_id, sum(aw.total_credits) FROM award aw "
-        "JOIN journal_entry e ON e.id = aw.entry_id "
-        "WHERE e.occurred_at >= :a AND e.occurred_at < :b GROUP BY aw.activity_id",
-    ),
-    (
-        "one shop's redemptions in the month (busiest shop)",
-        "SELECT r.redeemed_at, r.voucher_id, r.amount, r.terminal_id, r.offline_accepted_at "
-        "FROM redemption r WHERE r.shop_id = :shop AND r.redeemed_at >= :a "
-        "AND r.redeemed_at < :b ORDER BY r.redeemed_at",
-    ),
-)
 
 
 def _size(url: str) -> dict[str, int]:
@@ -1024,7 +975,9 @@ def main(argv: list[str]) -> None:
         "--reuse", action="store_true", help="keep a database holding these parameters' history"
     )
     parser.add_argument("--runs", type=int, default=5, help="statement runs (median)")
-    parser.add_argument("--month", default=None, help="statement month (default: the last)")
+    parser.add_argument(
+        "--month", action="append", help="statement month (default: the last and the first)"
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip credits verify")
     parser.add_argument("--thorough", action="store_true", help="also verify --thorough")
     args = parser.parse_args(argv)
@@ -1051,12 +1004,23 @@ def main(argv: list[str]) -> None:
         print(f"generation: {time.perf_counter() - t0:.0f} s")
     size = _size(args.url)
     print("size: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
-    month = args.month or params.last_month
-    print(f"\n## one month's statement ({month}), median of {args.runs} runs")
-    print("| what | median | runs |")
+    # The month just ended (the usual statement) and the history's first month (the most
+    # data after it: the statement reads every posting from the month's start on).
+    months = args.month or [
+        params.last_month,
+        str(
+            Month.containing(
+                datetime.combine(history_days(params)[0], datetime.min.time(), tzinfo=LONDON)
+            )
+        ),
+    ]
+    print(f"\n## build_statement, median of {args.runs} runs (load {_load()})")
+    print("| month and statement | median | runs |")
     print("|---|---:|---|")
-    for label, med, times in time_statements(args.url, month, args.runs):
-        print(f"| {label} | {med * 1000:.0f} ms | {', '.join(f'{t * 1000:.0f}' for t in times)} |")
+    for month in dict.fromkeys(months):
+        for label, med, times in time_statements(args.url, month, args.runs):
+            runs = ", ".join(f"{t * 1000:.0f}" for t in times)
+            print(f"| {label} | {med * 1000:.0f} ms | {runs} |")
     if args.no_verify:
         return
     modes = [False, True] if args.thorough else [False]
