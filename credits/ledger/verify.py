@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,37 @@ def tune_for_verify(session: Session) -> None:
             text("SELECT set_config('work_mem', :m, true), set_config('jit', 'off', true)"),
             {"m": VERIFY_WORK_MEM},
         )
+
+
+@contextmanager
+def merge_plans(session: Session) -> Iterator[None]:
+    """Within the block, on PostgreSQL: plan joins and groupings over the index orders (merge
+    joins, sorted aggregates), serially, instead of hashing whole tables.
+
+    For a query that joins millions of rows to the postings by entry id, the planner's
+    estimates favour hashing all twelve million postings (in parallel workers); walking the
+    two indexes in entry order does a third of the work, and this machine has two cores
+    shared with the database's other users (docs/benchmarks.md). Restored afterwards.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    names = ("enable_hashjoin", "enable_hashagg", "max_parallel_workers_per_gather")
+    before = session.execute(
+        text("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))
+    ).one()
+    session.execute(
+        text(
+            "SELECT set_config('enable_hashjoin', 'off', true), "
+            "set_config('enable_hashagg', 'off', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+    )
+    try:
+        yield
+    finally:
+        for name, value in zip(names, before, strict=True):
+            session.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
 
 
 def check_entries_balanced(session: Session) -> CheckResult:
