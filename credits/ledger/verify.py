@@ -66,17 +66,14 @@ VERIFY_WORK_MEM = "512MB"
 
 
 def tune_for_verify(session: Session) -> None:
-    """For the rest of this (read) transaction on PostgreSQL: room for big sorts and hashes;
-    no JIT (compiling the verify queries' expressions costs seconds and saves less); and
-    index lookups priced as reads from memory (``random_page_cost`` 1.1, the usual value for
-    SSDs and cached data), so that checking half a million awards looks each one's entry up
-    instead of hashing the whole journal."""
+    """For the rest of this (read) transaction on PostgreSQL: room for big sorts and hashes,
+    and no JIT (compiling the verify queries' expressions costs seconds and saves less).
+
+    (``random_page_cost`` 1.1 was tried too: it halved ``earning_awards_posted`` but made
+    ``redemption_entries`` four times slower; docs/benchmarks.md.)"""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
-            text(
-                "SELECT set_config('work_mem', :m, true), set_config('jit', 'off', true), "
-                "set_config('random_page_cost', '1.1', true)"
-            ),
+            text("SELECT set_config('work_mem', :m, true), set_config('jit', 'off', true)"),
             {"m": VERIFY_WORK_MEM},
         )
 
