@@ -22,7 +22,7 @@ simulated in Python, in time order, and streamed with ``COPY`` into the tables t
 migrations created (nothing is dropped or altered). The bulk load runs with
 ``session_replication_role = replica`` on its own connections, which switches off the
 per-row triggers (the deferred "entry balances" triggers, the foreign-key triggers, the
-append-only guard) for those sessions only: they would run ~15 million single-row queries
+append-only guard) for those sessions only: they would run ~16 million single-row queries
 at commit. What they guard is what ``credits verify`` then checks over the whole ledger,
 and the bench fails if it does not pass. Request fingerprints (``request_hash``) are not
 the use cases' (they only matter for an idempotent retry) and voucher codes are not signed
@@ -189,13 +189,11 @@ class _Setup:
 
     issuance: int
     outstanding: int
-    expired: int
     adjustments: int
     officer_actor: str
     activities: list[Activity]
     member_ids: list[int]
     member_accounts: list[int]
-    member_group: list[int]
     group_coordinator: list[tuple[int, str]]
     shop_ids: list[int]
     shop_accounts: list[int]
@@ -696,13 +694,11 @@ def _setup(url: str, params: Params) -> _Setup:
     return _Setup(
         issuance=scheme[ledger.ISSUANCE],
         outstanding=scheme[ledger.VOUCHERS_OUTSTANDING],
-        expired=scheme[ledger.EXPIRED],
         adjustments=scheme[ledger.ADJUSTMENTS],
         officer_actor=made["officer"],
         activities=made["activities"],
         member_ids=[int(p) for p, _ in members],
         member_accounts=[int(a) for _, a in members],
-        member_group=[i % groups for i in range(len(members))],
         group_coordinator=[(c, actor) for c, actor, _ in made["coordinators"]],
         shop_ids=[s for s, _, _ in made["shops"]],
         shop_accounts=[a for _, a, _ in made["shops"]],
