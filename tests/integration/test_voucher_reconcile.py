@@ -98,3 +98,43 @@ def test_postgres_refuses_changing_an_open_vouchers_value(db, vouchers):
     open_one, _ = vouchers
     with pytest.raises(DBAPIError), db.engine.begin() as conn:
         conn.execute(text("UPDATE voucher SET face_value = 1 WHERE id = :v"), {"v": open_one})
+
+
+@pytest.fixture
+def three_more(client, make_person, vouchers):
+    """Besides ``vouchers``: bob's two cancelled vouchers and an open one."""
+    bob = make_person(Role.MEMBER, credits=100)
+    ids = [issue(client, bob, amount).get_json()["id"] for amount in (10, 15, 5)]
+    for vid in ids[:2]:
+        client.post(f"/api/v1/vouchers/{vid}/cancel", headers=bob.auth)
+    return ids
+
+
+def test_every_rule_is_found_among_many_vouchers_in_issue_order(db, runner, three_more):
+    """The database picks the suspects; each is described by the rule it breaks, in the
+    order the vouchers were issued."""
+    first, second, still_open = three_more
+    with db.read() as s:
+        close_of = dict(
+            s.execute(
+                text("SELECT id, closed_entry_id FROM voucher WHERE closed_entry_id IS NOT NULL")
+            ).all()
+        )
+    # The first cancelled voucher now names the second one's closing entry (not keyed to it),
+    # the second lost its closing entry, and the open one claims a closing entry.
+    raw(db, "UPDATE voucher SET closed_entry_id = NULL WHERE id = :v", v=second)
+    raw(db, "UPDATE voucher SET closed_entry_id = :e WHERE id = :v", e=close_of[second], v=first)
+    raw(
+        db,
+        "UPDATE voucher SET state = 'expired', closed_at = issued_at, closed_by = 'x' "
+        "WHERE id = :v",
+        v=still_open,
+    )
+    code, checks = report(runner)
+    assert code == 1
+    problems = checks["voucher_entries"]["problems"]
+    assert problems == [
+        f"voucher {first}: closing entry {close_of[second]} does not return 10",
+        f"voucher {second} is cancelled but no entry returned its value",
+        f"voucher {still_open} is expired but no entry returned its value",
+    ]
