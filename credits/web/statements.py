@@ -7,6 +7,7 @@ a month is a POST with csrf_token(); it runs every check first and shows what fa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -46,6 +47,13 @@ def _shop_arg() -> int | None:
     if not raw.isdigit() or len(raw) > 15:
         abort(404)
     return int(raw)
+
+
+def _days(month: Month) -> str:
+    """ "1 October 2026 to 31 October 2026" (London dates, inclusive)."""
+    first = month.starts_at.astimezone(LONDON)
+    last = (month.ends_at - timedelta(seconds=1)).astimezone(LONDON)
+    return f"{first.day} {first:%B %Y} to {last.day} {last:%B %Y}"
 
 
 def _recent_months() -> list[Month]:
@@ -95,6 +103,7 @@ def scheme(month: str) -> str:
     return render_template(
         "statements/scheme.html",
         month=m,
+        days=_days(m),
         st=as_dict(file.statement),
         record=record,
         ended=utcnow() >= m.ends_at,
@@ -114,7 +123,7 @@ def shop(month: str, shop_id: int) -> str:
             abort(404)
         record = close.month_close(s, m)
     return render_template(
-        "statements/shop.html", month=m, st=as_dict(file.statement), record=record
+        "statements/shop.html", month=m, days=_days(m), st=as_dict(file.statement), record=record
     )
 
 
