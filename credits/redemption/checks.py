@@ -1,9 +1,9 @@
 """Reconciliation checks of redemptions (run by `credits verify` and the month close via
 credits.reconcile).
 
-1. ``redemption_entries``: every redeemed voucher has exactly one redemption, whose entry is
-   a ``redeem`` entry and is the voucher's closing entry; no redemption belongs to a voucher
-   that is not redeemed; and no redeem entry closing a voucher lacks its redemption.
+1. ``redemption_entries``: every redeemed voucher has exactly one ``redeem`` entry under its
+   closing key (``voucher-close:<id>``) and at most one redemption; a redemption belongs to
+   a redeemed voucher and its entry is that closing entry.
 2. ``terminal_journals``: what the shops' terminals reported (``POST /terminal/journal``)
    matches the ledger: a scan reported ``redeemed`` names a redemption of that voucher at
    that shop for that amount; one reported ``exception`` names such an offline exception.
@@ -19,7 +19,7 @@ from credits.ledger import CheckResult
 
 
 def check_redemption_entries(session: Session) -> CheckResult:
-    """Each redeemed voucher has exactly one redemption, posted by one redeem entry."""
+    """Each redeemed voucher has exactly one redeem entry; each redemption row is that entry."""
     result = CheckResult(
         "redemption_entries", "every redeemed voucher has exactly one redemption entry"
     )
@@ -28,36 +28,35 @@ def check_redemption_entries(session: Session) -> CheckResult:
     )
     rows = session.execute(
         text(
-            "SELECT v.id, count(r.id) FROM voucher v LEFT JOIN redemption r ON r.voucher_id = v.id "
-            "WHERE v.state = 'redeemed' GROUP BY v.id HAVING count(r.id) <> 1 ORDER BY v.id"
+            "SELECT v.id, count(e.id), count(DISTINCT r.id) FROM voucher v "
+            "LEFT JOIN journal_entry e ON e.idempotency_key = 'voucher-close:' || v.id "
+            "     AND e.kind = 'redeem' "
+            "LEFT JOIN redemption r ON r.voucher_id = v.id "
+            "WHERE v.state = 'redeemed' GROUP BY v.id "
+            "HAVING count(e.id) <> 1 OR count(DISTINCT r.id) > 1 ORDER BY v.id"
         )
     )
-    for voucher_id, n in rows:
-        result.add(f"voucher {voucher_id} is redeemed but has {n} redemptions")
+    for voucher_id, entries, redemptions in rows:
+        result.add(
+            f"voucher {voucher_id} is redeemed but has {entries} redemption entries "
+            f"and {redemptions} redemptions"
+        )
     rows = session.execute(
         text(
-            "SELECT r.id, v.state, e.kind, v.closed_entry_id, r.entry_id "
+            "SELECT r.id, v.state, e.kind, e.idempotency_key, v.closed_entry_id, r.entry_id "
             "FROM redemption r JOIN voucher v ON v.id = r.voucher_id "
             "LEFT JOIN journal_entry e ON e.id = r.entry_id "
             "WHERE v.state <> 'redeemed' OR e.kind IS NULL OR e.kind <> 'redeem' "
+            "   OR e.idempotency_key <> 'voucher-close:' || r.voucher_id "
             "   OR (v.closed_entry_id IS NOT NULL AND v.closed_entry_id <> r.entry_id) "
             "ORDER BY r.id"
         )
     )
-    for rid, state, kind, closed, entry in rows:
+    for rid, state, kind, key, closed, entry in rows:
         result.add(
-            f"redemption {rid}: voucher is {state}, entry {entry} is {kind or 'missing'}"
-            f" (voucher's closing entry {closed})"
+            f"redemption {rid}: voucher is {state}, entry {entry} is {kind or 'missing'} "
+            f"keyed {key} (voucher's closing entry {closed})"
         )
-    rows = session.execute(
-        text(
-            "SELECT e.id FROM journal_entry e WHERE e.kind = 'redeem' "
-            "AND e.idempotency_key LIKE 'voucher-close:%' "
-            "AND NOT EXISTS (SELECT 1 FROM redemption r WHERE r.entry_id = e.id) ORDER BY e.id"
-        )
-    )
-    for (entry_id,) in rows:
-        result.add(f"redeem entry {entry_id} closed a voucher but has no redemption")
     return result
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -218,8 +219,29 @@ class Statement:
     shop: ShopStatement | None = None
 
 
-def _times(month: Month) -> dict[str, datetime]:
-    return {"starts": month.starts_at, "ends": month.ends_at}
+_BOUNDS = """
+SELECT min(id) FILTER (WHERE occurred_at < :ends), max(id) FILTER (WHERE occurred_at < :ends),
+       min(id)
+FROM journal_entry WHERE occurred_at >= :starts
+"""
+
+
+def _times(session: Session, month: Month) -> dict[str, Any]:
+    """The month's bounds, and the range of entry ids dated in it (``lo``..``hi``) and on or
+    after its start (``since``). The id ranges are only a hint for the planner — every query
+    still filters on ``occurred_at`` — but they let PostgreSQL read just the month's postings
+    through the (entry_id, account_id) index instead of scanning every posting ever made:
+    entries are numbered in the order they are written, so a month's ids are nearly
+    contiguous (a back-dated award only widens the range a little)."""
+    times: dict[str, Any] = {"starts": month.starts_at, "ends": month.ends_at}
+    lo, hi, since = session.execute(_stmt(_BOUNDS), times).one()  # type: ignore[call-overload]
+    # No entries: empty ranges.
+    times.update(
+        lo=int(lo) if lo is not None else 0,
+        hi=int(hi) if hi is not None else -1,
+        since=int(since) if since is not None else 2**62,
+    )
+    return times
 
 
 def _stmt(sql: str, *, ends: bool = True) -> object:
@@ -227,6 +249,13 @@ def _stmt(sql: str, *, ends: bool = True) -> object:
     if ends:
         params.append(bindparam("ends", type_=UTCDateTime()))
     return text(sql).bindparams(*params)
+
+
+def _work_mem(session: Session) -> None:
+    """Give this read transaction's aggregates room to hash in memory (PostgreSQL): the
+    default 4 MB spills a month's grouping to disk."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def build_statement(session: Session, month: Month, *, shop_id: int | None = None) -> Statement:
@@ -245,14 +274,28 @@ def build_statement(session: Session, month: Month, *, shop_id: int | None = Non
 
 # --- the scheme -----------------------------------------------------------------------------
 
+# One pass over the postings dated from the month's start: pre-aggregated per account (and,
+# for earn entries, per activity) on integer keys that are cheap to hash, then rolled up by
+# account type — except shops, one line each, and issuance, one line per activity.
 _MOVEMENTS = """
-SELECT a.type, e.kind, CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END AS in_month,
-       sum(p.amount), sum(CASE WHEN p.amount > 0 THEN p.amount ELSE 0 END), count(*)
-FROM journal_entry e
-JOIN posting p ON p.entry_id = e.id
-JOIN account a ON a.id = p.account_id
-WHERE e.occurred_at >= :starts
-GROUP BY a.type, e.kind, CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END
+SELECT a.type, CASE WHEN a.type = 'shop' THEN a.id END,
+       CASE WHEN a.type = 'issuance' THEN m.activity_id END, m.kind, m.in_month,
+       sum(m.net), sum(m.ups), sum(m.n)
+FROM (
+    SELECT p.account_id, e.kind, aw.activity_id,
+           CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END AS in_month,
+           sum(p.amount) AS net, sum(CASE WHEN p.amount > 0 THEN p.amount ELSE 0 END) AS ups,
+           count(*) AS n
+    FROM journal_entry e
+    JOIN posting p ON p.entry_id = e.id
+    LEFT JOIN award aw ON aw.entry_id = e.id AND e.kind = 'earn'
+    WHERE e.occurred_at >= :starts AND e.id >= :since AND p.entry_id >= :since
+    GROUP BY p.account_id, e.kind, aw.activity_id,
+             CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END
+) m
+JOIN account a ON a.id = m.account_id
+GROUP BY a.type, CASE WHEN a.type = 'shop' THEN a.id END,
+         CASE WHEN a.type = 'issuance' THEN m.activity_id END, m.kind, m.in_month
 """
 
 _STORED = """
@@ -260,45 +303,46 @@ SELECT a.type, sum(b.balance) FROM account_balance b JOIN account a ON a.id = b.
 GROUP BY a.type
 """
 
-_BY_ACTIVITY = """
-SELECT aw.activity_id, act.slug, act.name, count(*), sum(-p.amount)
-FROM journal_entry e
-JOIN posting p ON p.entry_id = e.id
-JOIN account a ON a.id = p.account_id AND a.type = 'issuance'
-LEFT JOIN award aw ON aw.entry_id = e.id
-LEFT JOIN activity act ON act.id = aw.activity_id
-WHERE e.kind = 'earn' AND e.occurred_at >= :starts AND e.occurred_at < :ends
-GROUP BY aw.activity_id, act.slug, act.name
-"""
-
-_BY_SHOP = """
-SELECT p.account_id, e.kind, sum(p.amount), count(*)
-FROM journal_entry e
-JOIN posting p ON p.entry_id = e.id
-JOIN account a ON a.id = p.account_id AND a.type = 'shop'
-WHERE e.occurred_at >= :starts AND e.occurred_at < :ends
-GROUP BY p.account_id, e.kind
+_ONE_ACCOUNT = """
+SELECT e.kind, sum(p.amount), count(*)
+FROM posting p JOIN journal_entry e ON e.id = p.entry_id
+WHERE p.account_id = :account AND p.entry_id BETWEEN :lo AND :hi
+  AND e.occurred_at >= :starts AND e.occurred_at < :ends
+GROUP BY e.kind
 """
 
 _CHANGE_BY_SHOP = """
 SELECT r.shop_id, sum(r.change)
 FROM redemption r JOIN journal_entry e ON e.id = r.entry_id
 WHERE e.occurred_at >= :starts AND e.occurred_at < :ends
+  AND r.entry_id BETWEEN :lo AND :hi AND e.id BETWEEN :lo AND :hi
 GROUP BY r.shop_id
 """
 
 
 def _scheme_statement(session: Session, month: Month, rate: int | None) -> Statement:
-    times = _times(month)
+    times = _times(session, month)
     # (type, kind) -> [net, increases, count] for the month; type -> net after the month.
     in_month: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     after: dict[str, int] = defaultdict(int)
-    for type_, kind, flag, net, ups, n in session.execute(_stmt(_MOVEMENTS), times):  # type: ignore[call-overload]
+    # shop account -> kind -> (net, count) in the month
+    shop_moves: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    _work_mem(session)
+    rows = session.execute(_stmt(_MOVEMENTS), times)  # type: ignore[call-overload]
+    # activity id (None: earned outside an award) -> [entries, credits] issued in the month
+    activities: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+    for type_, shop_account, activity_id, kind, flag, net, ups, n in rows:
+        if int(flag) and type_ == AccountType.ISSUANCE.value and kind == EntryKind.EARN.value:
+            cell = activities[None if activity_id is None else int(activity_id)]
+            cell[0] += int(n)
+            cell[1] -= int(net)
         if int(flag):
-            cell = in_month[(str(type_), str(kind))]
-            cell[0] += int(net)
-            cell[1] += int(ups)
-            cell[2] += int(n)
+            moved = in_month[(str(type_), str(kind))]
+            moved[0] += int(net)
+            moved[1] += int(ups)
+            moved[2] += int(n)
+            if shop_account is not None:
+                shop_moves[int(shop_account)][str(kind)] = (int(net), int(n))
         else:
             after[str(type_)] += int(net)
     stored = {str(t): int(b) for t, b in session.execute(text(_STORED))}
@@ -348,13 +392,13 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
         expired_count=cell(vo, EntryKind.EXPIRE)[2],
         expired=-cell(vo, EntryKind.EXPIRE)[0],
     )
-    shops = _shop_lines(session, month, rate)
+    shops = _shop_lines(session, times, shop_moves, rate)
     scheme = SchemeFigures(
         opening=Outstanding(
             members=by_type["member"].opening, vouchers=by_type["vouchers_outstanding"].opening
         ),
         issued=issued,
-        by_activity=_activity_lines(session, month),
+        by_activity=_activity_lines(session, activities),
         redeemed=redeemed,
         change_returned=cell(AccountType.MEMBER, EntryKind.REDEEM)[0],
         by_shop=shops,
@@ -370,27 +414,33 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
     return Statement(month=month, rate_pence_per_credit=rate, trial_balance=tb, scheme=scheme)
 
 
-def _activity_lines(session: Session, month: Month) -> tuple[ActivityLine, ...]:
-    rows = session.execute(_stmt(_BY_ACTIVITY), _times(month))  # type: ignore[call-overload]
+def _activity_lines(
+    session: Session, activities: dict[int | None, list[int]]
+) -> tuple[ActivityLine, ...]:
+    names = {
+        int(i): (str(slug), str(name))
+        for i, slug, name in session.execute(text("SELECT id, slug, name FROM activity"))
+    }
     lines = [
         ActivityLine(
-            activity_id=None if aid is None else int(aid),
-            slug=str(slug) if slug is not None else "",
-            name=str(name) if name is not None else "Credits earned outside an award",
-            awards=int(n),
-            credits=int(credits),
+            activity_id=aid,
+            slug=names[aid][0] if aid in names else "",
+            name=names[aid][1] if aid in names else "Credits earned outside an award",
+            awards=n,
+            credits=credits,
         )
-        for aid, slug, name, n, credits in rows
+        for aid, (n, credits) in activities.items()
     ]
     # Named activities by slug; credits earned outside awards (seeded, migrated) last.
     return tuple(sorted(lines, key=lambda x: (x.activity_id is None, x.slug)))
 
 
-def _shop_lines(session: Session, month: Month, rate: int | None) -> tuple[ShopLine, ...]:
-    times = _times(month)
-    moves: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for account_id, kind, net, n in session.execute(_stmt(_BY_SHOP), times):  # type: ignore[call-overload]
-        moves[int(account_id)][str(kind)] = (int(net), int(n))
+def _shop_lines(
+    session: Session,
+    times: dict[str, Any],
+    moves: dict[int, dict[str, tuple[int, int]]],
+    rate: int | None,
+) -> tuple[ShopLine, ...]:
     change = {
         int(s): int(c)
         for s, c in session.execute(_stmt(_CHANGE_BY_SHOP), times)  # type: ignore[call-overload]
@@ -460,8 +510,9 @@ SELECT a.type, sum(p.amount), sum(CASE WHEN p.amount > 0 THEN p.amount ELSE 0 EN
 FROM journal_entry e
 JOIN posting p ON p.entry_id = e.id
 JOIN account a ON a.id = p.account_id
-WHERE e.occurred_at >= :starts AND e.occurred_at < :ends
-  AND e.id IN (SELECT p2.entry_id FROM posting p2 WHERE p2.account_id = :account)
+WHERE e.occurred_at >= :starts AND e.occurred_at < :ends AND e.id BETWEEN :lo AND :hi
+  AND e.id IN (SELECT p2.entry_id FROM posting p2 WHERE p2.account_id = :account
+               AND p2.entry_id BETWEEN :lo AND :hi)
 GROUP BY a.type
 """
 
@@ -478,7 +529,8 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
     if shop is None or shop.ledger_account_id is None:
         raise NotFound(f"there is no shop {shop_id}")
     account = int(shop.ledger_account_id)
-    times = {**_times(month), "shop": shop_id, "account": account}
+    month_times = _times(session, month)
+    times = {**month_times, "shop": shop_id, "account": account}
 
     rows = session.execute(
         _stmt(_SHOP_REDEMPTIONS),  # type: ignore[call-overload]
@@ -525,10 +577,10 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
 
     # Net movements on the shop's account by kind, from the ledger itself (not the lines):
     # the owed figure must be the ledger's even if a row were missing.
-    ledger_moves: dict[str, tuple[int, int]] = {}
-    for account_id, kind, net, n in session.execute(_stmt(_BY_SHOP), _times(month)):  # type: ignore[call-overload]
-        if int(account_id) == account:
-            ledger_moves[str(kind)] = (int(net), int(n))
+    ledger_moves = {
+        str(kind): (int(net), int(n))
+        for kind, net, n in session.execute(_stmt(_ONE_ACCOUNT), times)  # type: ignore[call-overload]
+    }
     change = sum(line.change for line in lines if line.kind == "redemption")
     totals = _shop_line(shop_id, str(shop.name), ledger_moves, change, rate)
 

@@ -24,9 +24,20 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer import bp as officer
     from credits.web.officer_earning import bp as officer_earning
     from credits.web.shops import bp as shops
+    from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers
 
-    return [bp, account, officer, shops, vouchers, member, coordinator, officer_earning]
+    return [
+        bp,
+        account,
+        officer,
+        shops,
+        statements,
+        vouchers,
+        member,
+        coordinator,
+        officer_earning,
+    ]
 
 
 def register_web(app: Flask) -> None:

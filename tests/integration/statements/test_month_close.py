@@ -169,5 +169,7 @@ def test_a_redeemed_voucher_without_its_redemption_refuses_the_close(runner, db,
         )
     result = run(runner, "close-month", "2026-10")
     assert result.exit_code == 1
-    assert "FAIL redemption_entries" in result.output and "has 0 redemptions" in result.output
+    assert (
+        "FAIL redemption_entries" in result.output and "has 0 redemption entries" in result.output
+    )
     assert closed(db) == []

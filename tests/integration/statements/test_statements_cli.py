@@ -218,3 +218,14 @@ def test_set_rate_is_audited_and_leaves_earlier_months_alone(runner, db, month):
     assert run(runner, "set-rate", "12", "--from", "2026-1").exit_code == 2
     printed = run(runner, "statement", "--month", "2026-10")
     assert json.loads(printed.stdout_bytes)["rate_pence_per_credit"] == 50
+
+
+def test_verify_statement_reads_the_trust_list_from_a_url(runner, live_server, month, tmp_path):
+    data, sig = tmp_path / "oct.csv", tmp_path / "oct.sig"
+    args = ["statement", "--month", "2026-10", "--format", "csv", "--out", str(data)]
+    assert run(runner, *args, "--signature", str(sig)).exit_code == 0
+    url = live_server.url + "/api/v1/trust-list"
+    ok = run(runner, "verify-statement", str(data), str(sig), "--trust-list", url)
+    assert ok.exit_code == 0, ok.output
+    data.write_bytes(data.read_bytes().replace(b"Market Grocer", b"Market Grocex"))
+    assert run(runner, "verify-statement", str(data), str(sig), "--trust-list", url).exit_code == 1
