@@ -84,6 +84,7 @@ class Adjustment(SQLModel, table=True):
         ),
         Index("ix_adjustment_state_requested_at", "state", "requested_at"),
         Index("ix_adjustment_person_id", "person_id"),
+        Index("ix_adjustment_requested_at", "requested_at"),
     )
 
 

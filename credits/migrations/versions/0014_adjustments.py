@@ -1,4 +1,5 @@
-"""Manual adjustments by officers (credits/adjustments), with four eyes above a threshold.
+"""Manual adjustments by officers (credits/adjustments), with four eyes above a threshold;
+indexes for the officers' exceptions queue (latest reversals and offline double spends).
 
 Revision ID: 0014
 Revises: 0012
@@ -85,12 +86,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_adjustment_idempotency_key")),
     )
     op.create_index("ix_adjustment_person_id", "adjustment", ["person_id"], unique=False)
+    op.create_index("ix_adjustment_requested_at", "adjustment", ["requested_at"], unique=False)
+    op.create_index("ix_redemption_reversed_at", "redemption", ["reversed_at"], unique=False)
+    op.create_index(
+        "ix_redemption_exception_submitted_at",
+        "redemption_exception",
+        ["submitted_at"],
+        unique=False,
+    )
     op.create_index(
         "ix_adjustment_state_requested_at", "adjustment", ["state", "requested_at"], unique=False
     )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_redemption_exception_submitted_at", table_name="redemption_exception")
+    op.drop_index("ix_redemption_reversed_at", table_name="redemption")
+    op.drop_index("ix_adjustment_requested_at", table_name="adjustment")
     op.drop_index("ix_adjustment_state_requested_at", table_name="adjustment")
     op.drop_index("ix_adjustment_person_id", table_name="adjustment")
     op.drop_table("adjustment")
