@@ -124,7 +124,7 @@ def step_chart(
 ) -> Markup:
     """A step line: the value holds from one point to the next (balances at month ends)."""
     values = list(series.values)
-    top = nice_ceiling(max(values + [1]))
+    top = nice_ceiling(max([*values, 1]))
     body, plot_h, slot = _axes(top, labels)
 
     def y(v: int) -> float:

@@ -1,6 +1,7 @@
-"""The officer's pages: the dashboard (credits/dashboard), people, registrations, invitations, API tokens and the
-audit log. Officers and admins only. Every action is a POST form with csrf_token(), runs one
-use case from credits.accounts, and is recorded in the audit log by that use case.
+"""The officer's pages: the dashboard (credits/dashboard), people, registrations,
+invitations, API tokens and the audit log. Officers and admins only. Every action is a POST
+form with csrf_token(), runs one use case from credits.accounts, and is recorded in the audit
+log by that use case.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from credits.accounts import people, tokens
 from credits.accounts.models import ApiToken, Person, PersonStatus, Role
 from credits.api.context import services
 from credits.api.requestinfo import deliver, outgoing
-from credits.errors import CreditsError, ValidationFailed
 from credits.dashboard import charts
+from credits.errors import CreditsError, ValidationFailed
 from credits.ledger import LONDON
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
@@ -110,7 +111,7 @@ def home() -> Any:
 def _charts(dash: dashboard.Dashboard) -> dict[str, Any]:
     """The dashboard's two charts, as inline SVG."""
     labels = [
-        datetime(m.month.year, m.month.month, 1).strftime(
+        m.month.starts_at.astimezone(LONDON).strftime(
             "%b %Y" if m.month.month == 1 or i == 0 else "%b"
         )
         for i, m in enumerate(dash.months)
