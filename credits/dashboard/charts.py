@@ -75,10 +75,12 @@ def _axes(top: int, labels: Sequence[str]) -> tuple[list[str], float, float]:
     slot = plot_w / max(1, len(labels))
     for i, label in enumerate(labels):
         x = LEFT + slot * (i + 0.5)
-        body.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-            f'font-size="12" fill="{INK}">{escape(label)}</text>'
-        )
+        # "Jan 2026" is drawn on two lines (month, then year) so that labels never overlap.
+        for line, text in enumerate(label.split(" ", 1)):
+            body.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16 + 14 * line}" '
+                f'text-anchor="middle" font-size="12" fill="{INK}">{escape(text)}</text>'
+            )
     return body, plot_h, slot
 
 
