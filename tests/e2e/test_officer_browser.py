@@ -136,3 +136,17 @@ def test_dashboard_exceptions_and_an_adjustment_approved_by_a_second_officer(
         "Adjustment by the council: Snow day sheet lost: 8 hours not recorded"
     ).is_visible()
     check(member, tmp_path, "7-member-history")
+
+
+def test_the_dashboard_on_a_phone(live_server, browser, trading, tmp_path):
+    """320 px wide: no sideways scrolling, still axe clean (the charts scale down)."""
+    context = browser.new_context(viewport={"width": 320, "height": 720})
+    try:
+        page = context.new_page()
+        sign_in(page, live_server.url, trading["first"])
+        assert page.locator("svg.chart").first.is_visible()
+        page.screenshot(path=str(tmp_path / "dashboard-320.png"), full_page=True)
+        assert axe_violations(page) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    finally:
+        context.close()
