@@ -294,3 +294,15 @@ def test_the_database_refuses_a_decision_by_the_requester(client, db, officer, m
             ),
             {"id": pending["id"]},
         )
+
+
+def test_verify_finds_an_adjustment_edited_behind_the_ledgers_back(client, db, officer, member):
+    done = ask(client, officer, member, 9).get_json()
+    assert verify_all(db) == []
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE adjustment SET amount = 19 WHERE id = :id"), {"id": done["id"]})
+    problems = verify_all(db)
+    assert problems == [
+        f"adjustment {done['id']}: says credit 19, its entry moved 9 to the member and -9 "
+        "to the adjustments account"
+    ]
