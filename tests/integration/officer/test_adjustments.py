@@ -306,3 +306,19 @@ def test_verify_finds_an_adjustment_edited_behind_the_ledgers_back(client, db, o
         f"adjustment {done['id']}: says credit 19, its entry moved 9 to the member and -9 "
         "to the adjustments account"
     ]
+
+
+def test_the_openapi_document_describes_the_adjustments_api(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    create = doc["paths"]["/api/v1/adjustments"]["post"]
+    assert set(create["responses"]) >= {"201", "202"}
+    body = doc["components"]["schemas"]["AdjustmentIn"]
+    assert set(body["required"]) == {
+        "person_id",
+        "direction",
+        "amount",
+        "reason",
+        "idempotency_key",
+    }
+    for action in ("approve", "reject"):
+        assert f"/api/v1/adjustments/{{adjustment_id}}/{action}" in doc["paths"]
