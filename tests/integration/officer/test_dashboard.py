@@ -274,3 +274,35 @@ def test_officer_actions_are_the_latest_audit_events_by_officers(db, client, mak
     with db.read() as s:
         actions = dashboard.officer_actions(s)
     assert [e.action for e in actions] == ["adjustment.post", "adjustment.request"]
+
+
+def test_the_dashboard_reads_in_a_fixed_number_of_queries_whatever_the_history(db, history):
+    """Set-based: the number of statements does not grow with entries, months or items."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.read() as s:
+            dashboard.build(s)
+        first = len(statements)
+        # Twice the history: the same number of statements.
+        acc = history["acc"]
+        for n in range(20):
+            post(
+                db,
+                ledger.EntryKind.EARN,
+                [(acc["issuance"], -1), (history["a"].account_id, 1)],
+                None,
+                f"more-{n}",
+            )
+        statements.clear()
+        with db.read() as s:
+            dashboard.build(s)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert 5 <= len(statements) == first <= 15, statements
