@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from credits.accounts.models import Person
 from credits.adjustments.models import T_ADJUSTMENT
 from credits.errors import ValidationFailed
-from credits.ledger import Month
+from credits.ledger import LONDON, Month
 from credits.redemption.models import Redemption, RedemptionException
-from credits.shops.models import Shop
+from credits.shops.models import Shop, Terminal
 from credits.vouchers.code import reference
 from credits.vouchers.models import Voucher
 
@@ -35,6 +35,7 @@ T_SHOP = Shop.__table__  # type: ignore[attr-defined]
 T_REDEMPTION = Redemption.__table__  # type: ignore[attr-defined]
 T_EXCEPTION = RedemptionException.__table__  # type: ignore[attr-defined]
 T_VOUCHER = Voucher.__table__  # type: ignore[attr-defined]
+T_TERMINAL = Terminal.__table__  # type: ignore[attr-defined]
 
 KINDS = {
     "double_spend": "Offline double spend",
@@ -101,9 +102,11 @@ def _double_spends(
             T_SHOP.c.name,
             e.c.voucher_id,
             e.c.offline_accepted_at,
+            T_TERMINAL.c.name,
         )
         .join(T_PERSON, T_PERSON.c.id == e.c.person_id)
         .join(T_SHOP, T_SHOP.c.id == e.c.shop_id)
+        .join(T_TERMINAL, T_TERMINAL.c.id == e.c.terminal_id)
         .where(*_range(e.c.submitted_at, month))
         .order_by(e.c.submitted_at.desc())
         .limit(limit)
@@ -118,7 +121,10 @@ def _double_spends(
                 kind="double_spend",
                 id=r[0],
                 at=r[1],
-                who=f"terminal:{r[2]} (accepted offline at {r[13]:%Y-%m-%d %H:%M} UTC)",
+                who=(
+                    f"{r[14]} at {r[11]} (terminal {r[2]}), accepted offline "
+                    f"{r[13].astimezone(LONDON):%d %b %Y %H:%M} London time"
+                ),
                 why=f"{r[3]}{resolved}",
                 amount=int(r[4]),
                 state="resolved" if r[5] is not None else "open",

@@ -252,6 +252,7 @@ def test_the_queue_has_double_spends_reversals_and_adjustments_with_who_and_why(
     assert rev.who.startswith(f"person:{officer.id}") and rev.person_id == ann.id
     assert (dbl.id, dbl.amount, dbl.state, dbl.person_id) == (double["id"], 15, "open", ann.id)
     assert "Brixton Bakery" in dbl.why and dbl.voucher_id == v["id"]
+    assert dbl.who.startswith("Counter at Acre Lane Hardware (terminal ")
     assert [q.kind for q in only_reversals] == ["reversal"]
     assert [q.kind for q in at_hardware] == ["double_spend"]
     assert last_year == []
