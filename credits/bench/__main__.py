@@ -10,6 +10,7 @@ BENCHES = {
     "vouchers": "credits.bench.vouchers",
     "earning": "credits.bench.earning",
     "redeem": "credits.bench.redeem",
+    "dashboard": "credits.bench.dashboard",
 }
 
 
