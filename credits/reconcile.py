@@ -19,7 +19,14 @@ from credits.ledger import LEDGER_CHECKS, CheckResult, verify
 def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResult], ...]:
     """The full list of checks, in the order they are reported. ``thorough`` recomputes the
     hash chain in Python even where the database could do it."""
+    from credits.redemption.checks import REDEMPTION_CHECKS
     from credits.vouchers.checks import VOUCHER_CHECKS
 
-    checks = (*LEDGER_CHECKS, *VOUCHER_CHECKS, *EARNING_CHECKS, *ADJUSTMENT_CHECKS)
+    checks = (
+        *LEDGER_CHECKS,
+        *VOUCHER_CHECKS,
+        *REDEMPTION_CHECKS,
+        *EARNING_CHECKS,
+        *ADJUSTMENT_CHECKS,
+    )
     return verify.thorough(checks) if thorough else checks

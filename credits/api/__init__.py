@@ -48,6 +48,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.me import blp as me
     from credits.api.redemptions import blp as redemptions
     from credits.api.shops import blp as shops
+    from credits.api.statements import blp as statements
     from credits.api.vouchers import blp as vouchers
 
     return [
@@ -61,6 +62,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         tokens.blp,
         audit.blp,
         shops,
+        statements,
         vouchers,
         redemptions,
         me_entries,

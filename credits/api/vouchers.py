@@ -24,6 +24,7 @@ from credits.accounts import Role
 from credits.api.auth import principal, require
 from credits.api.context import services
 from credits.db import utcnow
+from credits.statements.signing import trust_list_entries as statement_trust_entries
 from credits.vouchers import qr
 from credits.vouchers.errors import VoucherExpired
 from credits.vouchers.models import Voucher, VoucherState
@@ -126,8 +127,19 @@ class TrustKeySchema(ma.Schema):
     valid_until = ma.fields.DateTime(format="iso", allow_none=True)
 
 
+class StatementKeySchema(ma.Schema):
+    kid = ma.fields.String()
+    alg = ma.fields.String()
+    public_key = ma.fields.String(metadata={"description": "base64url of the raw 32 bytes"})
+    status = ma.fields.String()
+
+
 class TrustListSchema(ma.Schema):
     keys = ma.fields.List(ma.fields.Nested(TrustKeySchema))
+    statement_keys = ma.fields.List(
+        ma.fields.Nested(StatementKeySchema),
+        metadata={"description": "keys that sign monthly statements (never vouchers)"},
+    )
     scheme_id = ma.fields.Integer()
 
 
@@ -334,6 +346,9 @@ def trust_list_body() -> dict[str, Any]:
             for k in keys
         ],
         "scheme_id": rt.policy.scheme_id,
+        # Statement signing keys, apart from "keys": a terminal trusts every key in "keys"
+        # for vouchers, and a statement key must never sign one (docs/statements.md).
+        "statement_keys": statement_trust_entries(settings.instance_path),
     }
 
 

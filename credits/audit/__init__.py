@@ -80,6 +80,8 @@ ACTIONS: dict[str, str] = {
     "terminal.update": "changed a shop terminal",
     "terminal.token_rotate": "issued a new terminal token",
     "terminal.token_revoke": "disconnected a shop terminal",
+    "rate.set": "set the reimbursement rate",
+    "month.close": "closed a month",
 }
 
 _MAX_DETAIL_CHARS = 4000

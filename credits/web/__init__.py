@@ -26,6 +26,7 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer_earning import bp as officer_earning
     from credits.web.officer_exceptions import bp as officer_exceptions
     from credits.web.shops import bp as shops
+    from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers
 
     return [
@@ -33,6 +34,7 @@ def _blueprints() -> list[Blueprint]:
         account,
         officer,
         shops,
+        statements,
         vouchers,
         member,
         coordinator,

@@ -155,6 +155,8 @@ ACCESS: dict[str, Access] = {
         OFFICERS, {"reason": "matrix"}
     ),
     "GET /api/v1/redemption-exceptions": Access(OFFICERS),
+    # statements: officers (the scheme or any shop); a terminal its own shop's
+    "GET /api/v1/statements/<month>": Access(OFFICER | TERMINAL),
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),

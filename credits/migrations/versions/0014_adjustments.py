@@ -2,7 +2,7 @@
 indexes for the officers' exceptions queue (latest reversals and offline double spends).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,114 @@
+"""Closing a month: every reconciliation check first, then the ledger's lock, then a record.
+
+Guarantees (each tested):
+
+- A month is closed only after it has ended (London time), only once, and only when every
+  check of :func:`credits.reconcile.all_checks` passes; otherwise :class:`CloseRefused`
+  lists each failed check and its problems, and nothing is written.
+- On PostgreSQL the journal is locked (``SHARE``) before the checks run, so the checks, the
+  statement and the close all see the same entries and none can slip in between.
+- The close is recorded in ``month_close`` (who, when, each check's result and the SHA-256
+  of the scheme statement's canonical JSON bytes) and in the audit log (``month.close``),
+  in the same transaction as :func:`credits.ledger.close_month`. From then on nothing can
+  be dated in the month (``period_closed``); corrections go into the open month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from credits import audit, ledger
+from credits.errors import Conflict, ValidationFailed
+from credits.ledger.periods import Month
+from credits.statements import render
+from credits.statements.engine import build_statement
+from credits.statements.models import MonthClose
+
+
+class CloseRefused(Conflict):
+    """A check failed: the month stays open. ``failed`` lists each failed check."""
+
+    code = "checks_failed"
+    title = "The month cannot be closed: a reconciliation check failed"
+
+
+class AlreadyClosed(Conflict):
+    code = "period_closed"
+    title = "That month is already closed"
+
+
+@dataclass(frozen=True, slots=True)
+class CloseResult:
+    month: Month
+    closed_at: datetime
+    closed_by: str
+    statement_sha256: str
+    checks: list[dict[str, Any]]
+
+
+def run_checks(session: Session) -> list[ledger.CheckResult]:
+    """Every reconciliation check (`credits verify`'s full list)."""
+    from credits.reconcile import all_checks
+
+    return [check(session) for check in all_checks()]
+
+
+def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> CloseResult:
+    """Close ``month`` if it has ended, is open, and every check passes (see the module
+    docstring). ``by`` is the officer's Principal (or an audit Actor for the command line)."""
+    if now < month.ends_at:
+        raise ValidationFailed(
+            f"{month} has not ended yet: it can be closed from "
+            f"{month.ends_at.astimezone(ledger.LONDON):%d %B %Y %H:%M} London time",
+            errors={"month": ["Not ended."]},
+        )
+    if session.get_bind().dialect.name == "postgresql":
+        # Hold writers back while we check: the checks and the hash must see what closes.
+        session.execute(text("LOCK TABLE journal_entry IN SHARE MODE"))
+    if str(month) in ledger.closed_months(session):
+        raise AlreadyClosed(f"{month} is already closed", month=str(month))
+    results = run_checks(session)
+    checks = [r.as_dict() for r in results]
+    failed = [c for c in checks if not c["ok"]]
+    if failed:
+        names = ", ".join(str(c["name"]) for c in failed)
+        raise CloseRefused(
+            f"{month} was not closed: {len(failed)} check(s) failed ({names})",
+            month=str(month),
+            failed=[
+                {"name": c["name"], "description": c["description"], "problems": c["problems"]}
+                for c in failed
+            ],
+        )
+    digest = hashlib.sha256(render.json_bytes(build_statement(session, month))).hexdigest()
+    ledger.close_month(session, month, closed_by=by.actor, now=now)
+    session.add(
+        MonthClose(
+            month=str(month),
+            closed_at=now,
+            closed_by=by.actor,
+            checks=checks,
+            statement_sha256=digest,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        by,
+        "month.close",
+        f"month:{month}",
+        statement_sha256=digest,
+        checks={str(c["name"]): bool(c["ok"]) for c in checks},
+    )
+    return CloseResult(month, now, by.actor, digest, checks)
+
+
+def month_close(session: Session, month: Month) -> MonthClose | None:
+    """The record of ``month``'s close, or None if it is open."""
+    return session.get(MonthClose, str(month))

@@ -1,0 +1,46 @@
+"""Tables of the statements capability.
+
+- ``reimbursement_rate``: what the council pays a shop per credit (integer pence), from a
+  month onwards. A month's rate is the row with the latest ``effective_from`` not after it,
+  so setting a new rate from a later month never changes an earlier month's statement.
+- ``month_close``: the record of each month close: who, when, every check's result and the
+  SHA-256 of the scheme statement's JSON bytes at the moment of closing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, Integer, String, Table
+from sqlmodel import Field, SQLModel
+
+from credits.db import UTCDateTime
+
+
+class ReimbursementRate(SQLModel, table=True):
+    __tablename__ = "reimbursement_rate"
+
+    #: ``YYYY-MM``: the first London month this rate applies to.
+    effective_from: str = Field(sa_column=Column(String(7), primary_key=True))
+    pence_per_credit: int = Field(sa_column=Column(Integer, nullable=False))
+    set_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    set_by: str = Field(sa_column=Column(String(200), nullable=False))
+
+    __table_args__ = (CheckConstraint("pence_per_credit BETWEEN 0 AND 100000", name="pence"),)
+
+
+class MonthClose(SQLModel, table=True):
+    __tablename__ = "month_close"
+
+    month: str = Field(sa_column=Column(String(7), primary_key=True))
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    closed_by: str = Field(sa_column=Column(String(200), nullable=False))
+    #: ``[{"name", "ok", "checked", "problem_count", "problems"}...]`` as run before closing.
+    checks: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    #: SHA-256 (hex) of the scheme statement's canonical JSON bytes for the month.
+    statement_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+T_RATE: Table = ReimbursementRate.__table__  # type: ignore[attr-defined]
+T_MONTH_CLOSE: Table = MonthClose.__table__  # type: ignore[attr-defined]

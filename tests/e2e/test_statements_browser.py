@@ -1,0 +1,80 @@
+"""Statements in real Chromium at desktop size (1280×800) against the real server: the month
+picker, the scheme and shop statements (the API's numbers), print media, and closing the
+month. axe-core on every page: no serious or critical violations."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import axe_violations
+from tests.integration.statements.worked_month import build_worked_month
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings_overrides(settings_overrides):
+    return {**settings_overrides, "VOUCHER_EXPIRY_DAYS": 5}
+
+
+def check(page, shots, name):
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert axe_violations(page) == [], name
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280, name
+
+
+def test_an_officer_reads_prints_and_closes_october(
+    live_server, browser, db, client, make_person, tmp_path
+):
+    month = build_worked_month(db, client, make_person)
+    api = client.get("/api/v1/statements/2026-10", headers=month.officer.auth).get_json()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    shots = tmp_path
+    page = context.new_page()
+    base = live_server.url
+    try:
+        page.goto(base + "/sign-in")
+        page.get_by_label("Email address or mobile number").fill(month.officer.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+
+        page.get_by_role("link", name="Statements").first.click()
+        page.wait_for_load_state()
+        check(page, shots, "1-months")
+        page.get_by_label("Month").fill("2026-10")
+        page.get_by_role("button", name="Show statement").click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/officer/statements/2026-10")
+        check(page, shots, "2-scheme")
+        for key in ("issued", "redeemed", "expired", "outstanding"):
+            shown = page.locator(f'[data-figure="{key}"]').inner_text()
+            assert shown == str(api["totals"][key]), key
+        assert page.locator('[data-figure="tb-total"]').inner_text() == "0"
+        assert page.locator('[data-figure="owed-total"]').inner_text() == "£26.00"
+
+        # Printed, it is a statement: no navigation, no forms, no download links.
+        page.emulate_media(media="print")
+        assert page.locator(".subnav").is_hidden()
+        assert page.locator(".downloads").is_hidden()
+        assert page.locator("#trial-balance").is_visible()
+        page.screenshot(path=str(shots / "3-print.png"), full_page=True)
+        page.emulate_media(media="screen")
+
+        page.get_by_role("link", name="Market Grocer").click()
+        page.wait_for_load_state()
+        check(page, shots, "4-shop")
+        assert page.locator('[data-figure="owed"]').inner_text() == "£11.50"
+        assert page.locator("tr.exception").count() == 2  # the double spend and the reversal
+
+        page.goto(base + "/officer/statements/2026-10/close")
+        check(page, shots, "5-close")
+        page.get_by_role("button", name="Close 2026-10").click()
+        page.wait_for_load_state()
+        assert re.search("2026-10 is closed", page.get_by_role("status").inner_text())
+        check(page, shots, "6-closed")
+    finally:
+        context.close()
