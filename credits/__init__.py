@@ -40,4 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
     from credits.redemption.history import install
 
     install()
+    # Adjustments show the officer's reason in members' histories.
+    from credits.adjustments import install as install_adjustments
+
+    install_adjustments()
     return app

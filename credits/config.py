@@ -69,6 +69,9 @@ class Settings:
     #: The inactivity lapse policy: a member with no activity for this many months loses
     #: their balance to the expired account, after 30 days' warning. 0 (default) = off.
     inactivity_months: int = 0
+    #: Manual adjustments of more credits than this need a second officer's approval
+    #: (credits.adjustments); at or below it they post at once.
+    adjustment_four_eyes_credits: int = 50
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

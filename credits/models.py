@@ -7,6 +7,7 @@ from credits import ratelimit  # noqa: F401
 from credits.accounts import links as accounts_links  # noqa: F401
 from credits.accounts import models as accounts_models  # noqa: F401
 from credits.accounts import sessions as accounts_sessions  # noqa: F401
+from credits.adjustments import models as adjustments_models  # noqa: F401
 from credits.audit import models as audit_models  # noqa: F401
 from credits.earning import models as earning_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from credits.adjustments.reconcile import ADJUSTMENT_CHECKS
 from credits.earning.reconcile import EARNING_CHECKS
 from credits.ledger import LEDGER_CHECKS, CheckResult, verify
 
@@ -21,5 +22,11 @@ def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResu
     from credits.redemption.checks import REDEMPTION_CHECKS
     from credits.vouchers.checks import VOUCHER_CHECKS
 
-    checks = (*LEDGER_CHECKS, *VOUCHER_CHECKS, *REDEMPTION_CHECKS, *EARNING_CHECKS)
+    checks = (
+        *LEDGER_CHECKS,
+        *VOUCHER_CHECKS,
+        *REDEMPTION_CHECKS,
+        *EARNING_CHECKS,
+        *ADJUSTMENT_CHECKS,
+    )
     return verify.thorough(checks) if thorough else checks

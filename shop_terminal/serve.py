@@ -41,10 +41,15 @@ class BackgroundSync:
         """Start the thread (it syncs once at once)."""
         self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the thread to stop and wait for it (at most one sync's time)."""
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it, at most ``timeout_s``.
+
+        A sync cut short by the process exiting is safe: every request to the ledger is
+        journalled before it is sent and carries its idempotency key, so the next start
+        resends it and the ledger replays its first answer (as after a power cut). Waiting
+        longer would only keep the shopkeeper's Ctrl+C waiting on a slow ledger."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout_s)
 
     def _busy(self) -> bool:
         store = self.terminal.store

@@ -39,6 +39,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api import audit, people, tokens
     from credits.api.activities import blp as activities
     from credits.api.activities import settings_blp as earning_settings
+    from credits.api.adjustments import blp as adjustments
     from credits.api.earning import blp as earnings
     from credits.api.earning import claims_blp as claims
     from credits.api.earning import me_entries_blp as me_entries
@@ -70,6 +71,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         groups,
         earnings,
         claims,
+        adjustments,
     ]
 
 

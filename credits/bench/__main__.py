@@ -11,6 +11,7 @@ BENCHES = {
     "earning": "credits.bench.earning",
     "redeem": "credits.bench.redeem",
     "statements": "credits.bench.statements",
+    "dashboard": "credits.bench.dashboard",
 }
 
 

@@ -229,8 +229,12 @@ def seed(url: str, instance: Path, vouchers: int, procs: int) -> tuple[list[str]
             for v in part
         ]
     print(f"  issued {len(ids)} vouchers in {time.perf_counter() - t0:.0f} s", flush=True)
+    rows = []
     with svc.db.read() as s:
-        rows = list(s.execute(select(Voucher).where(Voucher.id.in_(ids))).scalars())  # type: ignore[attr-defined]
+        # In slices: PostgreSQL takes at most 65,535 parameters in one statement.
+        for i in range(0, len(ids), 10_000):
+            part = ids[i : i + 10_000]
+            rows += s.execute(select(Voucher).where(Voucher.id.in_(part))).scalars()  # type: ignore[attr-defined]
     codes = [code_for(v, rt.keyring) for v in rows]
     random.shuffle(codes)
     shop = demo["shops"][0]

@@ -58,6 +58,8 @@ class Redemption(SQLModel, table=True):
         ),
         Index("ix_redemption_shop_id_redeemed_at", "shop_id", "redeemed_at"),
         Index("ix_redemption_terminal_id_redeemed_at", "terminal_id", "redeemed_at"),
+        # The officers' exceptions queue lists the latest reversals (migration 0014).
+        Index("ix_redemption_reversed_at", "reversed_at"),
     )
 
 
@@ -99,6 +101,8 @@ class RedemptionException(SQLModel, table=True):
         CheckConstraint("amount >= 1", name="amount_positive"),
         CheckConstraint("reason IN ('already_redeemed', 'voucher_cancelled')", name="reason_known"),
         Index("ix_redemption_exception_person_id", "person_id"),
+        # The officers' exceptions queue lists the latest first (migration 0014).
+        Index("ix_redemption_exception_submitted_at", "submitted_at"),
     )
 
 

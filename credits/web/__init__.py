@@ -22,7 +22,9 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.coordinator import bp as coordinator
     from credits.web.member import bp as member
     from credits.web.officer import bp as officer
+    from credits.web.officer_adjustments import bp as officer_adjustments
     from credits.web.officer_earning import bp as officer_earning
+    from credits.web.officer_exceptions import bp as officer_exceptions
     from credits.web.shops import bp as shops
     from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers
@@ -37,6 +39,8 @@ def _blueprints() -> list[Blueprint]:
         member,
         coordinator,
         officer_earning,
+        officer_adjustments,
+        officer_exceptions,
     ]
 
 

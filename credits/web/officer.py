@@ -1,6 +1,7 @@
-"""The officer's pages: a home page, people, registrations, invitations, API tokens and the
-audit log. Officers and admins only. Every action is a POST form with csrf_token(), runs one
-use case from credits.accounts, and is recorded in the audit log by that use case.
+"""The officer's pages: the dashboard (credits/dashboard), people, registrations,
+invitations, API tokens and the audit log. Officers and admins only. Every action is a POST
+form with csrf_token(), runs one use case from credits.accounts, and is recorded in the audit
+log by that use case.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from credits import audit
+from credits import audit, dashboard
 from credits.accounts import people, tokens
 from credits.accounts.models import ApiToken, Person, PersonStatus, Role
 from credits.api.context import services
 from credits.api.requestinfo import deliver, outgoing
+from credits.dashboard import charts
 from credits.errors import CreditsError, ValidationFailed
 from credits.ledger import LONDON
 from credits.web.account import form_error
@@ -80,7 +82,6 @@ def home() -> Any:
                 audit.AuditEvent.__table__.c.occurred_at >= since,  # type: ignore[attr-defined]
             )
         ).scalar_one()
-        recent = audit.list_events(s, page=1, per_page=8)
         from credits.shops.models import Shop, Terminal
 
         shop_count = s.execute(
@@ -93,16 +94,48 @@ def home() -> Any:
             )
         ).scalar_one()
         return {
+            "dash": dashboard.build(s),
             "counts": counts,
             "ready_to_approve": waiting,
             "active_tokens": active_tokens,
             "failures_24h": failures,
-            "recent": recent.items,
+            "actions_text": audit.ACTIONS,
             "shop_count": shop_count,
             "terminals_never_seen": never_seen,
         }
 
-    return _render("officer/home.html", **services().db.run(read))
+    data = services().db.run(read)
+    return _render("officer/home.html", **data, **_charts(data["dash"]))
+
+
+def _charts(dash: dashboard.Dashboard) -> dict[str, Any]:
+    """The dashboard's two charts, as inline SVG."""
+    labels = [
+        m.month.starts_at.astimezone(LONDON).strftime(
+            "%b %Y" if m.month.month == 1 or i == 0 else "%b"
+        )
+        for i, m in enumerate(dash.months)
+    ]
+    flows = charts.bar_chart(
+        "flows-chart",
+        "Credits issued and redeemed per month, last 12 months (London months)",
+        labels,
+        [
+            charts.Series("Issued", [m.issued for m in dash.months], charts.ISSUED_COLOUR),
+            charts.Series("Redeemed", [m.redeemed for m in dash.months], charts.REDEEMED_COLOUR),
+        ],
+        "credits",
+    )
+    liability = charts.step_chart(
+        "liability-chart",
+        "Outstanding liability at each month end (members' balances and open vouchers)",
+        labels,
+        charts.Series(
+            "Outstanding credits", [m.liability for m in dash.months], charts.LINE_COLOUR
+        ),
+        "credits",
+    )
+    return {"flows_chart": flows, "liability_chart": liability, "month_labels": labels}
 
 
 # --- people ----------------------------------------------------------------------------------

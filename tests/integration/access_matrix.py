@@ -46,6 +46,7 @@ PATH_DEFAULTS = {
     "terminal_id": "@terminal",
     "voucher_id": "@voucher",
     "redemption_id": "0" * 32,
+    "adjustment_id": "999999",
     "exception_id": "0" * 32,
     "slug": "snow-clearing",
     "month": "2026-11",
@@ -159,6 +160,21 @@ ACCESS: dict[str, Access] = {
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),
+    # manual adjustments (officers; four eyes above a threshold)
+    "POST /api/v1/adjustments": Access(
+        OFFICER,
+        {
+            "person_id": 999999,
+            "direction": "credit",
+            "amount": 5,
+            "reason": "matrix",
+            "idempotency_key": "matrix",
+        },
+    ),
+    "GET /api/v1/adjustments": Access(OFFICER),
+    "GET /api/v1/adjustments/<int:adjustment_id>": Access(OFFICER),
+    "POST /api/v1/adjustments/<int:adjustment_id>/approve": Access(OFFICER),
+    "POST /api/v1/adjustments/<int:adjustment_id>/reject": Access(OFFICER, {"reason": "matrix"}),
     # earning: activities, settings, groups, awards, claims, a member's history
     "GET /api/v1/me/entries": Access(MEMBER),
     "GET /api/v1/activities": Access(MEMBER | COORDINATOR | OFFICER),

@@ -75,7 +75,7 @@ def test_every_officer_page_renders(office, officer, make_person, db):
         {"name": "Bea", "email": "bea@test.example", "roles": "member"},
     )
     for path, expected in [
-        ("/officer", "Latest events"),
+        ("/officer", "Latest officer actions"),
         ("/officer/people?q=ann", "Ann Okafor"),
         (f"/officer/people/{ann.id}", "Roles"),
         (f"/officer/people/{ann.id}/edit", "Change Ann Okafor"),

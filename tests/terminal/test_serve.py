@@ -81,6 +81,12 @@ def test_serve_runs_as_a_command(tmp_path: Path, fake_ledger: FakeLedger):
         assert wait_for(lambda: fake_ledger.count("GET", "/api/v1/terminal") >= 2)
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(20) == 0
+        try:
+            code = process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
         log.close()
+    assert code == 0, (tmp_path / "serve.log").read_text()
     assert f"Counter screen: http://127.0.0.1:{port}/" in (tmp_path / "serve.log").read_text()

@@ -1,0 +1,29 @@
+"""Adjustment failures an officer can cause. Each maps to a problem+json ``code``."""
+
+from __future__ import annotations
+
+from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+class UnknownMember(ValidationFailed):
+    code = "unknown_member"
+    title = "No such member"
+
+
+class SelfAdjustment(Forbidden):
+    code = "self_adjustment"
+    title = "You cannot adjust your own balance"
+
+
+class SecondOfficerRequired(Forbidden):
+    code = "second_approver_required"
+    title = "A different officer must approve this adjustment"
+
+
+class AdjustmentNotFound(NotFound):
+    title = "No such adjustment"
+
+
+class AdjustmentNotPending(Conflict):
+    code = "adjustment_not_pending"
+    title = "That adjustment has already been decided"

@@ -1,0 +1,260 @@
+"""What the officer dashboard shows, read with a few set-based queries.
+
+Every monthly figure counts entries by their ``occurred_at`` in Europe/London months
+(:class:`credits.ledger.Month`) and by the entry kinds exactly as the ledger records them, so
+the figures agree with the statements:
+
+- **issued** in a month: credits taken from ``scheme:issuance`` by entries of kind ``earn``
+  (minus the issuance posting, so a positive number);
+- **redeemed**: credits paid into shop accounts by entries of kind ``redeem`` (the change
+  returned to members is not redeemed; offline double spends paid by the scheme are
+  ``adjustment`` entries and appear in the exceptions queue instead);
+- **outstanding liability** at a month's end: the balances of every member account plus
+  ``scheme:vouchers_outstanding``, as of that instant. It is computed backwards from the
+  stored balances (cheap: ``account_balance``) by subtracting what was posted after each
+  month end, so only the last twelve months of postings are read, never the whole journal.
+
+The queries group in SQL (a ``CASE`` over the twelve month ranges, so the same SQL runs on
+PostgreSQL and SQLite) and read the journal through ``ix_journal_entry_occurred_at``; no
+Python loop ever walks postings. Lists (the queue, the audit actions) are bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from credits import ledger
+from credits.adjustments.models import T_ADJUSTMENT
+from credits.audit.models import AuditEvent
+from credits.db import utcnow
+from credits.earning.models import T_ACTIVITY, T_AWARD
+from credits.ledger import Month
+from credits.ledger.models import T_ACCOUNT, T_BALANCE, T_ENTRY, T_POSTING
+from credits.shops.models import Shop
+from credits.vouchers.models import Voucher
+
+T_SHOP = Shop.__table__  # type: ignore[attr-defined]
+T_VOUCHER = Voucher.__table__  # type: ignore[attr-defined]
+T_AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+
+#: How many months the charts cover (the current month and the eleven before it).
+MONTHS_SHOWN = 12
+#: Vouchers expiring within this many days are counted.
+EXPIRING_DAYS = 14
+LIABILITY_TYPES = (ledger.AccountType.MEMBER.value, ledger.AccountType.VOUCHERS_OUTSTANDING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """One London month's flows, and the liability at its end (``at``: the month's end, or
+    now for the current month)."""
+
+    month: Month
+    issued: int
+    redeemed: int
+    liability: int
+    at: datetime
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Credits attributed to one activity or shop (``ref``: its slug or id; None: none)."""
+
+    name: str
+    credits: int
+    ref: str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Expiring:
+    count: int
+    credits: int
+    until: datetime
+
+
+def last_months(now: datetime, count: int = MONTHS_SHOWN) -> list[Month]:
+    """The current London month and the ``count - 1`` before it, oldest first."""
+    months = [Month.containing(now)]
+    while len(months) < count:
+        months.append(months[-1].previous())
+    return list(reversed(months))
+
+
+def _bucket(months: list[Month]) -> Any:
+    """SQL: the index of the month an entry's ``occurred_at`` falls in (-1: none)."""
+    return case(
+        *[
+            (
+                and_(T_ENTRY.c.occurred_at >= m.starts_at, T_ENTRY.c.occurred_at < m.ends_at),
+                literal(i),
+            )
+            for i, m in enumerate(months)
+        ],
+        else_=literal(-1),
+    )
+
+
+def monthly_figures(session: Session, now: datetime | None = None) -> list[MonthFigures]:
+    """Issued, redeemed and liability for each of the last twelve London months.
+
+    Two queries: one over the postings of those months (grouped by month in SQL), one over
+    the stored liability balances.
+    """
+    now = now or utcnow()
+    months = last_months(now)
+    issuance = ledger.scheme_account(session, ledger.ISSUANCE).id
+    bucket = _bucket(months).label("bucket")
+    is_liability = T_ACCOUNT.c.type.in_(LIABILITY_TYPES)
+    rows = session.execute(
+        select(
+            bucket,
+            func.sum(
+                case(
+                    (
+                        and_(
+                            T_ENTRY.c.kind == ledger.EntryKind.EARN.value,
+                            T_POSTING.c.account_id == issuance,
+                        ),
+                        -T_POSTING.c.amount,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            T_ENTRY.c.kind == ledger.EntryKind.REDEEM.value,
+                            T_ACCOUNT.c.type == ledger.AccountType.SHOP.value,
+                        ),
+                        T_POSTING.c.amount,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.sum(case((is_liability, T_POSTING.c.amount), else_=0)),
+        )
+        .select_from(T_ENTRY)
+        .join(T_POSTING, T_POSTING.c.entry_id == T_ENTRY.c.id)
+        .join(T_ACCOUNT, T_ACCOUNT.c.id == T_POSTING.c.account_id)
+        .where(T_ENTRY.c.occurred_at >= months[0].starts_at)
+        .group_by(bucket)
+    ).all()
+    flows = {int(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+    liability_now = int(
+        session.execute(
+            select(func.coalesce(func.sum(T_BALANCE.c.balance), 0))
+            .select_from(T_BALANCE)
+            .join(T_ACCOUNT, T_ACCOUNT.c.id == T_BALANCE.c.account_id)
+            .where(is_liability)
+        ).scalar_one()
+    )
+    # Walk back from now: the liability at the end of month i is today's minus everything
+    # posted to it after that month ended (entries dated after now are impossible: the
+    # ledger refuses them, and the -1 bucket holds only the current month's later ones).
+    out: list[MonthFigures] = []
+    after = flows.get(-1, (0, 0, 0))[2]
+    for i in range(len(months) - 1, -1, -1):
+        issued, redeemed, change = flows.get(i, (0, 0, 0))
+        current = i == len(months) - 1
+        out.append(
+            MonthFigures(
+                month=months[i],
+                issued=issued,
+                redeemed=redeemed,
+                liability=liability_now - after,
+                at=now if current else months[i].ends_at,
+                current=current,
+            )
+        )
+        after += change
+    return list(reversed(out))
+
+
+def _month_range(month: Month) -> Any:
+    return and_(T_ENTRY.c.occurred_at >= month.starts_at, T_ENTRY.c.occurred_at < month.ends_at)
+
+
+def issued_by_activity(session: Session, month: Month) -> list[Share]:
+    """Credits issued in ``month`` per activity (earn entries without an award — seeded or
+    imported — are shown as one line with ``ref`` None), largest first."""
+    issuance = ledger.scheme_account(session, ledger.ISSUANCE).id
+    total = func.sum(-T_POSTING.c.amount).label("credits")
+    rows = session.execute(
+        select(T_ACTIVITY.c.slug, T_ACTIVITY.c.name, total)
+        .select_from(T_ENTRY)
+        .join(T_POSTING, T_POSTING.c.entry_id == T_ENTRY.c.id)
+        .outerjoin(T_AWARD, T_AWARD.c.entry_id == T_ENTRY.c.id)
+        .outerjoin(T_ACTIVITY, T_ACTIVITY.c.id == T_AWARD.c.activity_id)
+        .where(
+            _month_range(month),
+            T_ENTRY.c.kind == ledger.EntryKind.EARN.value,
+            T_POSTING.c.account_id == issuance,
+        )
+        .group_by(T_ACTIVITY.c.slug, T_ACTIVITY.c.name)
+        .order_by(total.desc(), T_ACTIVITY.c.name)
+    ).all()
+    return [Share(r[1] or "No activity recorded", int(r[2]), r[0]) for r in rows]
+
+
+def redeemed_by_shop(session: Session, month: Month) -> list[Share]:
+    """Credits redeemed in ``month`` per shop (redeem entries' shop postings), largest
+    first."""
+    total = func.sum(T_POSTING.c.amount).label("credits")
+    rows = session.execute(
+        select(T_SHOP.c.id, T_SHOP.c.name, total)
+        .select_from(T_ENTRY)
+        .join(T_POSTING, T_POSTING.c.entry_id == T_ENTRY.c.id)
+        .join(T_SHOP, T_SHOP.c.ledger_account_id == T_POSTING.c.account_id)
+        .where(_month_range(month), T_ENTRY.c.kind == ledger.EntryKind.REDEEM.value)
+        .group_by(T_SHOP.c.id, T_SHOP.c.name)
+        .order_by(total.desc(), T_SHOP.c.name)
+    ).all()
+    return [Share(r[1], int(r[2]), int(r[0])) for r in rows]
+
+
+def expiring_vouchers(session: Session, now: datetime | None = None) -> Expiring:
+    """Open vouchers whose validity ends within the next 14 days: how many, and their value
+    (``ix_voucher_state_expires_at``)."""
+    now = now or utcnow()
+    until = now + timedelta(days=EXPIRING_DAYS)
+    count, credits = session.execute(
+        select(func.count(), func.coalesce(func.sum(T_VOUCHER.c.face_value), 0)).where(
+            T_VOUCHER.c.state == "open",
+            T_VOUCHER.c.expires_at >= now,
+            T_VOUCHER.c.expires_at < until,
+        )
+    ).one()
+    return Expiring(int(count), int(credits), until)
+
+
+def officer_actions(session: Session, limit: int = 8) -> list[AuditEvent]:
+    """The latest audit events done by someone acting as an officer or admin."""
+    query = (
+        select(AuditEvent)
+        .where(
+            or_(
+                T_AUDIT.c.actor.like("% as officer via %"),
+                T_AUDIT.c.actor.like("% as admin via %"),
+            )
+        )
+        .order_by(T_AUDIT.c.occurred_at.desc(), T_AUDIT.c.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
+
+
+def adjustments_summary(session: Session) -> tuple[int, int]:
+    """Pending adjustments: how many, and how many credits they would move."""
+    count, credits = session.execute(
+        select(func.count(), func.coalesce(func.sum(T_ADJUSTMENT.c.amount), 0)).where(
+            T_ADJUSTMENT.c.state == "pending"
+        )
+    ).one()
+    return int(count), int(credits)

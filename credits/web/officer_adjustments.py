@@ -1,0 +1,182 @@
+"""The officers' adjustment pages: ask to credit or debit a member (from their person page),
+and the list of adjustments with the pending ones another officer approves or rejects.
+
+    /officer/adjustments                      pending first, then the latest decided ones
+    /officer/people/<id>/adjust               the form (officers)
+    /officer/adjustments/<id>/approve|reject  a second officer decides (POST)
+
+Every form carries the CSRF token; the request form also a fresh idempotency key, so a
+double-clicked button asks once. The use cases are in credits/adjustments (and audit).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from credits import adjustments
+from credits.accounts import people
+from credits.accounts.models import Role
+from credits.api.context import services
+from credits.errors import CreditsError
+from credits.web.account import form_error
+from credits.web.auth import current_principal, page_requires
+
+bp = Blueprint("officer_adjustments", __name__, url_prefix="/officer")
+
+OFFICERS = (Role.OFFICER, Role.ADMIN)
+
+
+def _who() -> Any:
+    who = current_principal()
+    assert who is not None
+    return who
+
+
+def _list_page(status: int = 200, **extra: Any) -> Any:
+    state = request.args.get("state", "")
+    if state not in ("", *adjustments.service.STATES):
+        state = ""
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+
+    def read(s: Any) -> dict[str, Any]:
+        pending = adjustments.list_adjustments(s, state="pending", per_page=100)
+        found = adjustments.list_adjustments(s, state=state or None, page=page, per_page=25)
+        return {"pending": pending, "found": found}
+
+    data = services().db.run(read)
+    threshold = adjustments.get_threshold(services().settings)
+    who = _who()
+    return (
+        render_template(
+            "officer/adjustments.html",
+            state=state,
+            threshold=threshold,
+            me=who.person_id,
+            can_decide=who.role is Role.OFFICER,
+            **data,
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.route("/adjustments")
+@page_requires(*OFFICERS)
+def index() -> Any:
+    """Adjustments waiting for a second officer, and every adjustment newest first."""
+    return _list_page()
+
+
+def _form(
+    person_id: int, status: int = 200, form: dict[str, str] | None = None, **extra: Any
+) -> Any:
+    def read(s: Any) -> dict[str, Any]:
+        from credits import ledger
+
+        person = people.view_person(s, person_id)
+        held = (
+            ledger.balance(s, person.ledger_account_id)
+            if person.ledger_account_id is not None
+            else None
+        )
+        return {"person": person, "balance": held}
+
+    data = services().db.run(read)
+    form = form or {
+        "direction": "credit",
+        "amount": "",
+        "reason": "",
+        "occurred_on": "",
+        "idempotency_key": secrets.token_urlsafe(16),
+    }
+    return (
+        render_template(
+            "officer/adjust.html",
+            form=form,
+            threshold=adjustments.get_threshold(services().settings),
+            maximum=adjustments.MAX_ADJUSTMENT_CREDITS,
+            **data,
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.route("/people/<int:person_id>/adjust", methods=["GET", "POST"])
+@page_requires(Role.OFFICER)
+def adjust(person_id: int) -> Any:
+    """Credit or debit one member, with a reason (four eyes above the threshold)."""
+    if request.method == "GET":
+        return _form(person_id)
+    form = {
+        "direction": request.form.get("direction", "")[:10],
+        "amount": request.form.get("amount", "")[:20],
+        "reason": request.form.get("reason", "")[:400],
+        "occurred_on": request.form.get("occurred_on", "")[:20],
+        "idempotency_key": request.form.get("idempotency_key", "")[:200],
+    }
+    who = _who()
+    threshold = adjustments.get_threshold(services().settings)
+    try:
+        view = services().db.run(
+            lambda s: adjustments.request_adjustment(
+                s,
+                who,
+                person_id=person_id,
+                direction=form["direction"],
+                amount=form["amount"].strip(),
+                reason=form["reason"],
+                occurred_on=form["occurred_on"].strip() or None,
+                idempotency_key=form["idempotency_key"],
+                threshold=threshold,
+            )
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        return _form(person_id, status, form, **info)
+    word = "credited to" if view.direction == adjustments.CREDIT else "debited from"
+    if view.state == adjustments.POSTED:
+        flash(f"{view.amount} credits {word} {view.person_name}'s account.", "success")
+        return redirect(url_for("officer.person", person_id=person_id))
+    flash(
+        f"Asked: {view.amount} credits {word} {view.person_name}'s account. It is above "
+        f"{threshold} credits, so another officer must approve it.",
+        "success",
+    )
+    return redirect(url_for("officer_adjustments.index"))
+
+
+@bp.route("/adjustments/<int:adjustment_id>/approve", methods=["POST"])
+@page_requires(Role.OFFICER)
+def approve(adjustment_id: int) -> Any:
+    """A second officer approves: posted now."""
+    who = _who()
+    try:
+        view = services().db.run(lambda s: adjustments.approve(s, who, adjustment_id))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return _list_page(info.pop("status"), **info)
+    flash(f"Approved: {view.amount} credits {view.direction}ed for {view.person_name}.", "success")
+    return redirect(url_for("officer_adjustments.index"))
+
+
+@bp.route("/adjustments/<int:adjustment_id>/reject", methods=["POST"])
+@page_requires(Role.OFFICER)
+def reject(adjustment_id: int) -> Any:
+    """A second officer rejects, saying why: nothing is posted."""
+    who = _who()
+    reason = request.form.get("reason", "")[:400]
+    try:
+        view = services().db.run(lambda s: adjustments.reject(s, who, adjustment_id, reason=reason))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return _list_page(info.pop("status"), rejecting=adjustment_id, **info)
+    flash(f"Rejected: the adjustment for {view.person_name} will not be posted.", "success")
+    return redirect(url_for("officer_adjustments.index"))

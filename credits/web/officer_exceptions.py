@@ -1,0 +1,211 @@
+"""The exceptions queue and the pages its items link to (officers and admins).
+
+    /officer/exceptions                         the whole queue: ?kind=&shop=&month=YYYY-MM
+    /officer/redemptions/<id>                   one redemption; reverse it (with a reason)
+    /officer/redemptions/<id>/reverse           POST: credits.redemption.manage.reverse_redemption
+    /officer/vouchers/<id>                      one voucher: its member, redemption, exceptions
+    /officer/redemption-exceptions/<id>/resolve POST: record how a double spend was dealt with
+
+Reversing and resolving are the redemption capability's use cases (audited there); every
+form carries the CSRF token, and a refusal is shown on the page and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from credits import dashboard
+from credits.accounts.models import Person, Role
+from credits.api.context import services
+from credits.errors import CreditsError, NotFound, ValidationFailed
+from credits.ledger import Month
+from credits.redemption import manage
+from credits.redemption.models import Redemption, RedemptionException
+from credits.shops.models import Shop, Terminal
+from credits.vouchers.code import reference
+from credits.vouchers.models import Voucher
+from credits.web.account import form_error
+from credits.web.auth import current_principal, page_requires
+
+bp = Blueprint("officer_exceptions", __name__, url_prefix="/officer")
+
+OFFICERS = (Role.OFFICER, Role.ADMIN)
+_HEX32 = frozenset("0123456789abcdef")
+
+
+def _who() -> Any:
+    who = current_principal()
+    assert who is not None
+    return who
+
+
+def _hex_id(value: str) -> str:
+    if len(value) != 32 or not set(value) <= _HEX32:
+        abort(404)
+    return value
+
+
+def _shops(s: Any) -> list[tuple[int, str]]:
+    t = Shop.__table__  # type: ignore[attr-defined]
+    return [(int(i), n) for i, n in s.execute(select(t.c.id, t.c.name).order_by(t.c.name))]
+
+
+@bp.route("/exceptions")
+@page_requires(*OFFICERS)
+def index() -> Any:
+    """Every exception, newest first, filtered by kind, shop and London month."""
+    filters = {
+        "kind": request.args.get("kind", "")[:20],
+        "shop": request.args.get("shop", "")[:20],
+        "month": request.args.get("month", "")[:7],
+    }
+    status = 200
+    info: dict[str, Any] = {}
+    items: list[dashboard.QueueItem] = []
+    try:
+        kind = filters["kind"] or None
+        if kind is not None and kind not in dashboard.KINDS:
+            raise ValidationFailed("choose a kind from the list", errors={"kind": ["Unknown."]})
+        shop_id = None
+        if filters["shop"]:
+            if not filters["shop"].isdigit():
+                raise ValidationFailed("choose a shop from the list", errors={"shop": ["Unknown."]})
+            shop_id = int(filters["shop"])
+        month = Month.parse(filters["month"]) if filters["month"] else None
+    except CreditsError as exc:
+        info = form_error(exc)
+        status = info.pop("status")
+        shops = services().db.run(_shops)
+    else:
+        items, shops = services().db.run(
+            lambda s: (
+                dashboard.exceptions_queue(
+                    s, kind=kind, shop_id=shop_id, month=month, limit=dashboard.exceptions.MAX_ITEMS
+                ),
+                _shops(s),
+            )
+        )
+    return (
+        render_template(
+            "officer/exceptions.html",
+            items=items,
+            filters=filters,
+            kinds=dashboard.KINDS,
+            shops=shops,
+            limit=dashboard.exceptions.MAX_ITEMS,
+            **info,
+        ),
+        status,
+    )
+
+
+def _redemption_context(redemption_id: str) -> dict[str, Any]:
+    def read(s: Any) -> dict[str, Any]:
+        row = s.get(Redemption, redemption_id)
+        if row is None:
+            raise NotFound("there is no such redemption")
+        voucher = s.get(Voucher, row.voucher_id)
+        shop = s.get(Shop, row.shop_id)
+        terminal = s.get(Terminal, row.terminal_id)
+        person = s.get(Person, voucher.person_id) if voucher else None
+        return {
+            "r": row,
+            "voucher": voucher,
+            "ref": reference(bytes.fromhex(row.voucher_id)),
+            "shop": shop,
+            "terminal": terminal,
+            "person": person,
+        }
+
+    return services().db.run(read)
+
+
+@bp.route("/redemptions/<redemption_id>")
+@page_requires(*OFFICERS)
+def redemption(redemption_id: str, status: int = 200, **extra: Any) -> Any:
+    """One redemption: where, when (and when accepted offline), how much, and its reversal."""
+    context = _redemption_context(_hex_id(redemption_id))
+    return render_template("officer/redemption.html", **context, **extra), status
+
+
+@bp.route("/redemptions/<redemption_id>/reverse", methods=["POST"])
+@page_requires(*OFFICERS)
+def reverse(redemption_id: str) -> Any:
+    """Reverse a redemption, with a reason: the shop gives back what it took and the member
+    gets the voucher's value back, in the open month (audited by the use case)."""
+    redemption_id = _hex_id(redemption_id)
+    who = _who()
+    reason = request.form.get("reason", "")[:600]
+    try:
+        services().db.run(lambda s: manage.reverse_redemption(s, who, redemption_id, reason=reason))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return redemption(redemption_id, info.pop("status"), reason=reason, **info)
+    flash(
+        "Reversed: the shop's credits are taken back and the member has the voucher's value again.",
+        "success",
+    )
+    return redirect(url_for("officer_exceptions.redemption", redemption_id=redemption_id))
+
+
+@bp.route("/vouchers/<voucher_id>")
+@page_requires(*OFFICERS)
+def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
+    """One voucher: its member, state, redemption and any offline double spends of it."""
+    voucher_id = _hex_id(voucher_id)
+
+    def read(s: Any) -> dict[str, Any]:
+        v = s.get(Voucher, voucher_id)
+        if v is None:
+            raise NotFound("there is no such voucher")
+        t_red = Redemption.__table__  # type: ignore[attr-defined]
+        t_exc = RedemptionException.__table__  # type: ignore[attr-defined]
+        spent = s.execute(
+            select(Redemption).where(t_red.c.voucher_id == voucher_id)
+        ).scalar_one_or_none()
+        doubles = list(
+            s.execute(
+                select(RedemptionException)
+                .where(t_exc.c.voucher_id == voucher_id)
+                .order_by(t_exc.c.submitted_at)
+            ).scalars()
+        )
+        shop_names = dict(_shops(s))
+        return {
+            "v": v,
+            "ref": reference(bytes.fromhex(v.id)),
+            "person": s.get(Person, v.person_id),
+            "spent": spent,
+            "doubles": doubles,
+            "shop_names": shop_names,
+        }
+
+    return render_template("officer/voucher.html", **services().db.run(read), **extra), status
+
+
+@bp.route("/redemption-exceptions/<exception_id>/resolve", methods=["POST"])
+@page_requires(*OFFICERS)
+def resolve(exception_id: str) -> Any:
+    """Record how an offline double spend was dealt with (audited by the use case)."""
+    exception_id = _hex_id(exception_id)
+    who = _who()
+    resolution = request.form.get("resolution", "")[:600]
+    voucher_id = services().db.run(
+        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
+    )
+    if voucher_id is None:
+        abort(404)
+    try:
+        services().db.run(
+            lambda s: manage.resolve_exception(s, who, exception_id, resolution=resolution)
+        )
+    except CreditsError as exc:
+        info = form_error(exc)
+        return voucher(
+            voucher_id, info.pop("status"), resolving=exception_id, resolution=resolution, **info
+        )
+    flash("Recorded how the double spend was resolved.", "success")
+    return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))

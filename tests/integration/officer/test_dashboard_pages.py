@@ -1,0 +1,122 @@
+"""The dashboard page, the exceptions page, and reversing a redemption from the queue."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from credits.accounts import Role
+from credits.db import utcnow
+from credits.ledger import Month
+
+from ..ledger_helpers import bal
+from ..people_helpers import audit_actions, snapshot
+from ..test_redemption import issue, make_terminal, redeem
+from ..web_helpers import post_form, sign_in
+
+
+@pytest.fixture
+def officer(make_person: Any) -> Any:
+    return make_person(Role.OFFICER, name="Olu Officer")
+
+
+@pytest.fixture
+def office(client: Any, officer: Any) -> Any:
+    assert sign_in(client, officer.email).status_code == 302
+    return client
+
+
+@pytest.fixture
+def trading(client: Any, db: Any, make_person: Any) -> dict[str, Any]:
+    """A spent voucher, an offline double spend of another, at two shops."""
+    ann = make_person(Role.MEMBER, credits=100, name="Ann Okafor")
+    till = make_terminal(db)
+    hardware = make_terminal(db, name="Acre Lane Hardware", till="Counter")
+    v = issue(client, ann, 30)
+    rid = redeem(client, till, v["code"], key="v").get_json()["id"]
+    w = issue(client, ann, 15)
+    at = (utcnow() - timedelta(hours=1)).isoformat()
+    redeem(client, till, w["code"], key="w1", offline_accepted_at=at)
+    double = redeem(client, hardware, w["code"], key="w2", offline_accepted_at=at).get_json()
+    return {
+        "ann": ann,
+        "till": till,
+        "hardware": hardware,
+        "rid": rid,
+        "v": v,
+        "w": w,
+        "double": double,
+    }
+
+
+def test_the_dashboard_draws_its_charts_with_the_numbers_in_text(office, trading):
+    body = office.get("/officer").get_data(as_text=True)
+    month = str(Month.containing(utcnow()))
+    # Two inline SVG charts, each named by its <title> and described by a <desc>.
+    assert body.count('<svg class="chart"') == 2
+    assert '<title id="flows-chart-title">' in body and '<desc id="flows-chart-desc">' in body
+    assert 'aria-labelledby="flows-chart-title flows-chart-desc"' in body
+    # The numbers are in the page as text: 100 issued (seeded), 45 redeemed this month.
+    row = re.search(rf"<th scope=\"row\">{month}</th><td>(\d+)</td><td>(\d+)</td>", body)
+    assert row and row.groups() == ("100", "45"), body
+    # Outstanding now: Ann's 100 less the two vouchers she spent (30, 15); none open.
+    assert f"{month} (now)</th><td>55</td>" in body
+    assert "Brixton Bakery" in body and 'class="queue-double_spend"' in body
+    assert "/officer/exceptions" in body and "/officer/audit" in body
+
+
+def test_the_exceptions_page_filters_and_links(office, trading):
+    body = office.get("/officer/exceptions").get_data(as_text=True)
+    assert 'class="queue-double_spend"' in body
+    assert f"/officer/vouchers/{trading['w']['id']}" in body
+    assert f"/officer/people/{trading['ann'].id}" in body
+    hardware = office.get(f"/officer/exceptions?shop={trading['hardware']['shop_id']}")
+    assert 'class="queue-double_spend"' in hardware.get_data(as_text=True)
+    other = office.get("/officer/exceptions?kind=reversal").get_data(as_text=True)
+    assert 'class="queue-double_spend"' not in other and "Nothing matches." in other
+    bad = office.get("/officer/exceptions?month=2026-13")
+    assert bad.status_code == 422 and "is not a month" in bad.get_data(as_text=True)
+    voucher = office.get(f"/officer/vouchers/{trading['w']['id']}").get_data(as_text=True)
+    assert "Offline double spends of this voucher" in voucher and "Acre Lane Hardware" in voucher
+    assert office.get(f"/officer/vouchers/{'0' * 32}").status_code == 404
+    assert office.get("/officer/vouchers/not-an-id").status_code == 404
+
+
+def test_an_officer_reverses_a_redemption_from_its_page(office, db, trading):
+    path = f"/officer/redemptions/{trading['rid']}"
+    page = office.get(path).get_data(as_text=True)
+    assert "Reverse the redemption" in page and "Brixton Bakery" in page
+    before = snapshot(db)
+    empty = post_form(office, path + "/reverse", {"reason": ""}, from_page=path)
+    assert empty.status_code == 422 and snapshot(db) == before
+    no_csrf = office.post(path + "/reverse", data={"reason": "charged twice"})
+    assert no_csrf.status_code == 403 and snapshot(db) == before
+    done = post_form(office, path + "/reverse", {"reason": "charged twice"}, from_page=path)
+    assert done.status_code == 302
+    assert bal(db, trading["ann"].account_id) == 100 - 30 - 15 + 30
+    assert "redemption.reverse" in audit_actions(db, f"redemption:{trading['rid']}")
+    after = office.get(path).get_data(as_text=True)
+    assert "charged twice" in after and "Reverse the redemption" not in after
+    queue = office.get("/officer/exceptions?kind=reversal").get_data(as_text=True)
+    assert "charged twice" in queue
+    again = post_form(office, path + "/reverse", {"reason": "again"}, from_page=path)
+    assert again.status_code == 409
+
+
+def test_resolving_a_double_spend_from_the_voucher_page(office, db, trading):
+    path = f"/officer/vouchers/{trading['w']['id']}"
+    target = f"/officer/redemption-exceptions/{trading['double']['id']}/resolve"
+    assert post_form(office, target, {"resolution": ""}, from_page=path).status_code == 422
+    done = post_form(office, target, {"resolution": "member repaid 15"}, from_page=path)
+    assert done.status_code == 302
+    assert "member repaid 15" in office.get(path).get_data(as_text=True)
+
+
+def test_members_cannot_see_the_exceptions(client, make_person, trading):
+    member = trading["ann"]
+    assert sign_in(client, member.email).status_code == 302
+    assert client.get("/officer/exceptions").status_code == 403
+    assert client.get(f"/officer/redemptions/{trading['rid']}").status_code == 403
