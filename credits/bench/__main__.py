@@ -11,6 +11,7 @@ BENCHES = {
     "earning": "credits.bench.earning",
     "redeem": "credits.bench.redeem",
     "dashboard": "credits.bench.dashboard",
+    "statements": "credits.bench.statements",
 }
 
 
