@@ -118,27 +118,31 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
     # read them. Postings are read only from the first month without stored figures on
     # (months close in order, so those are the latest ones).
     stored = snapshots.stored_figures(session, months)
+    # Months before the first entry hold nothing and owe nothing (balances start at 0).
+    first_entry = session.execute(select(func.min(T_ENTRY.c.occurred_at))).scalar()
+    for m in months:
+        if first_entry is None or m.ends_at <= first_entry:
+            stored.setdefault(m, snapshots.MonthSnapshot(m, 0, 0, 0))
     first_open = next((i for i, m in enumerate(months) if m not in stored), len(months))
     if first_open == len(months):
-        # Every month shown is closed (only possible with a ``now`` in the past).
+        # Nothing to compute: an empty ledger, or every month shown closed (a past ``now``).
         return [
             MonthFigures(
                 month=m,
                 issued=stored[m].issued,
                 redeemed=stored[m].redeemed,
                 liability=stored[m].liability,
-                at=m.ends_at,
+                at=now if m == months[-1] else m.ends_at,
                 current=m == months[-1],
             )
             for m in months
         ]
     issuance = ledger.scheme_account(session, ledger.ISSUANCE).id
     since_at = months[first_open].starts_at
-    since_id = session.execute(
-        select(func.coalesce(func.min(T_ENTRY.c.id), 2**62)).where(
-            T_ENTRY.c.occurred_at >= since_at
-        )
-    ).scalar_one()
+    # OFFSET 0 keeps PostgreSQL from answering min(id) by walking the primary key from the
+    # oldest entry (it reads the month's entries through the occurred_at index instead).
+    ids = select(T_ENTRY.c.id).where(T_ENTRY.c.occurred_at >= since_at).offset(0).subquery()
+    since_id = session.execute(select(func.coalesce(func.min(ids.c.id), 2**62))).scalar_one()
     # Only the open months are bucketed: each CASE branch is evaluated per posting read.
     bucket = _bucket(months[first_open:], first_open).label("bucket")
     is_liability = T_ACCOUNT.c.type.in_(LIABILITY_TYPES)
