@@ -142,7 +142,7 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
     # OFFSET 0 keeps PostgreSQL from answering min(id) by walking the primary key from the
     # oldest entry (it reads the month's entries through the occurred_at index instead).
     ids = select(T_ENTRY.c.id).where(T_ENTRY.c.occurred_at >= since_at).offset(0).subquery()
-    since_id = session.execute(select(func.coalesce(func.min(ids.c.id), 2**62))).scalar_one()
+    since_id = select(func.coalesce(func.min(ids.c.id), 2**62)).scalar_subquery()
     # Only the open months are bucketed: each CASE branch is evaluated per posting read.
     bucket = _bucket(months[first_open:], first_open).label("bucket")
     is_liability = T_ACCOUNT.c.type.in_(LIABILITY_TYPES)
