@@ -205,3 +205,21 @@ def test_closing_a_month_closes_the_empty_months_before_it(db, month):
             quantity="1",
             occurred_on="2026-08-20",
         )
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_a_raw_insert_dated_before_a_closed_month(db, month):
+    """The database repeats the rule: an entry dated in an (empty) month before a closed one
+    is refused by the closed-period trigger (migration 0016), whatever path wrote it."""
+    from sqlalchemy.exc import DBAPIError
+
+    close_months(db, "2026-09")
+    insert = text(
+        "INSERT INTO journal_entry (kind, memo, actor, occurred_at, recorded_at, "
+        "idempotency_key, request_hash, lane, lane_seq, content_hash, prev_hash, hash) "
+        "VALUES ('earn', 'raw', 'test', :at, now(), :key, repeat('0', 64), 0, 999999, "
+        "repeat('0', 64), repeat('0', 64), repeat('0', 64))"
+    )
+    with pytest.raises(DBAPIError) as info, db.engine.begin() as conn:
+        conn.execute(insert, {"at": london(2026, 8, 20, 12), "key": "raw-before-september"})
+    assert getattr(info.value.orig, "sqlstate", None) == "CR002"
