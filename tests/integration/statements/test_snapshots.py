@@ -71,7 +71,15 @@ def test_months_close_in_order(runner, db, month, app):
     web = app.test_client()
     with freeze_time(london(2026, 11, 25, 12)):
         sign_in(web, month.officer.email)
-        resp = post_form(web, "/officer/statements/2026-10/close", {})
+        page = web.get("/officer/statements/2026-10/close").get_data(as_text=True)
+        assert 'id="close-first"' in page and "close 2026-09 first" in page
+        assert "/officer/statements/2026-09/close" in page
+        resp = post_form(
+            web,
+            "/officer/statements/2026-10/close",
+            {},
+            from_page="/officer/statements/2026-09/close",
+        )
     assert resp.status_code == 409
     assert "close 2026-09 first" in resp.get_data(as_text=True)
     assert counts(db) == (0, 0, 0)
