@@ -20,6 +20,7 @@ def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResu
     """The full list of checks, in the order they are reported. ``thorough`` recomputes the
     hash chain in Python even where the database could do it."""
     from credits.redemption.checks import REDEMPTION_CHECKS
+    from credits.statements.snapshots import SNAPSHOT_CHECKS
     from credits.vouchers.checks import VOUCHER_CHECKS
 
     checks = (
@@ -28,5 +29,6 @@ def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResu
         *REDEMPTION_CHECKS,
         *EARNING_CHECKS,
         *ADJUSTMENT_CHECKS,
+        *SNAPSHOT_CHECKS,
     )
     return verify.thorough(checks) if thorough else checks

@@ -12,6 +12,7 @@ BENCHES = {
     "redeem": "credits.bench.redeem",
     "statements": "credits.bench.statements",
     "dashboard": "credits.bench.dashboard",
+    "snapshots": "credits.bench.snapshots",
 }
 
 

@@ -13,6 +13,9 @@ the figures agree with the statements:
   ``scheme:vouchers_outstanding``, as of that instant. It is computed backwards from the
   stored balances (cheap: ``account_balance``) by subtracting what was posted after each
   month end, so only the last twelve months of postings are read, never the whole journal.
+- **closed months** are not computed at all: the month close stores their issued, redeemed
+  and liability figures (``month_close``, credits.statements.snapshots), so only the open
+  months' postings are read — usually just the current month's and the last one's.
 
 The queries group in SQL (a ``CASE`` over the twelve month ranges, so the same SQL runs on
 PostgreSQL and SQLite) and read the journal through ``ix_journal_entry_occurred_at``; no
@@ -36,6 +39,7 @@ from credits.earning.models import T_ACTIVITY, T_AWARD
 from credits.ledger import Month
 from credits.ledger.models import T_ACCOUNT, T_BALANCE, T_ENTRY, T_POSTING
 from credits.shops.models import Shop
+from credits.statements import snapshots
 from credits.vouchers.models import Voucher
 
 T_SHOP = Shop.__table__  # type: ignore[attr-defined]
@@ -86,13 +90,14 @@ def last_months(now: datetime, count: int = MONTHS_SHOWN) -> list[Month]:
     return list(reversed(months))
 
 
-def _bucket(months: list[Month]) -> Any:
-    """SQL: the index of the month an entry's ``occurred_at`` falls in (-1: none)."""
+def _bucket(months: list[Month], offset: int = 0) -> Any:
+    """SQL: ``offset`` + the index of the month an entry's ``occurred_at`` falls in (-1:
+    none)."""
     return case(
         *[
             (
                 and_(T_ENTRY.c.occurred_at >= m.starts_at, T_ENTRY.c.occurred_at < m.ends_at),
-                literal(i),
+                literal(offset + i),
             )
             for i, m in enumerate(months)
         ],
@@ -103,13 +108,43 @@ def _bucket(months: list[Month]) -> Any:
 def monthly_figures(session: Session, now: datetime | None = None) -> list[MonthFigures]:
     """Issued, redeemed and liability for each of the last twelve London months.
 
-    Two queries: one over the postings of those months (grouped by month in SQL), one over
-    the stored liability balances.
+    Closed months (with a close snapshot) come from the figures stored at the close; the
+    open months from two queries: one over their postings (grouped by month in SQL), one
+    over the stored liability balances.
     """
     now = now or utcnow()
     months = last_months(now)
+    # Closed months have their figures stored by the close (credits.statements.snapshots):
+    # read them. Postings are read only from the first month without stored figures on
+    # (months close in order, so those are the latest ones).
+    stored = snapshots.stored_figures(session, months)
+    # Months before the first entry hold nothing and owe nothing (balances start at 0).
+    first_entry = session.execute(select(func.min(T_ENTRY.c.occurred_at))).scalar()
+    for m in months:
+        if first_entry is None or m.ends_at <= first_entry:
+            stored.setdefault(m, snapshots.MonthSnapshot(m, 0, 0, 0))
+    first_open = next((i for i, m in enumerate(months) if m not in stored), len(months))
+    if first_open == len(months):
+        # Nothing to compute: an empty ledger, or every month shown closed (a past ``now``).
+        return [
+            MonthFigures(
+                month=m,
+                issued=stored[m].issued,
+                redeemed=stored[m].redeemed,
+                liability=stored[m].liability,
+                at=now if m == months[-1] else m.ends_at,
+                current=m == months[-1],
+            )
+            for m in months
+        ]
     issuance = ledger.scheme_account(session, ledger.ISSUANCE).id
-    bucket = _bucket(months).label("bucket")
+    since_at = months[first_open].starts_at
+    # OFFSET 0 keeps PostgreSQL from answering min(id) by walking the primary key from the
+    # oldest entry (it reads the month's entries through the occurred_at index instead).
+    ids = select(T_ENTRY.c.id).where(T_ENTRY.c.occurred_at >= since_at).offset(0).subquery()
+    since_id = select(func.coalesce(func.min(ids.c.id), 2**62)).scalar_subquery()
+    # Only the open months are bucketed: each CASE branch is evaluated per posting read.
+    bucket = _bucket(months[first_open:], first_open).label("bucket")
     is_liability = T_ACCOUNT.c.type.in_(LIABILITY_TYPES)
     rows = session.execute(
         select(
@@ -143,7 +178,14 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
         .select_from(T_ENTRY)
         .join(T_POSTING, T_POSTING.c.entry_id == T_ENTRY.c.id)
         .join(T_ACCOUNT, T_ACCOUNT.c.id == T_POSTING.c.account_id)
-        .where(T_ENTRY.c.occurred_at >= months[0].starts_at)
+        .where(
+            T_ENTRY.c.occurred_at >= since_at,
+            # A planner hint (the dates still decide): entries are numbered in the order
+            # they are written, so PostgreSQL can read just these postings through the
+            # (entry_id, account_id) index instead of hashing the whole posting table.
+            T_ENTRY.c.id >= since_id,
+            T_POSTING.c.entry_id >= since_id,
+        )
         .group_by(bucket)
     ).all()
     flows = {int(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows}
@@ -160,7 +202,7 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
     # ledger refuses them, and the -1 bucket holds only the current month's later ones).
     out: list[MonthFigures] = []
     after = flows.get(-1, (0, 0, 0))[2]
-    for i in range(len(months) - 1, -1, -1):
+    for i in range(len(months) - 1, first_open - 1, -1):
         issued, redeemed, change = flows.get(i, (0, 0, 0))
         current = i == len(months) - 1
         out.append(
@@ -174,6 +216,18 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
             )
         )
         after += change
+    for i in range(first_open - 1, -1, -1):
+        figures = stored[months[i]]
+        out.append(
+            MonthFigures(
+                month=months[i],
+                issued=figures.issued,
+                redeemed=figures.redeemed,
+                liability=figures.liability,
+                at=months[i].ends_at,
+                current=False,
+            )
+        )
     return list(reversed(out))
 
 

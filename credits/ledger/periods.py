@@ -5,8 +5,10 @@ on the first day of the next month. March 2026 (clocks go forward on the 29th) i
 743 hours long and October 2026 (clocks go back on the 25th) 745 hours: each covers exactly
 its local days.
 
-A closed month refuses every new entry whose ``occurred_at`` falls inside it
-(:class:`~credits.errors.PeriodClosed`). Corrections go into the open month as reversals.
+A closed month refuses every new entry whose ``occurred_at`` falls inside it, or anywhere
+before its end (:class:`~credits.errors.PeriodClosed`): closing a month closes the months
+before it too, so the balances snapshotted at its end stay true. Corrections go into the
+open month as reversals.
 """
 
 from __future__ import annotations
@@ -82,10 +84,15 @@ class Month:
 
 
 def is_closed(session: Session, moment: datetime) -> bool:
-    """Whether the month containing ``moment`` is closed."""
-    month = str(Month.containing(moment))
+    """Whether ``moment`` is in a closed month, or before the end of any closed month.
+
+    Closing a month also closes every earlier month: the close snapshots balances at the
+    month's end (credits.statements.snapshots), which an entry back-dated into an earlier,
+    still-empty month would silently falsify. (The month close insists that every earlier
+    month holding entries is closed first, so only empty months are closed this way.)
+    """
     return (
-        session.execute(select(T_CLOSED.c.month).where(T_CLOSED.c.month == month)).first()
+        session.execute(select(T_CLOSED.c.month).where(T_CLOSED.c.ends_at > moment)).first()
         is not None
     )
 

@@ -18,10 +18,12 @@ from credits.statements.engine import (
     build_statement,
 )
 from credits.statements.rates import rate_for, set_rate
+from credits.statements.snapshots import MonthSnapshot, check_snapshots, snapshot_month
 
 __all__ = [
     "ACCOUNT_TYPES",
     "ActivityLine",
+    "MonthSnapshot",
     "Outstanding",
     "SchemeFigures",
     "ShopLine",
@@ -32,6 +34,8 @@ __all__ = [
     "TrialBalanceLine",
     "VoucherFigures",
     "build_statement",
+    "check_snapshots",
     "rate_for",
     "set_rate",
+    "snapshot_month",
 ]

@@ -7,6 +7,11 @@ Guarantees (each tested):
   lists each failed check and its problems, and nothing is written.
 - On PostgreSQL the journal is locked (``SHARE``) before the checks run, so the checks, the
   statement and the close all see the same entries and none can slip in between.
+- A month is closed only when every month from the first one holding entries up to it is
+  closed (:class:`EarlierMonthOpen`, ``earlier_month_open``, naming the month to close
+  first): its snapshot (:func:`credits.statements.snapshots.snapshot_month`, written in the
+  same transaction) is then final, because nothing can be dated before its end any more,
+  and each snapshot builds on the previous month's.
 - The close is recorded in ``month_close`` (who, when, each check's result and the SHA-256
   of the scheme statement's canonical JSON bytes) and in the audit log (``month.close``),
   in the same transaction as :func:`credits.ledger.close_month`. From then on nothing can
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -29,6 +34,7 @@ from credits.ledger.periods import Month
 from credits.statements import render
 from credits.statements.engine import build_statement
 from credits.statements.models import MonthClose
+from credits.statements.snapshots import snapshot_month
 
 
 class CloseRefused(Conflict):
@@ -41,6 +47,33 @@ class CloseRefused(Conflict):
 class AlreadyClosed(Conflict):
     code = "period_closed"
     title = "That month is already closed"
+
+
+class EarlierMonthOpen(Conflict):
+    code = "earlier_month_open"
+    title = "An earlier month is still open: close the months in order"
+
+
+_FIRST_ENTRY = "SELECT min(occurred_at) FROM journal_entry"
+
+
+def first_open_month_before(session: Session, month: Month) -> Month | None:
+    """The earliest open month from the first month holding entries up to (not including)
+    ``month``, or None when they are all closed."""
+    first = session.execute(text(_FIRST_ENTRY)).scalar()
+    if first is None:
+        return None
+    if isinstance(first, str):  # SQLite returns the raw text of a timestamp
+        first = datetime.fromisoformat(first)
+    if first.tzinfo is None:  # stored in UTC
+        first = first.replace(tzinfo=UTC)
+    closed = set(ledger.closed_months(session))
+    candidate = Month.containing(first)
+    while candidate < month:
+        if str(candidate) not in closed:
+            return candidate
+        candidate = candidate.next()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +106,14 @@ def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> Cl
         session.execute(text("LOCK TABLE journal_entry IN SHARE MODE"))
     if str(month) in ledger.closed_months(session):
         raise AlreadyClosed(f"{month} is already closed", month=str(month))
+    earlier = first_open_month_before(session, month)
+    if earlier is not None:
+        raise EarlierMonthOpen(
+            f"{month} cannot be closed while {earlier} is open: close {earlier} first "
+            "(months close in order, so each month's snapshot of balances is final)",
+            month=str(month),
+            close_first=str(earlier),
+        )
     results = run_checks(session)
     checks = [r.as_dict() for r in results]
     failed = [c for c in checks if not c["ok"]]
@@ -88,16 +129,18 @@ def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> Cl
         )
     digest = hashlib.sha256(render.json_bytes(build_statement(session, month))).hexdigest()
     ledger.close_month(session, month, closed_by=by.actor, now=now)
-    session.add(
-        MonthClose(
-            month=str(month),
-            closed_at=now,
-            closed_by=by.actor,
-            checks=checks,
-            statement_sha256=digest,
-        )
+    record = MonthClose(
+        month=str(month),
+        closed_at=now,
+        closed_by=by.actor,
+        checks=checks,
+        statement_sha256=digest,
     )
+    session.add(record)
     session.flush()
+    snapshot = snapshot_month(session, month)
+    # snapshot_month stored the figures with SQL: reload them on the next read.
+    session.expire(record, ["issued", "redeemed", "liability"])
     audit.record(
         session,
         by,
@@ -105,6 +148,9 @@ def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> Cl
         f"month:{month}",
         statement_sha256=digest,
         checks={str(c["name"]): bool(c["ok"]) for c in checks},
+        issued=snapshot.issued,
+        redeemed=snapshot.redeemed,
+        liability=snapshot.liability,
     )
     return CloseResult(month, now, by.actor, digest, checks)
 

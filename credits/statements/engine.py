@@ -20,10 +20,11 @@ to its account's balance, and all balances sum to zero):
   ``closing = opening + issued − redeemed − expired + reversals + adjustments``.
 - The trial balance lists every account type's opening balance, the month's increases and
   decreases and its closing balance; each column sums to zero.
-- Opening balances are the stored balances (which `credits verify` proves equal to the sums
-  of postings, and which the month close checks first) minus everything dated on or after
-  the month's start: for the recent months people ask about, that reads far fewer rows
-  than summing the whole history before the month.
+- Opening balances come from the previous month's close snapshot
+  (credits.statements.snapshots) when it has one, and then only the month's own postings
+  are read, however old the month. Otherwise they are the stored balances (which `credits
+  verify` proves equal to the sums of postings, and which the month close checks first)
+  minus everything dated on or after the month's start.
 - A shop is owed, for the month, the net of its account's movements (redemptions, less
   reversals, plus offline exceptions the scheme paid) at the month's reimbursement rate.
 """
@@ -43,6 +44,7 @@ from credits.db import UTCDateTime
 from credits.errors import NotFound
 from credits.ledger.periods import LONDON, Month
 from credits.ledger.types import AccountType, EntryKind
+from credits.statements import snapshots
 from credits.statements.rates import rate_for
 
 #: Account types in the order a trial balance lists them.
@@ -298,6 +300,14 @@ GROUP BY a.type, CASE WHEN a.type = 'shop' THEN a.id END,
          CASE WHEN a.type = 'issuance' THEN m.activity_id END, m.kind, m.in_month
 """
 
+# The snapshot path: only the month's own postings, read through its entry ids.
+_MOVEMENTS_IN_MONTH = _MOVEMENTS.replace(
+    "WHERE e.occurred_at >= :starts AND e.id >= :since AND p.entry_id >= :since",
+    "WHERE e.occurred_at >= :starts AND e.occurred_at < :ends"
+    " AND e.id BETWEEN :lo AND :hi AND p.entry_id BETWEEN :lo AND :hi",
+)
+assert _MOVEMENTS_IN_MONTH != _MOVEMENTS
+
 _STORED = """
 SELECT a.type, sum(b.balance) FROM account_balance b JOIN account a ON a.id = b.account_id
 GROUP BY a.type
@@ -321,14 +331,27 @@ GROUP BY r.shop_id
 
 
 def _scheme_statement(session: Session, month: Month, rate: int | None) -> Statement:
-    times = _times(session, month)
+    # With the previous month's close snapshot, opening balances come from it and only the
+    # month's postings are read; otherwise from the stored balances less everything dated
+    # since the month began. Both give the same statement (tested byte for byte).
+    previous = month.previous()
+    opening_snapshot = (
+        snapshots.balances_by_type(session, previous)
+        if snapshots.has_snapshot(session, previous)
+        else None
+    )
+    # The snapshot path needs only the month's own ids (not those of every later entry).
+    times = (
+        _times(session, month) if opening_snapshot is None else snapshots.month_ids(session, month)
+    )
     # (type, kind) -> [net, increases, count] for the month; type -> net after the month.
     in_month: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     after: dict[str, int] = defaultdict(int)
     # shop account -> kind -> (net, count) in the month
     shop_moves: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     _work_mem(session)
-    rows = session.execute(_stmt(_MOVEMENTS), times)  # type: ignore[call-overload]
+    movements = _MOVEMENTS if opening_snapshot is None else _MOVEMENTS_IN_MONTH
+    rows = session.execute(_stmt(movements), times)  # type: ignore[call-overload]
     # activity id (None: earned outside an award) -> [entries, credits] issued in the month
     activities: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     for type_, shop_account, activity_id, kind, flag, net, ups, n in rows:
@@ -345,13 +368,20 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
                 shop_moves[int(shop_account)][str(kind)] = (int(net), int(n))
         else:
             after[str(type_)] += int(net)
-    stored = {str(t): int(b) for t, b in session.execute(text(_STORED))}
+    stored = (
+        {str(t): int(b) for t, b in session.execute(text(_STORED))}
+        if opening_snapshot is None
+        else {}
+    )
 
     lines = []
     for t in ACCOUNT_TYPES:
         net = sum(v[0] for (tt, _), v in in_month.items() if tt == t.value)
         ups = sum(v[1] for (tt, _), v in in_month.items() if tt == t.value)
-        closing = stored.get(t.value, 0) - after[t.value]
+        if opening_snapshot is None:
+            closing = stored.get(t.value, 0) - after[t.value]
+        else:
+            closing = opening_snapshot.get(t.value, 0) + net
         lines.append(
             TrialBalanceLine(
                 account_type=t.value,
@@ -584,20 +614,27 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
     change = sum(line.change for line in lines if line.kind == "redemption")
     totals = _shop_line(shop_id, str(shop.name), ledger_moves, change, rate)
 
-    after = int(session.execute(_stmt(_ACCOUNT_AFTER, ends=False), times).scalar_one())  # type: ignore[call-overload]
-    closing_after = int(
-        session.execute(
-            _stmt(_ACCOUNT_AFTER, ends=False),
-            {"account": account, "starts": month.ends_at},
-        ).scalar_one()  # type: ignore[call-overload]
-    )
-    current = ledger.balance(session, account)
+    previous = month.previous()
+    if snapshots.has_snapshot(session, previous):
+        # The previous month's snapshot plus the month's movements: no later postings read.
+        opening = snapshots.account_balance_at(session, previous, account)
+        closing = opening + sum(net for net, _ in ledger_moves.values())
+    else:
+        after = int(session.execute(_stmt(_ACCOUNT_AFTER, ends=False), times).scalar_one())  # type: ignore[call-overload]
+        closing_after = int(
+            session.execute(
+                _stmt(_ACCOUNT_AFTER, ends=False),
+                {"account": account, "starts": month.ends_at},
+            ).scalar_one()  # type: ignore[call-overload]
+        )
+        current = ledger.balance(session, account)
+        opening, closing = current - after, current - closing_after
     statement = ShopStatement(
         shop_id=shop_id,
         name=str(shop.name),
         lines=tuple(lines),
-        opening_balance=current - after,
-        closing_balance=current - closing_after,
+        opening_balance=opening,
+        closing_balance=closing,
         totals=totals,
     )
     return Statement(month=month, rate_pence_per_credit=rate, trial_balance=tb, shop=statement)

@@ -184,6 +184,8 @@ def close_page(month: str) -> Any:
     with services().db.read() as s:
         record = close.month_close(s, m)
         results = [r.as_dict() for r in close.run_checks(s)] if record is None else []
+        # Months close in order: say which to close first before the officer presses.
+        blocked_by = close.first_open_month_before(s, m) if record is None else None
     return render_template(
         "statements/close.html",
         month=m,
@@ -192,6 +194,7 @@ def close_page(month: str) -> Any:
         ended=utcnow() >= m.ends_at,
         failed=None,
         error=None,
+        blocked_by=blocked_by,
     )
 
 

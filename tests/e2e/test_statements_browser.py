@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.conftest import axe_violations
-from tests.integration.statements.worked_month import build_worked_month
+from tests.integration.statements.worked_month import build_worked_month, close_months
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -30,6 +30,7 @@ def test_an_officer_reads_prints_and_closes_october(
     live_server, browser, db, client, make_person, tmp_path
 ):
     month = build_worked_month(db, client, make_person)
+    close_months(db, "2026-09")  # months close in order: the page closes October
     api = client.get("/api/v1/statements/2026-10", headers=month.officer.auth).get_json()
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     shots = tmp_path

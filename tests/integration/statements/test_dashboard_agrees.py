@@ -11,7 +11,7 @@ import pytest
 from credits.dashboard.queries import issued_by_activity, monthly_figures, redeemed_by_shop
 from credits.statements import build_statement
 
-from .worked_month import EXPECTED, OCTOBER, build_worked_month
+from .worked_month import EXPECTED, OCTOBER, build_worked_month, close_months
 
 
 @pytest.fixture
@@ -19,7 +19,11 @@ def month(db, client, make_person):
     return build_worked_month(db, client, make_person)
 
 
-def test_dashboard_and_statement_agree_on_the_worked_month(db, month):
+@pytest.mark.parametrize("closed", [False, True], ids=["open", "closed"])
+def test_dashboard_and_statement_agree_on_the_worked_month(db, month, closed):
+    if closed:
+        # September and October closed: both sides read the snapshots and stored figures.
+        close_months(db, "2026-09", "2026-10")
     with db.read() as s:
         st = build_statement(s, OCTOBER)
         # Seen from late November, October is a past month on the dashboard's chart.

@@ -14,12 +14,16 @@ from credits.errors import PeriodClosed
 from credits.redemption.manage import JournalReport, record_journal
 
 from ..voucher_helpers import assert_problem
-from .worked_month import build_worked_month, london
+from .worked_month import build_worked_month, close_months, london
 
 
 @pytest.fixture
 def month(db, client, make_person):
-    return build_worked_month(db, client, make_person)
+    """The worked month, with September (which holds entries) closed: months close in
+    order, and these tests are about October's close."""
+    worked = build_worked_month(db, client, make_person)
+    close_months(db, "2026-09")
+    return worked
 
 
 def run(runner, *args):
@@ -41,9 +45,17 @@ def test_closing_october_records_the_checks_and_the_statement_hash(runner, db, c
     assert "ok   terminal_journals" in result.output
     assert "ok   redemption_entries" in result.output
     with db.read() as s:
-        row = s.execute(text("SELECT closed_by, statement_sha256, checks FROM month_close")).one()
+        row = s.execute(
+            text(
+                "SELECT closed_by, statement_sha256, checks FROM month_close "
+                "WHERE month = '2026-10'"
+            )
+        ).one()
         event = s.execute(
-            text("SELECT actor, target_ref FROM audit_event WHERE action = 'month.close'")
+            text(
+                "SELECT actor, target_ref FROM audit_event WHERE action = 'month.close' "
+                "AND target_ref = 'month:2026-10'"
+            )
         ).one()
     checks = row[2] if isinstance(row[2], list) else json.loads(row[2])
     assert row[0].startswith("cli:") and row[1] == digest
@@ -55,7 +67,7 @@ def test_closing_october_records_the_checks_and_the_statement_hash(runner, db, c
     }
     assert all(c["ok"] for c in checks)
     assert event[1] == "month:2026-10" and event[0] == row[0]
-    assert closed(db) == ["2026-10"]
+    assert closed(db) == ["2026-09", "2026-10"]
     # The statement of a closed month reads the same as the one whose hash was recorded.
     with freeze_time(london(2026, 11, 26, 12)):
         again = client.get("/api/v1/statements/2026-10", headers=month.officer.auth)
@@ -65,7 +77,7 @@ def test_closing_october_records_the_checks_and_the_statement_hash(runner, db, c
     assert run(runner, "close-month", "2026-10").exit_code == 2
     assert run(runner, "close-month", "2026-11").exit_code == 2
     assert run(runner, "close-month", "2026-1").exit_code == 2
-    assert closed(db) == ["2026-10"]
+    assert closed(db) == ["2026-09", "2026-10"]
 
 
 def test_nothing_can_be_back_dated_into_a_closed_month(runner, db, client, month):
@@ -112,14 +124,14 @@ def test_a_broken_balance_refuses_the_close_and_lists_it(runner, db, month):
     assert result.exit_code == 1, result.output
     assert "FAIL balances_match_postings" in result.output
     assert f"account {month.scheme.ann.account_id}" in result.output or "member:" in result.output
-    assert closed(db) == []
+    assert closed(db) == ["2026-09"]
     with db.read() as s:
-        assert s.execute(text("SELECT count(*) FROM month_close")).scalar_one() == 0
+        assert s.execute(text("SELECT count(*) FROM month_close")).scalar_one() == 1
         assert (
             s.execute(
                 text("SELECT count(*) FROM audit_event WHERE action = 'month.close'")
             ).scalar_one()
-            == 0
+            == 1
         )
 
 
@@ -172,4 +184,4 @@ def test_a_redeemed_voucher_without_its_redemption_refuses_the_close(runner, db,
     assert (
         "FAIL redemption_entries" in result.output and "has 0 redemption entries" in result.output
     )
-    assert closed(db) == []
+    assert closed(db) == ["2026-09"]

@@ -267,3 +267,15 @@ def build_worked_month(db: Any, client: Any, make_person: Any) -> WorkedMonth:
             "x6": x6["id"],
         },
     )
+
+
+def close_months(db: Any, *months: str) -> None:
+    """Close ``months`` in order with the month close (every check, then the snapshot), as
+    the command line would: months close in order, so September goes before October."""
+    from credits.statements.close import close_month
+
+    actor = audit.Actor("cli:test")
+    for text_ in months:
+        m = Month.parse(text_)
+        with freeze_time(london(2026, 11, 25, 12)):
+            db.run(lambda s, m=m: close_month(s, actor, m, now=datetime.now(UTC)))
