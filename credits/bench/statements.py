@@ -59,7 +59,7 @@ from sqlalchemy.engine import make_url
 from credits import earning, ledger
 from credits.accounts import Principal, Role, create_person
 from credits.bench.common import machine, scratch_database
-from credits.db import Database, make_engine
+from credits.db import Database, make_engine, upgrade_to_head
 from credits.earning import dates
 from credits.earning.awards import _memo as award_memo
 from credits.earning.models import Activity
@@ -875,6 +875,45 @@ def run_verify(url: str, *, thorough: bool = False) -> dict[str, Any]:
     return out
 
 
+def history_months(params: Params) -> list[str]:
+    """The history's London months, oldest first."""
+    days = history_days(params)
+    first = Month.containing(datetime.combine(days[0], datetime.min.time(), tzinfo=LONDON))
+    out = [first]
+    while str(out[-1]) != params.last_month:
+        out.append(out[-1].next())
+    return [str(m) for m in out]
+
+
+def close_months(url: str, months: list[str]) -> list[tuple[str, float]]:
+    """Close ``months`` in order with the real close (statement hash, ``closed_period``,
+    ``month_close``, snapshot), each in its own transaction; the time of each.
+
+    The reconciliation checks are not run at each close: they read the whole ledger, so 11
+    closes would run the same 100-second verify 11 times over an unchanged journal. The
+    bench runs the real ``credits verify`` once afterwards instead, which also checks every
+    snapshot the closes wrote (``month_snapshots``)."""
+    from credits import audit
+    from credits.db import utcnow
+    from credits.statements import close
+
+    db = Database(make_engine(url))
+    actor = audit.Actor.system("bench")
+    original = close.run_checks
+    close.run_checks = lambda session: []  # type: ignore[assignment]
+    out = []
+    try:
+        for month in months:
+            t0 = time.perf_counter()
+            m = Month.parse(month)
+            db.run(lambda s, m=m: close.close_month(s, actor, m, now=utcnow()))
+            out.append((month, time.perf_counter() - t0))
+    finally:
+        close.run_checks = original  # type: ignore[assignment]
+        db.engine.dispose()
+    return out
+
+
 def _median_time(fn: Callable[[], object], runs: int) -> tuple[float, list[float]]:
     times = []
     for _ in range(runs):
@@ -974,6 +1013,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--month", action="append", help="statement month (default: the last and the first)"
     )
+    parser.add_argument(
+        "--close",
+        action="store_true",
+        help="then close every month before the last in order (snapshots) and time the "
+        "statements again",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip credits verify")
     parser.add_argument("--thorough", action="store_true", help="also verify --thorough")
     args = parser.parse_args(argv)
@@ -993,6 +1038,8 @@ def main(argv: list[str]) -> None:
     print(f"parameters: {params.key()}")
     if args.reuse and stored_params(args.url) == params.key():
         print("reusing the history already in the database")
+        # A history kept from an older version of the code: bring its schema to head.
+        upgrade_to_head(make_engine(args.url))
     else:
         t0 = time.perf_counter()
         with _phase("generate"):
@@ -1017,6 +1064,17 @@ def main(argv: list[str]) -> None:
         for label, med, times in time_statements(args.url, month, args.runs):
             runs = ", ".join(f"{t * 1000:.0f}" for t in times)
             print(f"| {label} | {med * 1000:.0f} ms | {runs} |")
+    if args.close:
+        print(f"\n## closing the months before {params.last_month} in order (load {_load()})")
+        for month, took in close_months(args.url, history_months(params)[:-1]):
+            print(f"   close {month}: {took:.1f} s")
+        print(f"\n## build_statement with the months closed, median of {args.runs} runs")
+        print("| month and statement | median | runs |")
+        print("|---|---:|---|")
+        for month in dict.fromkeys(months):
+            for label, med, times in time_statements(args.url, month, args.runs):
+                runs = ", ".join(f"{t * 1000:.0f}" for t in times)
+                print(f"| {label} | {med * 1000:.0f} ms | {runs} |")
     if args.no_verify:
         return
     modes = [False, True] if args.thorough else [False]
