@@ -22,7 +22,9 @@ to its account's balance, and all balances sum to zero):
   decreases and its closing balance; each column sums to zero.
 - Opening balances come from the previous month's close snapshot
   (credits.statements.snapshots) when it has one, and then only the month's own postings
-  are read, however old the month. Otherwise they are the stored balances (which `credits
+  are read, however old the month; a closed month with no snapshot before it (the first
+  month closed) takes its closing balances from its own snapshot instead, and its opening
+  is those less the month's movements. Otherwise they are the stored balances (which `credits
   verify` proves equal to the sums of postings, and which the month close checks first)
   minus everything dated on or after the month's start.
 - A shop is owed, for the month, the net of its account's movements (redemptions, less
@@ -340,17 +342,23 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
         if snapshots.has_snapshot(session, previous)
         else None
     )
-    # The snapshot path needs only the month's own ids (not those of every later entry).
-    times = (
-        _times(session, month) if opening_snapshot is None else snapshots.month_ids(session, month)
+    # A closed month without a snapshot before it (the first month ever closed) still has
+    # its own: closing balances from it, opening = closing less the month's movements.
+    closing_snapshot = (
+        snapshots.balances_by_type(session, month)
+        if opening_snapshot is None and snapshots.has_snapshot(session, month)
+        else None
     )
+    from_snapshot = opening_snapshot is not None or closing_snapshot is not None
+    # The snapshot paths need only the month's own ids (not those of every later entry).
+    times = snapshots.month_ids(session, month) if from_snapshot else _times(session, month)
     # (type, kind) -> [net, increases, count] for the month; type -> net after the month.
     in_month: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     after: dict[str, int] = defaultdict(int)
     # shop account -> kind -> (net, count) in the month
     shop_moves: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     _work_mem(session)
-    movements = _MOVEMENTS if opening_snapshot is None else _MOVEMENTS_IN_MONTH
+    movements = _MOVEMENTS_IN_MONTH if from_snapshot else _MOVEMENTS
     rows = session.execute(_stmt(movements), times)  # type: ignore[call-overload]
     # activity id (None: earned outside an award) -> [entries, credits] issued in the month
     activities: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
@@ -368,20 +376,18 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
                 shop_moves[int(shop_account)][str(kind)] = (int(net), int(n))
         else:
             after[str(type_)] += int(net)
-    stored = (
-        {str(t): int(b) for t, b in session.execute(text(_STORED))}
-        if opening_snapshot is None
-        else {}
-    )
+    stored = {} if from_snapshot else {str(t): int(b) for t, b in session.execute(text(_STORED))}
 
     lines = []
     for t in ACCOUNT_TYPES:
         net = sum(v[0] for (tt, _), v in in_month.items() if tt == t.value)
         ups = sum(v[1] for (tt, _), v in in_month.items() if tt == t.value)
-        if opening_snapshot is None:
-            closing = stored.get(t.value, 0) - after[t.value]
-        else:
+        if opening_snapshot is not None:
             closing = opening_snapshot.get(t.value, 0) + net
+        elif closing_snapshot is not None:
+            closing = closing_snapshot.get(t.value, 0)
+        else:
+            closing = stored.get(t.value, 0) - after[t.value]
         lines.append(
             TrialBalanceLine(
                 account_type=t.value,
@@ -615,10 +621,15 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
     totals = _shop_line(shop_id, str(shop.name), ledger_moves, change, rate)
 
     previous = month.previous()
+    moved = sum(net for net, _ in ledger_moves.values())
     if snapshots.has_snapshot(session, previous):
         # The previous month's snapshot plus the month's movements: no later postings read.
         opening = snapshots.account_balance_at(session, previous, account)
-        closing = opening + sum(net for net, _ in ledger_moves.values())
+        closing = opening + moved
+    elif snapshots.has_snapshot(session, month):
+        # The month's own snapshot less its movements (the first month closed).
+        closing = snapshots.account_balance_at(session, month, account)
+        opening = closing - moved
     else:
         after = int(session.execute(_stmt(_ACCOUNT_AFTER, ends=False), times).scalar_one())  # type: ignore[call-overload]
         closing_after = int(

@@ -43,10 +43,11 @@ def run(runner, *args):
 
 
 def statements(db, month) -> dict[str, bytes]:
-    """Every statement the tests compare: the scheme's and each shop's, October and November."""
+    """Every statement the tests compare: the scheme's and each shop's, September (the first
+    month closed: from its own snapshot), October and November."""
     out = {}
     with db.read() as s:
-        for m in (OCTOBER, NOVEMBER):
+        for m in (SEPTEMBER, OCTOBER, NOVEMBER):
             out[f"{m}"] = render.json_bytes(build_statement(s, m))
             for shop in (month.shop_a, month.shop_b):
                 st = build_statement(s, m, shop_id=shop["shop_id"])
@@ -231,3 +232,14 @@ def test_postgres_refuses_a_raw_insert_dated_before_a_closed_month(db, month):
     with pytest.raises(DBAPIError) as info, db.engine.begin() as conn:
         conn.execute(insert, {"at": london(2026, 8, 20, 12), "key": "raw-before-september"})
     assert getattr(info.value.orig, "sqlstate", None) == "CR002"
+
+
+def test_the_first_month_closed_reads_its_own_snapshot(db, month):
+    """September is the first month closed: no snapshot before it, so its statement (scheme
+    and shops) comes from its own closing snapshot less its movements — the same bytes."""
+    before = statements(db, month)
+    close_months(db, "2026-09")
+    with db.read() as s:
+        assert snapshots.has_snapshot(s, SEPTEMBER)
+        assert not snapshots.has_snapshot(s, SEPTEMBER.previous())
+    assert statements(db, month) == before
