@@ -44,9 +44,13 @@ def _params(*names: str) -> list[Any]:
     return [bindparam(n, type_=UTCDateTime()) for n in names]
 
 
-# The month's entry ids (a planner hint, see credits.statements.engine._times).
+# The month's entry ids (a planner hint, see credits.statements.engine._times). ``id + 0``
+# keeps PostgreSQL from answering min(id) by walking the primary key from the journal's very
+# first entry until one falls in the month (0.97 s for the last month of 4.4 M entries);
+# summing over the month's rows of the occurred_at index instead takes 0.13 s.
 _IDS = """
-SELECT min(id), max(id) FROM journal_entry WHERE occurred_at >= :starts AND occurred_at < :ends
+SELECT min(id + 0), max(id + 0) FROM journal_entry
+WHERE occurred_at >= :starts AND occurred_at < :ends
 """
 
 
