@@ -114,13 +114,21 @@ def serve(host: str, port: int, workers: int) -> None:
     is_flag=True,
     help="Recompute the hash chain in Python too, not trusting the database's hash function.",
 )
-def verify(as_json: bool, thorough: bool) -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Checks run at once on PostgreSQL, on one shared snapshot "
+    "(default: CREDITS_VERIFY_JOBS, 2).",
+)
+def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
     """Check every ledger rule over everything stored; exit 1 if any fails."""
     from credits.ledger import run_checks
     from credits.reconcile import all_checks
 
     with _services() as svc, svc.db.read() as session:
-        results = run_checks(session, all_checks(thorough=thorough))
+        jobs = jobs or svc.settings.verify_jobs
+        results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)
     ok = all(r.ok for r in results)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))

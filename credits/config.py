@@ -72,6 +72,10 @@ class Settings:
     #: Manual adjustments of more credits than this need a second officer's approval
     #: (credits.adjustments); at or below it they post at once.
     adjustment_four_eyes_credits: int = 50
+    #: Connections the reconciliation checks (`credits verify`, the month close) run on at
+    #: once on PostgreSQL, sharing one snapshot; 1 runs them one after another. Two suits the
+    #: reference machine's two cores (docs/benchmarks.md).
+    verify_jobs: int = 2
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -857,14 +857,17 @@ def stored_params(url: str) -> str | None:
 # --- what is timed ----------------------------------------------------------------------------
 
 
-def run_verify(url: str, *, thorough: bool = False) -> dict[str, Any]:
-    """Run the real ``credits verify --json`` against ``url``; its output, plus wall time."""
+def run_verify(url: str, *, thorough: bool = False, jobs: int | None = None) -> dict[str, Any]:
+    """Run the real ``credits verify --json`` against ``url`` (``--jobs`` when given); its
+    output, plus wall time."""
     env = {**os.environ, "CREDITS_DATABASE_URL": url}
     with tempfile.TemporaryDirectory() as instance:
         env["CREDITS_INSTANCE_PATH"] = instance
         args = [sys.executable, "-m", "credits.cli", "verify", "--json"]
         if thorough:
             args.append("--thorough")
+        if jobs is not None:
+            args.append(f"--jobs={jobs}")
         t0 = time.perf_counter()
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
@@ -900,7 +903,7 @@ def close_months(url: str, months: list[str]) -> list[tuple[str, float]]:
     db = Database(make_engine(url))
     actor = audit.Actor.system("bench")
     original = close.run_checks
-    close.run_checks = lambda session: []  # type: ignore[assignment]
+    close.run_checks = lambda session, **kw: []  # type: ignore[assignment]
     out = []
     try:
         for month in months:
@@ -1021,6 +1024,12 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--no-verify", action="store_true", help="skip credits verify")
     parser.add_argument("--thorough", action="store_true", help="also verify --thorough")
+    parser.add_argument(
+        "--verify-jobs",
+        type=int,
+        action="append",
+        help="run credits verify with --jobs N (repeat to compare; default: its default)",
+    )
     args = parser.parse_args(argv)
     if args.borough:
         args.members, args.shops, args.months, args.postings_per_month = (
@@ -1079,16 +1088,19 @@ def main(argv: list[str]) -> None:
         return
     modes = [False, True] if args.thorough else [False]
     for thorough in modes:
-        print(f"\n## credits verify{' --thorough' if thorough else ''} (load {_load()})")
-        result = run_verify(args.url, thorough=thorough)
-        print("| check | checked | time | ok |")
-        print("|---|---:|---:|---|")
-        for c in result["checks"]:
-            print(
-                f"| {c['name']} | {c['checked']:,} | {c.get('elapsed_s', float('nan')):.1f} s | "
-                f"{'ok' if c['ok'] else 'FAIL: ' + '; '.join(c['problems'][:3])} |"
-            )
-        print(f"| **total** (the whole command) | | **{result['wall_s']:.1f} s** | "
-              f"{'ok' if result['ok'] else 'FAILED'} |")  # fmt: skip
-        if not result["ok"]:
-            sys.exit(1)
+        for jobs in args.verify_jobs or [None]:
+            title = "credits verify" + (" --thorough" if thorough else "")
+            title += f" --jobs={jobs}" if jobs is not None else ""
+            print(f"\n## {title} (load {_load()})")
+            result = run_verify(args.url, thorough=thorough, jobs=jobs)
+            print("| check | checked | time | ok |")
+            print("|---|---:|---:|---|")
+            for c in result["checks"]:
+                print(
+                    f"| {c['name']} | {c['checked']:,} | {c.get('elapsed_s', float('nan')):.1f} s"
+                    f" | {'ok' if c['ok'] else 'FAIL: ' + '; '.join(c['problems'][:3])} |"
+                )
+            print(f"| **total** (the whole command) | | **{result['wall_s']:.1f} s** | "
+                  f"{'ok' if result['ok'] else 'FAILED'} |")  # fmt: skip
+            if not result["ok"]:
+                sys.exit(1)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from credits.ledger import chain
@@ -487,14 +489,102 @@ def thorough(
 
 
 def run_checks(
-    session: Session, checks: tuple[Callable[[Session], CheckResult], ...] = LEDGER_CHECKS
+    session: Session,
+    checks: tuple[Callable[[Session], CheckResult], ...] = LEDGER_CHECKS,
+    *,
+    jobs: int = 1,
 ) -> list[CheckResult]:
-    """Run ``checks`` in order and return every result (they never stop at the first), each
-    with the time it took."""
+    """Run ``checks`` and return every result in the order given (they never stop at the
+    first), each with the time it took.
+
+    With ``jobs`` > 1 on PostgreSQL the checks run on that many connections at once, each in
+    a read-only REPEATABLE READ transaction that imports the snapshot of ``session``'s
+    transaction (``pg_export_snapshot``): every check sees exactly the rows ``session`` sees,
+    as when they run one after another in it, and the busiest checks (a Python hash walk
+    beside SQL aggregates) share the machine's cores. Serially otherwise — on SQLite, and when
+    ``session``'s transaction has written (other connections could not see its writes).
+    """
+    if jobs > 1 and len(checks) > 1 and _can_share_snapshot(session):
+        return _run_in_parallel(session, checks, jobs)
     results = []
     for check in checks:
-        started = time.perf_counter()
-        result = check(session)
-        result.elapsed_s = time.perf_counter() - started
-        results.append(result)
+        results.append(_timed(check, session))
     return results
+
+
+def _timed(check: Callable[[Session], CheckResult], session: Session) -> CheckResult:
+    started = time.perf_counter()
+    result = check(session)
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def _can_share_snapshot(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    # No transaction id yet = nothing written: the snapshot holds all this transaction sees.
+    return bool(
+        session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL")).scalar_one()
+    )
+
+
+#: Rough seconds each check takes over a borough's year (docs/benchmarks.md): the parallel
+#: runner starts the longest first, so no long check is left to run alone at the end.
+_EXPECTED_SECONDS: dict[str, float] = {}
+
+
+def expected_seconds(seconds: float) -> Callable[[Callable[..., CheckResult]], Any]:
+    """Mark a check with its rough running time at scale (a scheduling hint only)."""
+
+    def mark(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+        _EXPECTED_SECONDS[check.__qualname__ + "@" + check.__module__] = seconds
+        return check
+
+    return mark
+
+
+def _expected(check: Callable[..., CheckResult]) -> float:
+    return _EXPECTED_SECONDS.get(check.__qualname__ + "@" + check.__module__, 0.0)
+
+
+def _run_in_parallel(
+    session: Session, checks: tuple[Callable[[Session], CheckResult], ...], jobs: int
+) -> list[CheckResult]:
+    snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    order = sorted(range(len(checks)), key=lambda i: -_expected(checks[i]))
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in order:
+        todo.put(i)
+    results: dict[int, CheckResult] = {}
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin(), Session(bind=conn) as worker_session:
+                    # Must be the transaction's first statement.
+                    conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                    conn.execute(text("SET TRANSACTION READ ONLY"))
+                    while not failures:
+                        try:
+                            i = todo.get_nowait()
+                        except queue.Empty:
+                            return
+                        results[i] = _timed(checks[i], worker_session)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, name=f"verify-{n}", daemon=True)
+        for n in range(min(jobs, len(checks)))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return [results[i] for i in range(len(checks))]

@@ -155,7 +155,9 @@ def close_month_command(month_text: str) -> None:
     with _services() as svc:
         try:
             month = Month.parse(month_text)
-            result = svc.db.run(lambda s: close_month(s, actor, month, now=utcnow()))
+            result = svc.db.run(
+                lambda s: close_month(s, actor, month, now=utcnow(), jobs=svc.settings.verify_jobs)
+            )
         except CloseRefused as exc:
             click.echo(f"{exc.detail}", err=True)
             for failed in exc.extra["failed"]:

@@ -85,16 +85,20 @@ class CloseResult:
     checks: list[dict[str, Any]]
 
 
-def run_checks(session: Session) -> list[ledger.CheckResult]:
-    """Every reconciliation check (`credits verify`'s full list)."""
+def run_checks(session: Session, *, jobs: int = 1) -> list[ledger.CheckResult]:
+    """Every reconciliation check (`credits verify`'s full list), on ``jobs`` connections
+    sharing ``session``'s snapshot (:func:`credits.ledger.run_checks`)."""
     from credits.reconcile import all_checks
 
-    return [check(session) for check in all_checks()]
+    return ledger.run_checks(session, all_checks(), jobs=jobs)
 
 
-def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> CloseResult:
+def close_month(
+    session: Session, by: Any, month: Month, *, now: datetime, jobs: int = 1
+) -> CloseResult:
     """Close ``month`` if it has ended, is open, and every check passes (see the module
-    docstring). ``by`` is the officer's Principal (or an audit Actor for the command line)."""
+    docstring). ``by`` is the officer's Principal (or an audit Actor for the command line);
+    the checks run on ``jobs`` connections at once (PostgreSQL, settings.verify_jobs)."""
     if now < month.ends_at:
         raise ValidationFailed(
             f"{month} has not ended yet: it can be closed from "
@@ -114,7 +118,7 @@ def close_month(session: Session, by: Any, month: Month, *, now: datetime) -> Cl
             month=str(month),
             close_first=str(earlier),
         )
-    results = run_checks(session)
+    results = run_checks(session, jobs=jobs)
     checks = [r.as_dict() for r in results]
     failed = [c for c in checks if not c["ok"]]
     if failed:

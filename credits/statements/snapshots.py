@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from credits.db import UTCDateTime
 from credits.ledger.periods import Month
-from credits.ledger.verify import CheckResult
+from credits.ledger.verify import CheckResult, tune_for_verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,37 +181,56 @@ def account_balance_at(session: Session, month: Month, account_id: int) -> int:
 
 # --- verify ---------------------------------------------------------------------------------
 
-# A snapshot minus (the previous snapshot plus the month's postings), per account: any row
-# left is a difference. One grouped pass over the month's postings.
-_DIFF_FROM_PREVIOUS = """
-SELECT account_id, sum(x) FROM (
+# One snapshot checked in one pass over the postings it rests on (``moved``, grouped by
+# account; PostgreSQL computes a CTE used three times once): rows (0, account, difference)
+# for each account whose snapshot differs from ``base`` plus the postings, then (1, -,
+# credits issued) and (2, -, credits redeemed) in the month, as month_figures defines them.
+_CHECK_MONTH = """
+WITH moved AS (
+    SELECT p.account_id, sum(p.amount) AS amount,
+           sum(CASE WHEN e.kind = 'earn' AND e.occurred_at >= :starts
+                    THEN p.amount ELSE 0 END) AS earned,
+           sum(CASE WHEN e.kind = 'redeem' AND e.occurred_at >= :starts
+                    THEN p.amount ELSE 0 END) AS redeemed
+    FROM posting p JOIN journal_entry e ON e.id = p.entry_id
+    WHERE {window}
+    GROUP BY p.account_id
+)
+SELECT 0 AS part, d.account_id, sum(d.x) FROM (
     SELECT account_id, balance AS x FROM month_balance WHERE month = :m
+    {base}
     UNION ALL
-    SELECT account_id, -balance FROM month_balance WHERE month = :prev
-    UNION ALL
-    SELECT p.account_id, -p.amount FROM posting p JOIN journal_entry e ON e.id = p.entry_id
-    WHERE e.occurred_at >= :starts AND e.occurred_at < :ends
-      AND e.id BETWEEN :lo AND :hi AND p.entry_id BETWEEN :lo AND :hi
-) d GROUP BY account_id HAVING sum(x) <> 0 ORDER BY account_id
+    SELECT account_id, -amount FROM moved
+) d GROUP BY d.account_id HAVING sum(d.x) <> 0
+UNION ALL
+SELECT 1, NULL, coalesce(sum(-m.earned), 0)
+FROM moved m JOIN account a ON a.id = m.account_id WHERE a.type = 'issuance'
+UNION ALL
+SELECT 2, NULL, coalesce(sum(m.redeemed), 0)
+FROM moved m JOIN account a ON a.id = m.account_id WHERE a.type = 'shop'
+ORDER BY 1, 2
 """
 
-# The earliest snapshot against every posting dated before its month's end.
-_DIFF_FROM_POSTINGS = """
-SELECT account_id, sum(x) FROM (
-    SELECT account_id, balance AS x FROM month_balance WHERE month = :m
-    UNION ALL
-    SELECT p.account_id, -p.amount FROM posting p JOIN journal_entry e ON e.id = p.entry_id
-    WHERE e.occurred_at < :ends
-) d GROUP BY account_id HAVING sum(x) <> 0 ORDER BY account_id
-"""
+# A month whose previous month has a snapshot: that snapshot plus the month's own postings
+# (read through the month's entry ids).
+_AFTER_PREVIOUS = _CHECK_MONTH.format(
+    window="e.occurred_at >= :starts AND e.occurred_at < :ends "
+    "AND e.id BETWEEN :lo AND :hi AND p.entry_id BETWEEN :lo AND :hi",
+    base="UNION ALL SELECT account_id, -balance FROM month_balance WHERE month = :prev",
+)
+
+# The earliest snapshot: every posting dated before its month's end.
+_FROM_THE_START = _CHECK_MONTH.format(window="e.occurred_at < :ends", base="")
 
 
 def check_snapshots(session: Session) -> CheckResult:
     """Every month-close snapshot still equals the postings dated before its month's end,
-    and its stored figures equal the month's postings and its liability balances."""
+    and its stored figures equal the month's postings and its liability balances. Each
+    closed month's postings are read once."""
     result = CheckResult(
         "month_snapshots", "each month-close snapshot equals the postings before its end"
     )
+    tune_for_verify(session)
     months = [
         (Month.parse(str(m)), i, r, li)
         for m, i, r, li in session.execute(
@@ -224,27 +243,32 @@ def check_snapshots(session: Session) -> CheckResult:
     with_snapshot = {m for m, *_ in months}
     for month, issued, redeemed, liability in months:
         result.checked += 1
-        times = month_ids(session, month)
+        times = {**month_ids(session, month), "m": str(month)}
         prev = month.previous()
         if prev in with_snapshot:
-            sql = text(_DIFF_FROM_PREVIOUS).bindparams(*_params("starts", "ends"))
-            diffs = session.execute(sql, {**times, "m": str(month), "prev": str(prev)})
-            against = f"the {prev} snapshot plus {month}'s postings"
+            sql, against = _AFTER_PREVIOUS, f"the {prev} snapshot plus {month}'s postings"
+            times["prev"] = str(prev)
         else:
-            sql = text(_DIFF_FROM_POSTINGS).bindparams(*_params("ends"))
-            diffs = session.execute(sql, {"m": str(month), "ends": month.ends_at})
-            against = "the postings"
-        for account_id, diff in diffs:
-            result.add(f"snapshot {month}: account {account_id} differs from {against} by {diff}")
-        want_issued, want_redeemed = month_figures(session, month, times)
+            sql, against = _FROM_THE_START, "the postings"
+        want = {}
+        for part, account_id, amount in session.execute(
+            text(sql).bindparams(*_params("starts", "ends")), times
+        ):
+            if part == 0:
+                result.add(
+                    f"snapshot {month}: account {account_id} differs from {against} "
+                    f"by {int(amount)}"
+                )
+            else:
+                want[part] = int(amount)
         want_liability = int(session.execute(text(_LIABILITY), {"m": str(month)}).scalar_one())
-        for name, stored, want in (
-            ("issued", issued, want_issued),
-            ("redeemed", redeemed, want_redeemed),
+        for name, stored, wanted in (
+            ("issued", issued, want[1]),
+            ("redeemed", redeemed, want[2]),
             ("liability", liability, want_liability),
         ):
-            if int(stored) != want:
-                result.add(f"snapshot {month}: {name} stored {stored}, the ledger says {want}")
+            if int(stored) != wanted:
+                result.add(f"snapshot {month}: {name} stored {stored}, the ledger says {wanted}")
     return result
 
 

@@ -183,7 +183,8 @@ def close_page(month: str) -> Any:
     m = _month_or_404(month)
     with services().db.read() as s:
         record = close.month_close(s, m)
-        results = [r.as_dict() for r in close.run_checks(s)] if record is None else []
+        jobs = services().settings.verify_jobs
+        results = [r.as_dict() for r in close.run_checks(s, jobs=jobs)] if record is None else []
         # Months close in order: say which to close first before the officer presses.
         blocked_by = close.first_open_month_before(s, m) if record is None else None
     return render_template(
@@ -205,7 +206,11 @@ def close_post(month: str) -> Any:
     m = _month_or_404(month)
     who = _who()
     try:
-        result = services().db.run(lambda s: close.close_month(s, who, m, now=utcnow()))
+        result = services().db.run(
+            lambda s: close.close_month(
+                s, who, m, now=utcnow(), jobs=services().settings.verify_jobs
+            )
+        )
     except close.CloseRefused as exc:
         return render_template(
             "statements/close.html",

@@ -186,6 +186,35 @@ def test_verify_names_edited_stored_figures(runner, db, month):
     assert "snapshot 2026-09: issued stored" in result.output
 
 
+def test_verify_names_an_edit_of_the_first_snapshot_and_of_redeemed(runner, db, dialect, month):
+    """The earliest snapshot is checked against every posting before its end; a later
+    month's figures against its own postings (both in the one pass per month)."""
+    close_months(db, "2026-09", "2026-10")
+    ann = month.scheme.ann.account_id
+    with db.engine.begin() as conn:
+        if dialect == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text(
+                "UPDATE month_balance SET balance = balance - 3 "
+                "WHERE month = '2026-09' AND account_id = :a"
+            ),
+            {"a": ann},
+        )
+        conn.execute(text("UPDATE month_close SET redeemed = redeemed + 2 WHERE month = '2026-10'"))
+    result = run(runner, "verify")
+    assert result.exit_code == 1
+    assert f"snapshot 2026-09: account {ann} differs from the postings by -3" in result.output
+    # 2026-10's own snapshot is untouched, so it differs from the edited 2026-09 one plus
+    # 2026-10's postings by the edit, the other way round.
+    assert (
+        f"snapshot 2026-10: account {ann} differs from the 2026-09 snapshot plus 2026-10's "
+        "postings by 3" in result.output
+    )
+    assert "snapshot 2026-10: redeemed stored" in result.output
+    assert "snapshot 2026-10: issued stored" not in result.output
+
+
 def test_snapshots_are_append_only_on_postgresql(db, dialect, month):
     if dialect != "postgresql":
         pytest.skip("the append-only trigger is PostgreSQL's")
