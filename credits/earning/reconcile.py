@@ -222,8 +222,12 @@ _AWARDS_SQL = text(
         UNION ALL
         SELECT id, entry_id, CAST(:issuance AS bigint), -total_credits FROM posted
     ), actual AS (
+        -- Each posted award's entry's postings by index lookup ("OFFSET 0" keeps the
+        -- planner from hashing all of the journal's postings to find these 3.6 M).
         SELECT a.id AS award_id, p.account_id, p.amount
-        FROM posted a JOIN posting p ON p.entry_id = a.entry_id
+        FROM posted a CROSS JOIN LATERAL (
+            SELECT account_id, amount FROM posting WHERE entry_id = a.entry_id OFFSET 0
+        ) p
     ), mismatched AS (
         SELECT DISTINCT coalesce(x.award_id, y.award_id) AS award_id
         FROM expected x FULL JOIN actual y

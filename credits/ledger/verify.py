@@ -528,34 +528,16 @@ def _can_share_snapshot(session: Session) -> bool:
     )
 
 
-#: Rough seconds each check takes over a borough's year (docs/benchmarks.md): the parallel
-#: runner starts the longest first, so no long check is left to run alone at the end.
-_EXPECTED_SECONDS: dict[str, float] = {}
-
-
-def expected_seconds(seconds: float) -> Callable[[Callable[..., CheckResult]], Any]:
-    """Mark a check with its rough running time at scale (a scheduling hint only)."""
-
-    def mark(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
-        _EXPECTED_SECONDS[check.__qualname__ + "@" + check.__module__] = seconds
-        return check
-
-    return mark
-
-
-def _expected(check: Callable[..., CheckResult]) -> float:
-    return _EXPECTED_SECONDS.get(check.__qualname__ + "@" + check.__module__, 0.0)
-
-
 def _run_in_parallel(
     session: Session, checks: tuple[Callable[[Session], CheckResult], ...], jobs: int
 ) -> list[CheckResult]:
     snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
-    order = sorted(range(len(checks)), key=lambda i: -_expected(checks[i]))
+    # In the order given: the caller lists the long checks early enough that none is left
+    # to run alone at the end (and on two busy cores the order hardly matters).
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in order:
+    for i in range(len(checks)):
         todo.put(i)
     results: dict[int, CheckResult] = {}
     failures: list[BaseException] = []

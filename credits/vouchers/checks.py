@@ -53,12 +53,21 @@ def check_vouchers_outstanding(session: Session) -> CheckResult:
     return result
 
 
-# Vouchers whose issuing or closing entry may not move what it must, judged entry by entry
-# in one merge of the vouchers' entries (in entry order) with the postings (in their index's
-# entry order). ``sign`` is +1 for the issue (member −f, outstanding +f) and −1 for a close.
+# Vouchers whose issuing or closing entry may not move what it must. Each entry's postings
+# are summarised once, in the order of the (entry_id, account_id) index (no sort): how many,
+# what the vouchers-outstanding account got, and the one other account and its amount. That
+# is then merged with the vouchers' entries in entry order. ``sign`` is +1 for the issue
+# (member −f, outstanding +f) and −1 for a close; "exact" means the entry is those two
+# postings and nothing else (an entry holds one posting per account).
 _SUSPECT_MOVES = text(
     """
-    WITH ve AS (
+    WITH pe AS (
+        SELECT entry_id, count(*) AS n,
+               sum(CASE WHEN account_id = :vo THEN amount END) AS outstanding,
+               min(CASE WHEN account_id <> :vo THEN account_id END) AS other,
+               sum(CASE WHEN account_id <> :vo THEN amount END) AS other_amount
+        FROM posting GROUP BY entry_id
+    ), ve AS (
         -- "+ 0": sorting the vouchers beats reading them in the order of the issue-entry
         -- index (the rows are stored in the order they closed: one random read each).
         SELECT issue_entry_id + 0 AS entry_id, id AS voucher_id, 1 AS sign, state,
@@ -68,17 +77,14 @@ _SUSPECT_MOVES = text(
         SELECT closed_entry_id, id, -1, state, account_id, face_value
         FROM voucher WHERE closed_entry_id IS NOT NULL
     ), judged AS (
-        SELECT ve.voucher_id, ve.sign, ve.state, ve.face, count(p.entry_id) AS n,
-               sum(CASE WHEN (p.account_id = ve.member AND p.amount = -ve.face * ve.sign)
-                          OR (p.account_id = :vo AND p.amount = ve.face * ve.sign)
-                        THEN 1 ELSE 0 END) AS matching,
-               sum(CASE WHEN p.account_id = :vo THEN p.amount END) AS outstanding
-        FROM ve LEFT JOIN posting p ON p.entry_id = ve.entry_id
-        GROUP BY ve.entry_id, ve.voucher_id, ve.sign, ve.state, ve.face
+        SELECT ve.voucher_id, ve.sign, ve.state, ve.face, pe.outstanding,
+               (pe.n = 2 AND pe.outstanding = ve.face * ve.sign AND pe.other = ve.member
+                AND pe.other_amount = -ve.face * ve.sign) AS exact
+        FROM ve LEFT JOIN pe ON pe.entry_id = ve.entry_id
     )
     SELECT voucher_id FROM judged
-    WHERE (sign = 1 AND NOT (n = 2 AND matching = 2))
-       OR (sign = -1 AND state IN ('cancelled', 'expired') AND NOT (n = 2 AND matching = 2))
+    WHERE (sign = 1 AND exact IS NOT TRUE)
+       OR (sign = -1 AND state IN ('cancelled', 'expired') AND exact IS NOT TRUE)
        OR (sign = -1 AND state = 'redeemed'
            AND (outstanding IS NULL OR outstanding <> -face))
        OR (sign = -1 AND state = 'open')

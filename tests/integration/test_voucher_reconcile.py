@@ -138,3 +138,34 @@ def test_every_rule_is_found_among_many_vouchers_in_issue_order(db, runner, thre
         f"voucher {second} is cancelled but no entry returned its value",
         f"voucher {still_open} is expired but no entry returned its value",
     ]
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        # The member's leg moved to another member's account (amounts still balance).
+        ["UPDATE posting SET account_id = :other WHERE entry_id = :e AND account_id = :m"],
+        # A third posting: the issue still nets to zero but no longer moves exactly f.
+        [
+            "UPDATE posting SET amount = amount - 1 WHERE entry_id = :e AND account_id = :m",
+            "INSERT INTO posting (entry_id, account_id, amount) VALUES (:e, :other, 1)",
+        ],
+    ],
+    ids=["other-member", "third-posting"],
+)
+def test_an_issue_entry_moving_anything_but_exactly_its_voucher_is_reported(
+    db, runner, make_person, vouchers, edits
+):
+    open_one, _ = vouchers
+    bob = make_person(Role.MEMBER)
+    with db.engine.connect() as conn:
+        entry, member = conn.execute(
+            text("SELECT issue_entry_id, account_id FROM voucher WHERE id = :v"), {"v": open_one}
+        ).one()
+    for edit in edits:
+        raw(db, edit, e=entry, m=member, other=bob.account_id)
+    code, checks = report(runner)
+    assert code == 1
+    assert checks["voucher_entries"]["problems"] == [
+        f"voucher {open_one}: its issue entry {entry} does not move exactly 30"
+    ]
