@@ -8,6 +8,7 @@ screen share one terminal). gunicorn, which the ledger uses, does not run on Win
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -87,8 +88,19 @@ def make_server(config: Config, terminal: Terminal | None = None, **waitress_kw:
     return server, terminal
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(config: Config) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted: Ctrl+C (SIGINT) or a service manager's SIGTERM stops it
+    cleanly.
+
+    Both handlers are installed here whatever the process inherited: a process started in
+    the background by a shell or a script inherits SIGINT *ignored*, and would otherwise
+    keep running when told to stop (the CI runs its tests that way)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server, terminal = make_server(config)

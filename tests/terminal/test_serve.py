@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shop_terminal.serve import BackgroundSync
 from shop_terminal.terminal import Terminal
@@ -48,7 +49,26 @@ def test_background_sync_sends_the_queue_when_the_ledger_is_back(
         sync.stop()
 
 
-def test_serve_runs_as_a_command(tmp_path: Path, fake_ledger: FakeLedger):
+def _ignore_sigint() -> None:
+    # As in a process started in the background by a shell or a CI script.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_with", "preexec"),
+    [
+        (signal.SIGINT, None),
+        (signal.SIGINT, _ignore_sigint),  # Ctrl+C still stops it when started in the background
+        (signal.SIGTERM, None),  # a service manager's stop
+    ],
+    ids=["sigint", "sigint-inherited-ignored", "sigterm"],
+)
+def test_serve_runs_as_a_command(
+    tmp_path: Path,
+    fake_ledger: FakeLedger,
+    stop_with: signal.Signals,
+    preexec: Callable[[], None] | None,
+):
     term = fake_ledger.add_terminal(1, "Till 1")
     data = tmp_path / "till"
     base = [sys.executable, "-m", "shop_terminal", "--data", str(data)]
@@ -62,7 +82,11 @@ def test_serve_runs_as_a_command(tmp_path: Path, fake_ledger: FakeLedger):
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [*base, "serve", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [*base, "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=preexec,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -80,7 +104,7 @@ def test_serve_runs_as_a_command(tmp_path: Path, fake_ledger: FakeLedger):
         # The background sync's first heartbeat reached the ledger.
         assert wait_for(lambda: fake_ledger.count("GET", "/api/v1/terminal") >= 2)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_with)
         try:
             code = process.wait(20)
         except subprocess.TimeoutExpired:
