@@ -372,6 +372,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: dict[str, Any] | bytes | None, **headers: str) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode() if body else b""
+        # Recorded before the answer goes out: a client that has its answer must find its
+        # request counted (counting after the write raced with the test's next line).
+        with self.fake.lock:
+            self.fake.requests.append((self.command, urlsplit(self.path).path, status))
         self.send_response(status)
         ctype = "application/problem+json" if status >= 400 else "application/json"
         if data:
@@ -381,8 +385,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k.replace("_", "-"), v)
         self.end_headers()
         self.wfile.write(data)
-        with self.fake.lock:
-            self.fake.requests.append((self.command, urlsplit(self.path).path, status))
 
     def _problem(self, p: Problem) -> None:
         self._send(
@@ -460,11 +462,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if not replayed and self.fake.drop_after_commit > 0:
                     with self.fake.lock:
                         self.fake.drop_after_commit -= 1
-                    # Committed, then the connection dies before the answer is sent.
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    # Committed, then the connection dies before the answer is sent
+                    # (counted first, as in _send).
                     with self.fake.lock:
                         self.fake.requests.append(("POST", url.path, -1))
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if not replayed and self.fake.delay_after_commit_s:
                     time.sleep(self.fake.delay_after_commit_s)
