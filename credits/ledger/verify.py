@@ -493,9 +493,11 @@ def run_checks(
     checks: tuple[Callable[[Session], CheckResult], ...] = LEDGER_CHECKS,
     *,
     jobs: int = 1,
+    on_done: Callable[[CheckResult], None] | None = None,
 ) -> list[CheckResult]:
     """Run ``checks`` and return every result in the order given (they never stop at the
-    first), each with the time it took.
+    first), each with the time it took. ``on_done(result)``, if given, is called as each
+    check finishes (from the thread that ran it), e.g. to report progress.
 
     With ``jobs`` > 1 on PostgreSQL the checks run on that many connections at once, each in
     a read-only REPEATABLE READ transaction that imports the snapshot of ``session``'s
@@ -505,17 +507,23 @@ def run_checks(
     ``session``'s transaction has written (other connections could not see its writes).
     """
     if jobs > 1 and len(checks) > 1 and _can_share_snapshot(session):
-        return _run_in_parallel(session, checks, jobs)
+        return _run_in_parallel(session, checks, jobs, on_done)
     results = []
     for check in checks:
-        results.append(_timed(check, session))
+        results.append(_timed(check, session, on_done))
     return results
 
 
-def _timed(check: Callable[[Session], CheckResult], session: Session) -> CheckResult:
+def _timed(
+    check: Callable[[Session], CheckResult],
+    session: Session,
+    on_done: Callable[[CheckResult], None] | None,
+) -> CheckResult:
     started = time.perf_counter()
     result = check(session)
     result.elapsed_s = time.perf_counter() - started
+    if on_done is not None:
+        on_done(result)
     return result
 
 
@@ -529,7 +537,10 @@ def _can_share_snapshot(session: Session) -> bool:
 
 
 def _run_in_parallel(
-    session: Session, checks: tuple[Callable[[Session], CheckResult], ...], jobs: int
+    session: Session,
+    checks: tuple[Callable[[Session], CheckResult], ...],
+    jobs: int,
+    on_done: Callable[[CheckResult], None] | None,
 ) -> list[CheckResult]:
     snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     bind = session.get_bind()
@@ -555,7 +566,7 @@ def _run_in_parallel(
                             i = todo.get_nowait()
                         except queue.Empty:
                             return
-                        results[i] = _timed(checks[i], worker_session)
+                        results[i] = _timed(checks[i], worker_session, on_done)
         except BaseException as exc:  # re-raised in the caller's thread
             failures.append(exc)
 

@@ -21,6 +21,7 @@ Guarantees (each tested):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +39,15 @@ from credits.statements.snapshots import snapshot_month
 
 
 class CloseRefused(Conflict):
-    """A check failed: the month stays open. ``failed`` lists each failed check."""
+    """A check failed: the month stays open. ``failed`` (in the problem body) lists each
+    failed check; :attr:`checks` holds every check's result, passed or not."""
 
     code = "checks_failed"
     title = "The month cannot be closed: a reconciliation check failed"
+
+    def __init__(self, detail: str, checks: list[dict[str, Any]] | None = None, **extra: Any):
+        super().__init__(detail, **extra)
+        self.checks = list(checks or [])
 
 
 class AlreadyClosed(Conflict):
@@ -85,29 +91,30 @@ class CloseResult:
     checks: list[dict[str, Any]]
 
 
-def run_checks(session: Session, *, jobs: int = 1) -> list[ledger.CheckResult]:
+def run_checks(
+    session: Session,
+    *,
+    jobs: int = 1,
+    on_done: Callable[[ledger.CheckResult], None] | None = None,
+) -> list[ledger.CheckResult]:
     """Every reconciliation check (`credits verify`'s full list), on ``jobs`` connections
-    sharing ``session``'s snapshot (:func:`credits.ledger.run_checks`)."""
+    sharing ``session``'s snapshot (:func:`credits.ledger.run_checks`); ``on_done`` is
+    called as each one finishes."""
     from credits.reconcile import all_checks
 
-    return ledger.run_checks(session, all_checks(), jobs=jobs)
+    return ledger.run_checks(session, all_checks(), jobs=jobs, on_done=on_done)
 
 
-def close_month(
-    session: Session, by: Any, month: Month, *, now: datetime, jobs: int = 1
-) -> CloseResult:
-    """Close ``month`` if it has ended, is open, and every check passes (see the module
-    docstring). ``by`` is the officer's Principal (or an audit Actor for the command line);
-    the checks run on ``jobs`` connections at once (PostgreSQL, settings.verify_jobs)."""
+def check_can_close(session: Session, month: Month, *, now: datetime) -> None:
+    """Raise what :func:`close_month` would refuse before running any check: the month has
+    not ended (``validation_failed``), is closed already (``period_closed``), or an earlier
+    month is open (``earlier_month_open``). Cheap: the pages ask before starting a close."""
     if now < month.ends_at:
         raise ValidationFailed(
             f"{month} has not ended yet: it can be closed from "
             f"{month.ends_at.astimezone(ledger.LONDON):%d %B %Y %H:%M} London time",
             errors={"month": ["Not ended."]},
         )
-    if session.get_bind().dialect.name == "postgresql":
-        # Hold writers back while we check: the checks and the hash must see what closes.
-        session.execute(text("LOCK TABLE journal_entry IN SHARE MODE"))
     if str(month) in ledger.closed_months(session):
         raise AlreadyClosed(f"{month} is already closed", month=str(month))
     earlier = first_open_month_before(session, month)
@@ -118,13 +125,33 @@ def close_month(
             month=str(month),
             close_first=str(earlier),
         )
-    results = run_checks(session, jobs=jobs)
+
+
+def close_month(
+    session: Session,
+    by: Any,
+    month: Month,
+    *,
+    now: datetime,
+    jobs: int = 1,
+    on_done: Callable[[ledger.CheckResult], None] | None = None,
+) -> CloseResult:
+    """Close ``month`` if it has ended, is open, and every check passes (see the module
+    docstring). ``by`` is the officer's Principal (or an audit Actor for the command line);
+    the checks run on ``jobs`` connections at once (PostgreSQL, settings.verify_jobs) and
+    ``on_done`` is called as each finishes (progress for the officer's page)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Hold writers back while we check: the checks and the hash must see what closes.
+        session.execute(text("LOCK TABLE journal_entry IN SHARE MODE"))
+    check_can_close(session, month, now=now)
+    results = run_checks(session, jobs=jobs, on_done=on_done)
     checks = [r.as_dict() for r in results]
     failed = [c for c in checks if not c["ok"]]
     if failed:
         names = ", ".join(str(c["name"]) for c in failed)
         raise CloseRefused(
             f"{month} was not closed: {len(failed)} check(s) failed ({names})",
+            checks,
             month=str(month),
             failed=[
                 {"name": c["name"], "description": c["description"], "problems": c["problems"]}

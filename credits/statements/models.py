@@ -12,6 +12,10 @@
   taken by the close). Rows are written once, in the closing transaction; on PostgreSQL a
   trigger refuses UPDATE, DELETE and TRUNCATE, and `credits verify` checks every snapshot
   against the postings. Accounts whose balance is 0 at the month's end have no row.
+- ``close_run``: a close (or a run of the checks alone) an officer started from the pages,
+  which runs in the background (credits.statements.close_runs): who asked and when, how far
+  it got, and how it ended. ``active`` is 1 while a run is going and NULL afterwards; being
+  unique, it lets one run go at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 from credits.db import UTCDateTime
@@ -66,6 +81,47 @@ class MonthBalance(SQLModel, table=True):
     balance: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class CloseRun(SQLModel, table=True):
+    __tablename__ = "close_run"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    month: str = Field(sa_column=Column(String(7), nullable=False))
+    #: ``check`` (run the checks and report) or ``close`` (the checks, then the close).
+    purpose: str = Field(sa_column=Column(String(5), nullable=False))
+    requested_by: str = Field(sa_column=Column(String(200), nullable=False))
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: Written every few seconds while the run is alive; a run whose heartbeat stops (its
+    #: process ended) is marked ``abandoned`` when the next run starts or the page is read.
+    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: ``host:pid`` of the process running it: on its own host a run is alive while that
+    #: process is (a SQLite close holds the write lock, so its heartbeat cannot be written).
+    worker: str = Field(sa_column=Column(String(120), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: running, then passed/failed (check) or closed/refused/error (close), or abandoned.
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    #: 1 while running, NULL afterwards (unique: one run at a time).
+    active: int | None = Field(default=None, sa_column=Column(Integer, unique=True))
+    #: ``{"total": N, "done": [check names], "phase": "checks" | "closing"}``.
+    progress: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: Every check's result (as :meth:`credits.ledger.CheckResult.as_dict`), once known.
+    checks: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    #: Why a close ended without closing and without failed checks: the problem's code...
+    error_code: str | None = Field(default=None, sa_column=Column(String(40)))
+    #: ...and what the officer is told.
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('check', 'close')", name="purpose"),
+        CheckConstraint(
+            "status IN ('running', 'passed', 'failed', 'closed', 'refused', 'error', 'abandoned')",
+            name="status",
+        ),
+        CheckConstraint("active = 1", name="active"),
+        Index("ix_close_run_month", "month", "id"),
+    )
+
+
 T_RATE: Table = ReimbursementRate.__table__  # type: ignore[attr-defined]
 T_MONTH_CLOSE: Table = MonthClose.__table__  # type: ignore[attr-defined]
 T_MONTH_BALANCE: Table = MonthBalance.__table__  # type: ignore[attr-defined]
+T_CLOSE_RUN: Table = CloseRun.__table__  # type: ignore[attr-defined]

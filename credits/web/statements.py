@@ -2,7 +2,8 @@
 
 The pages read the same statement as the API and the command line (credits.statements) and
 offer its files for download — the very bytes the API serves, and their signatures. Closing
-a month is a POST with csrf_token(); it runs every check first and shows what failed.
+a month is a POST with csrf_token(); it starts the close in the background (every check
+first, which takes minutes at borough size) and the close page follows it to its end.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
 from credits.accounts import Role
 from credits.api.context import services
 from credits.db import utcnow
 from credits.errors import CreditsError
 from credits.ledger import LONDON, Month, closed_months
-from credits.statements import close, service, signing
+from credits.statements import close, close_runs, service, signing
 from credits.statements.render import as_dict
 from credits.web.auth import current_principal, page_requires
 
@@ -179,59 +180,77 @@ def signature(month: str, fmt: str) -> Response:
 @bp.route("/<month>/close", methods=["GET"])
 @page_requires(Role.OFFICER)
 def close_page(month: str) -> Any:
-    """What closing the month will do, the checks as they stand, and the button."""
+    """The month's close: its record if closed; otherwise the latest run of the checks or
+    of the close (going, with its progress, or how it ended) and the buttons to start one."""
     m = _month_or_404(month)
+    return _close_page(m)
+
+
+def _close_page(
+    m: Month, *, error: str | None = None, error_code: str | None = None, status: int = 200
+) -> Any:
+    now = utcnow()
     with services().db.read() as s:
         record = close.month_close(s, m)
-        jobs = services().settings.verify_jobs
-        results = [r.as_dict() for r in close.run_checks(s, jobs=jobs)] if record is None else []
-        # Months close in order: say which to close first before the officer presses.
+        run = close_runs.latest(s, m)
+        going = close_runs.current(s)
         blocked_by = close.first_open_month_before(s, m) if record is None else None
+    if going is not None and close_runs.is_stopped(going, now):
+        going = None  # its process ended: the next start marks it abandoned
     return render_template(
         "statements/close.html",
         month=m,
         record=record,
-        results=results,
-        ended=utcnow() >= m.ends_at,
-        failed=None,
-        error=None,
+        run=run,
+        run_stopped=run is not None and close_runs.is_stopped(run, now),
+        going=going,
+        ended=now >= m.ends_at,
+        error=error,
+        error_code=error_code,
         blocked_by=blocked_by,
-    )
+        total_checks=close_runs.total_checks(),
+    ), status
 
 
 @bp.route("/<month>/close", methods=["POST"])
 @page_requires(Role.OFFICER)
 def close_post(month: str) -> Any:
-    """Close the month (every check first); on refusal show what failed."""
-    m = _month_or_404(month)
-    who = _who()
+    """Start closing the month in the background (every check first; see
+    credits.statements.close_runs) and show its progress on the close page."""
+    return _start_run(_month_or_404(month), "close")
+
+
+@bp.route("/<month>/close/checks", methods=["POST"])
+@page_requires(Role.OFFICER)
+def close_checks_post(month: str) -> Any:
+    """Run every check in the background, without closing, and show the results."""
+    return _start_run(_month_or_404(month), "check")
+
+
+def _start_run(m: Month, purpose: str) -> Any:
     try:
-        result = services().db.run(
-            lambda s: close.close_month(
-                s, who, m, now=utcnow(), jobs=services().settings.verify_jobs
-            )
-        )
-    except close.CloseRefused as exc:
-        return render_template(
-            "statements/close.html",
-            month=m,
-            record=None,
-            results=[],
-            ended=True,
-            failed=exc.extra["failed"],
-            error=exc.detail,
-        ), exc.status
+        close_runs.start(services().db, _who(), m, purpose, jobs=services().settings.verify_jobs)
     except CreditsError as exc:
-        with services().db.read() as s:
-            record = close.month_close(s, m)
-        return render_template(
-            "statements/close.html",
-            month=m,
-            record=record,
-            results=[],
-            ended=utcnow() >= m.ends_at,
-            failed=None,
-            error=exc.detail,
-        ), exc.status
-    flash(f"{m} is closed. Statement SHA-256 {result.statement_sha256}.", "success")
-    return redirect(url_for("statement_pages.scheme", month=str(m)))
+        return _close_page(m, error=exc.detail, error_code=exc.code, status=exc.status)
+    return redirect(url_for("statement_pages.close_page", month=str(m)), code=303)
+
+
+@bp.route("/<month>/close/run")
+@page_requires(Role.OFFICER)
+def close_run_status(month: str) -> Any:
+    """The latest run for the month as JSON (the close page polls it while a run goes)."""
+    m = _month_or_404(month)
+    with services().db.read() as s:
+        run = close_runs.latest(s, m)
+    if run is None:
+        abort(404)
+    body = {
+        "id": run.id,
+        "purpose": run.purpose,
+        "status": run.status,
+        "stopped": close_runs.is_stopped(run, utcnow()),
+        "total": run.progress.get("total"),
+        "done": len(run.progress.get("done", [])),
+        "phase": run.progress.get("phase"),
+    }
+    return jsonify(body), 200, {"Cache-Control": "no-store"}

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from freezegun import freeze_time
 from sqlalchemy import text
 
 from credits.accounts import Role
 from credits.statements import signing
 
-from ..web_helpers import csrf_from, post_form, sign_in
-from .worked_month import build_worked_month, close_months, london
-
-NOW = london(2026, 11, 25, 12)
-
-
-@pytest.fixture
-def month(db, client, make_person):
-    return build_worked_month(db, client, make_person)
-
-
-@pytest.fixture
-def officer_client(app, month):
-    web = app.test_client()
-    with freeze_time(NOW):
-        assert sign_in(web, month.officer.email).status_code == 302
-    return web
+from ..web_helpers import sign_in
+from .conftest import NOW
 
 
 def figure(html: str, name: str) -> str:
@@ -99,40 +83,6 @@ def test_the_month_picker(officer_client):
         bad = officer_client.get("/officer/statements?month=2027-01")
         assert bad.status_code == 422 and "has not started" in bad.get_data(as_text=True)
         assert officer_client.get("/officer/statements/2026-13").status_code == 404
-
-
-def test_closing_from_the_page(officer_client, db, month):
-    close_months(db, "2026-09")  # months close in order
-    with freeze_time(NOW):
-        page = officer_client.get("/officer/statements/2026-10/close")
-        assert page.status_code == 200 and "passes" in page.get_data(as_text=True)
-        done = post_form(officer_client, "/officer/statements/2026-10/close", {})
-        assert done.status_code == 302
-        shown = officer_client.get("/officer/statements/2026-10").get_data(as_text=True)
-    assert "is closed" in shown and "Closed" in shown
-    with db.read() as s:
-        row = s.execute(text("SELECT closed_by FROM month_close WHERE month = '2026-10'")).one()
-    assert row[0].startswith(f"person:{month.officer.id} ")
-
-
-def test_the_close_page_lists_what_failed(officer_client, db, month):
-    close_months(db, "2026-09")  # months close in order
-    with db.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE account_balance SET balance = balance + 5 WHERE account_id = :a"),
-            {"a": month.scheme.ann.account_id},
-        )
-    with freeze_time(NOW):
-        page = officer_client.get("/officer/statements/2026-10/close")
-        resp = officer_client.post(
-            "/officer/statements/2026-10/close",
-            data={"csrf_token": csrf_from(page.get_data(as_text=True))},
-        )
-    assert resp.status_code == 409
-    html = resp.get_data(as_text=True)
-    assert "was not closed" in html and "balances_match_postings" in html
-    with db.read() as s:
-        assert s.execute(text("SELECT month FROM closed_period")).scalars().all() == ["2026-09"]
 
 
 def test_without_csrf_nothing_closes(officer_client, db, month):
