@@ -7,16 +7,12 @@ here, so `credits verify` and the month close always run the same full list.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy.orm import Session
-
 from credits.adjustments.reconcile import ADJUSTMENT_CHECKS
 from credits.earning.reconcile import EARNING_CHECKS
-from credits.ledger import LEDGER_CHECKS, CheckResult, verify
+from credits.ledger import LEDGER_CHECKS, verify
 
 
-def all_checks(*, thorough: bool = False) -> tuple[Callable[[Session], CheckResult], ...]:
+def all_checks(*, thorough: bool = False) -> tuple[verify.Check, ...]:
     """The full list of checks, in the order they are reported. ``thorough`` recomputes the
     hash chain in Python even where the database could do it."""
     from credits.redemption.checks import REDEMPTION_CHECKS

@@ -83,9 +83,10 @@ class Started:
 
 def total_checks() -> int:
     """How many checks a run runs (``credits verify``'s full list)."""
+    from credits.ledger.verify import reported
     from credits.reconcile import all_checks
 
-    return len(all_checks())
+    return reported(all_checks())
 
 
 def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -> Started:

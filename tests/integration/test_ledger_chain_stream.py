@@ -7,6 +7,8 @@ same order — including text that COPY has to escape, and entries whose ids are
 lane's order (the one-statement redemption takes its entry id before its place on the lane).
 """
 
+import hashlib
+
 import pytest
 from sqlalchemy import text
 
@@ -117,3 +119,45 @@ def test_tampered_hashes_and_a_headless_lane_are_reported_in_the_reference_order
     assert streamed.problems == reference.problems
     assert streamed.problem_count == reference.problem_count >= 4
     assert streamed.problems[-1] == "lane 11: entries on a lane that has no head"
+
+
+def test_entries_balanced_from_the_chain_pass_says_what_the_sql_check_says(db):
+    """`credits verify` takes entries_balanced from the hash chain's COPY on PostgreSQL."""
+    issuance, ann = scheme(db, ledger.ISSUANCE), open_member(db, "ann")
+    bob = open_member(db, "bob")
+    entries = [post(db, K.EARN, {issuance: -5, ann: 3, bob: 2}, f"k{n}") for n in range(4)]
+    raw(db, "UPDATE posting SET amount = 4 WHERE entry_id = :e AND account_id = :a",
+        e=entries[0].id, a=ann)  # fmt: skip
+    raw(db, "DELETE FROM posting WHERE entry_id = :e AND account_id <> :a",
+        e=entries[2].id, a=ann)  # fmt: skip
+    raw(db, "DELETE FROM posting WHERE entry_id = :e", e=entries[3].id)
+    with db.read() as s:
+        balanced, chained = ledger.verify.check_entries_and_chain(s)
+        in_sql = ledger.verify.check_entries_balanced(s)
+        reference = ledger.verify.check_hash_chain_in_python(s)
+    assert (
+        balanced.problems
+        == in_sql.problems
+        == [
+            f"entry {entries[0].id}: 3 postings summing to 1",
+            f"entry {entries[2].id}: 1 postings summing to 3",
+            f"entry {entries[3].id}: 0 postings summing to 0",
+        ]
+    )
+    assert balanced.checked == in_sql.checked == chained.checked == 4
+    assert chained.problems == reference.problems and chained.problem_count == 3
+
+
+def test_postings_out_of_canonical_order_still_hash_as_stored():
+    """The COPY aggregates postings in the order the plan reads them (the index's, which is
+    canonical); if a plan ever read them otherwise, the entry is hashed again sorted."""
+    from credits.ledger import chain
+    from credits.ledger.verify import _matches_sorted, _sorted_postings
+
+    assert _sorted_postings(b"10:-5,2:7,9:-2") == b"2:7,9:-2,10:-5"  # by number, not text
+    assert _sorted_postings(b"") == b""
+    head = b"|".join((chain.CANONICAL_VERSION.encode(), b"earn", b"1", b"2", b"-"))
+    stored = hashlib.sha256(head + b"|2:7,9:-2,10:-5").hexdigest().encode()
+    assert _matches_sorted(head + b"|10:-5,2:7,9:-2", b"10:-5,2:7,9:-2", stored)
+    assert not _matches_sorted(head + b"|10:-5,2:7,9:-1", b"10:-5,2:7,9:-1", stored)
+    assert not _matches_sorted(head + b"|2:7,9:-2,10:-5", b"2:7,9:-2,10:-5", b"0" * 64)

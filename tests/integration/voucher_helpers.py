@@ -59,7 +59,8 @@ def assert_problem(resp: Any, status: int, code: str) -> dict[str, Any]:
 
 def verify_all(db: Database) -> list[str]:
     """Every problem `credits verify` would report (ledger and voucher checks)."""
+    from credits.ledger import run_checks
     from credits.reconcile import all_checks
 
     with db.read() as s:
-        return [p for check in all_checks() for p in check(s).problems]
+        return [p for r in run_checks(s, all_checks()) for p in r.problems]

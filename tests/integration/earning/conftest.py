@@ -118,10 +118,11 @@ class Scheme:
             return int(s.execute(text("SELECT count(*) FROM award")).scalar_one())
 
     def verify(self) -> list[str]:
+        from credits.ledger import run_checks
         from credits.reconcile import all_checks
 
         with self.db.read() as s:
-            return [p for check in all_checks() for p in check(s).problems]
+            return [p for r in run_checks(s, all_checks()) for p in r.problems]
 
 
 _keys = iter(range(1, 10**9))
