@@ -26,7 +26,7 @@ from credits.earning import dates
 from credits.earning.models import T_AWARD, T_BUDGET, T_LINE, T_USAGE
 from credits.ledger import CheckResult
 from credits.ledger.models import T_ENTRY, T_POSTING
-from credits.ledger.verify import tune_for_verify
+from credits.ledger.verify import costs, tune_for_verify
 
 T_PERSON = Person.__table__  # type: ignore[attr-defined]
 
@@ -35,6 +35,7 @@ def _on_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+@costs(15)
 def check_counters(session: Session) -> CheckResult:
     """Budget and cap counters equal the sums of posted award lines."""
     result = CheckResult(
@@ -83,6 +84,7 @@ def check_counters(session: Session) -> CheckResult:
     return result
 
 
+@costs(10)
 def check_awards_posted(session: Session) -> CheckResult:
     """Posted awards match their entries exactly; other awards have none."""
     result = CheckResult(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
@@ -27,6 +27,21 @@ from credits.ledger.models import T_ENTRY, T_POSTING
 #: A check: reads through the session, returns its result — or, for checks that share one
 #: pass over the data, several results (such a function has ``reports = N``).
 Check = Callable[[Session], "CheckResult | tuple[CheckResult, ...]"]
+
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def costs(seconds: float) -> Callable[[C], C]:
+    """Mark a check with roughly what it costs on a borough's year (seconds on one core,
+    docs/benchmarks.md), so that the parallel runner starts the costliest first and no long
+    check is left running alone at the end. Unmarked checks count as 1 s."""
+
+    def mark(check: C) -> C:
+        check.cost_s = seconds  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
 
 #: How many problems a check lists in full; the rest are counted.
 MAX_LISTED = 50
@@ -142,6 +157,7 @@ def _entries_balanced_in_sql(session: Session) -> CheckResult:
     return result
 
 
+@costs(3)
 def check_balances_match_postings(session: Session) -> CheckResult:
     """Every account's stored balance equals the sum of its postings."""
     result = CheckResult("balances_match_postings", "stored balances equal sums of postings")
@@ -231,6 +247,7 @@ def check_hash_chain(session: Session) -> CheckResult:
     return check_hash_chain_in_python(session)
 
 
+@costs(28)
 def check_entries_and_chain(session: Session) -> tuple[CheckResult, CheckResult]:
     """entries_balanced and hash_chain. On PostgreSQL both come from the one pass over the
     journal and its postings that the hash chain makes anyway (the postings' count and sum
@@ -244,6 +261,7 @@ def check_entries_and_chain(session: Session) -> tuple[CheckResult, CheckResult]
 check_entries_and_chain.reports = 2  # type: ignore[attr-defined]
 
 
+@costs(28)
 def _entries_and_chain_in_python(session: Session) -> tuple[CheckResult, CheckResult]:
     """entries_balanced, and the hash chain by the reference walk (``--thorough``)."""
     return _entries_balanced_in_sql(session), check_hash_chain_in_python(session)
@@ -618,10 +636,11 @@ def _run_in_parallel(
     snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
-    # In the order given: the caller lists the long checks early enough that none is left
-    # to run alone at the end (and on two busy cores the order hardly matters).
+    # Costliest first (longest-processing-time scheduling): the short checks fill in at the
+    # end, where a long check started last would run alone beside an idle core (measured:
+    # month_snapshots, last in the list, ran its 10 s alone).
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(checks)):
+    for i in sorted(range(len(checks)), key=lambda i: -float(getattr(checks[i], "cost_s", 1))):
         todo.put(i)
     results: dict[int, tuple[CheckResult, ...]] = {}
     failures: list[BaseException] = []
@@ -634,6 +653,11 @@ def _run_in_parallel(
                     # Must be the transaction's first statement.
                     conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
                     conn.execute(text("SET TRANSACTION READ ONLY"))
+                    # The checks already run side by side: a parallel plan's extra workers
+                    # would only compete for the same cores, and its partial aggregates and
+                    # gather cost CPU a plan on one core does not spend (balances: 3.2 s on
+                    # one core, 1.9 s on three). Measured: 120 -> 106 core-s for all checks.
+                    conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                     while not failures:
                         try:
                             i = todo.get_nowait()

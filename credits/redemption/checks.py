@@ -16,8 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from credits.ledger import CheckResult
+from credits.ledger.verify import costs
 
 
+@costs(12)
 def check_redemption_entries(session: Session) -> CheckResult:
     """Each redeemed voucher has exactly one redeem entry; each redemption row is that entry."""
     result = CheckResult(

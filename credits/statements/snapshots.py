@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from credits.db import UTCDateTime
 from credits.ledger.periods import Month
-from credits.ledger.verify import CheckResult, tune_for_verify
+from credits.ledger.verify import CheckResult, costs, tune_for_verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +223,7 @@ _AFTER_PREVIOUS = _CHECK_MONTH.format(
 _FROM_THE_START = _CHECK_MONTH.format(window="e.occurred_at < :ends", base="")
 
 
+@costs(13)
 def check_snapshots(session: Session) -> CheckResult:
     """Every month-close snapshot still equals the postings dated before its month's end,
     and its stored figures equal the month's postings and its liability balances. Each

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from credits import ledger
 from credits.ledger import CheckResult
-from credits.ledger.verify import merge_plans, tune_for_verify
+from credits.ledger.verify import costs, merge_plans, tune_for_verify
 from credits.vouchers.service import closing_key
 
 
+@costs(1.5)
 def check_vouchers_outstanding(session: Session) -> CheckResult:
     """The vouchers-outstanding balance equals the face value of the open vouchers."""
     result = CheckResult(
@@ -112,6 +113,7 @@ _SUSPECT_STATES = text(
 _BATCH = 500
 
 
+@costs(14)
 def check_voucher_entries(session: Session) -> CheckResult:
     """Each voucher's issuing and closing entries are exactly what its state says.
 

@@ -103,3 +103,49 @@ def test_a_check_that_raises_fails_the_run(db, history):
 
     with db.read() as s, pytest.raises(RuntimeError, match="the check itself failed"):
         ledger.run_checks(s, (check_balances_match_postings, broken), jobs=2)
+
+
+@pytest.mark.postgres
+def test_the_costliest_checks_start_first_and_report_in_the_order_given(db, history):
+    """Longest first, so no long check is left running alone at the end; the report keeps
+    the order of the list (and a check reporting two results keeps both in place)."""
+    from credits.ledger.verify import costs
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def check(name, seconds, reports=1):
+        @costs(seconds)
+        def run(session):
+            with lock:
+                started.append(name)
+            if reports == 2:
+                return CheckResult(name + "-a", ""), CheckResult(name + "-b", "")
+            return CheckResult(name, "")
+
+        if reports == 2:
+            run.reports = 2
+        return run
+
+    checks = (check("cheap", 1), check("dear", 9, reports=2), check("middling", 4),
+              check("unmarked", 1))  # fmt: skip
+    with db.read() as s:
+        results = ledger.run_checks(s, checks, jobs=2)
+    assert [r.name for r in results] == ["cheap", "dear-a", "dear-b", "middling", "unmarked"]
+    assert set(started[:2]) == {"dear", "middling"} and len(started) == 4
+    assert ledger.verify.reported(checks) == 5
+
+
+@pytest.mark.postgres
+def test_checks_run_side_by_side_plan_on_one_core_each(db, history):
+    """With jobs > 1 the runner is the parallelism: no check's plan adds parallel workers."""
+    seen: list[str] = []
+
+    def shows(session):
+        seen.append(session.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one())
+        return CheckResult("shows", "")
+
+    with db.read() as s:
+        ledger.run_checks(s, (shows, shows), jobs=2)
+        default = s.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one()
+    assert seen == ["0", "0"] and default != "0"
