@@ -278,28 +278,39 @@ def build_statement(session: Session, month: Month, *, shop_id: int | None = Non
 
 # --- the scheme -----------------------------------------------------------------------------
 
-# One pass over the postings dated from the month's start: pre-aggregated per account (and,
-# for earn entries, per activity) on integer keys that are cheap to hash, then rolled up by
-# account type — except shops, one line each, and issuance, one line per activity.
+# One pass over the postings dated from the month's start: pre-aggregated per account on
+# integer keys that are cheap to hash, then rolled up by account type — except shops, one line
+# each. (Issuance is split by activity by _BY_ACTIVITY: looking the award up here probed the
+# award index once per posting, 990 k times a month, for 37 k issuance postings: 1.5 s -> 1.05 s.)
 _MOVEMENTS = """
-SELECT a.type, CASE WHEN a.type = 'shop' THEN a.id END,
-       CASE WHEN a.type = 'issuance' THEN m.activity_id END, m.kind, m.in_month,
+SELECT a.type, CASE WHEN a.type = 'shop' THEN a.id END, m.kind, m.in_month,
        sum(m.net), sum(m.ups), sum(m.n)
 FROM (
-    SELECT p.account_id, e.kind, aw.activity_id,
+    SELECT p.account_id, e.kind,
            CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END AS in_month,
            sum(p.amount) AS net, sum(CASE WHEN p.amount > 0 THEN p.amount ELSE 0 END) AS ups,
            count(*) AS n
     FROM journal_entry e
     JOIN posting p ON p.entry_id = e.id
-    LEFT JOIN award aw ON aw.entry_id = e.id AND e.kind = 'earn'
     WHERE e.occurred_at >= :starts AND e.id >= :since AND p.entry_id >= :since
-    GROUP BY p.account_id, e.kind, aw.activity_id,
-             CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END
+    GROUP BY p.account_id, e.kind, CASE WHEN e.occurred_at < :ends THEN 1 ELSE 0 END
 ) m
 JOIN account a ON a.id = m.account_id
-GROUP BY a.type, CASE WHEN a.type = 'shop' THEN a.id END,
-         CASE WHEN a.type = 'issuance' THEN m.activity_id END, m.kind, m.in_month
+GROUP BY a.type, CASE WHEN a.type = 'shop' THEN a.id END, m.kind, m.in_month
+"""
+
+# The month's issuance postings of earn entries that carry an award, per activity (the
+# rest of the month's issuance, earned outside an award, is what _MOVEMENTS has left over).
+_BY_ACTIVITY = """
+SELECT aw.activity_id, sum(p.amount), count(*)
+FROM award aw
+JOIN journal_entry e ON e.id = aw.entry_id
+JOIN posting p ON p.entry_id = e.id
+JOIN account a ON a.id = p.account_id
+WHERE aw.entry_id BETWEEN :lo AND :hi AND p.entry_id BETWEEN :lo AND :hi
+  AND e.kind = 'earn' AND a.type = 'issuance'
+  AND e.occurred_at >= :starts AND e.occurred_at < :ends
+GROUP BY aw.activity_id
 """
 
 # The snapshot path: only the month's own postings, read through its entry ids.
@@ -362,11 +373,11 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
     rows = session.execute(_stmt(movements), times)  # type: ignore[call-overload]
     # activity id (None: earned outside an award) -> [entries, credits] issued in the month
     activities: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
-    for type_, shop_account, activity_id, kind, flag, net, ups, n in rows:
+    earned = [0, 0]  # every issuance posting of the month's earn entries: [count, credits]
+    for type_, shop_account, kind, flag, net, ups, n in rows:
         if int(flag) and type_ == AccountType.ISSUANCE.value and kind == EntryKind.EARN.value:
-            cell = activities[None if activity_id is None else int(activity_id)]
-            cell[0] += int(n)
-            cell[1] -= int(net)
+            earned[0] += int(n)
+            earned[1] -= int(net)
         if int(flag):
             moved = in_month[(str(type_), str(kind))]
             moved[0] += int(net)
@@ -376,6 +387,12 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
                 shop_moves[int(shop_account)][str(kind)] = (int(net), int(n))
         else:
             after[str(type_)] += int(net)
+    for activity_id, net, n in session.execute(_stmt(_BY_ACTIVITY), times):  # type: ignore[call-overload]
+        activities[int(activity_id)] = [int(n), -int(net)]
+    outside = [earned[0] - sum(c[0] for c in activities.values()),
+               earned[1] - sum(c[1] for c in activities.values())]  # fmt: skip
+    if outside[0]:
+        activities[None] = outside
     stored = {} if from_snapshot else {str(t): int(b) for t, b in session.execute(text(_STORED))}
 
     lines = []

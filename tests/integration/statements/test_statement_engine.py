@@ -134,3 +134,25 @@ def test_september_and_november_chain_onto_october(db, month):
 def test_an_unknown_shop_is_not_found(db):
     with db.read() as s, pytest.raises(NotFound):
         build_statement(s, OCTOBER, shop_id=999_999)
+
+
+def test_credits_earned_outside_an_award_have_their_own_line(db, month):
+    """An earn entry without an award (seeded or migrated credits) is issued credit too: it
+    is counted apart from the activities, whose figures do not move."""
+    from credits import ledger
+
+    from ..ledger_helpers import post, scheme
+    from .worked_month import london
+
+    issuance = scheme(db, ledger.ISSUANCE)
+    post(db, ledger.EntryKind.EARN, {issuance: -7, month.scheme.ann.account_id: 7}, "seeded",
+         occurred_at=london(2026, 10, 20, 12))  # fmt: skip
+    with db.read() as s:
+        sf = build_statement(s, OCTOBER).scheme
+    assert sf is not None
+    outside = [(a.name, a.awards, a.credits) for a in sf.by_activity if a.activity_id is None]
+    assert outside == [("Credits earned outside an award", 1, 7)]
+    named = {a.slug: a.credits for a in sf.by_activity if a.activity_id is not None}
+    assert named == EXPECTED["by_activity"]
+    assert sf.issued == EXPECTED["issued"] + 7
+    assert sf.issued == sum(a.credits for a in sf.by_activity)
