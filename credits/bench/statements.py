@@ -997,6 +997,17 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _print_statement_table(title: str, url: str, months: list[str], runs: int) -> None:
+    """Time each month's statements and print them as a Markdown table under ``title``."""
+    print(f"\n## {title}")
+    print("| month and statement | median | runs |")
+    print("|---|---:|---|")
+    for month in dict.fromkeys(months):
+        for label, med, times in time_statements(url, month, runs):
+            each = ", ".join(f"{t * 1000:.0f}" for t in times)
+            print(f"| {label} | {med * 1000:.0f} ms | {each} |")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m credits.bench statements")
     parser.add_argument("--url", default=DEFAULT_URL, help="scratch database (credits_bench*)")
@@ -1066,24 +1077,19 @@ def main(argv: list[str]) -> None:
             )
         ),
     ]
-    print(f"\n## build_statement, median of {args.runs} runs (load {_load()})")
-    print("| month and statement | median | runs |")
-    print("|---|---:|---|")
-    for month in dict.fromkeys(months):
-        for label, med, times in time_statements(args.url, month, args.runs):
-            runs = ", ".join(f"{t * 1000:.0f}" for t in times)
-            print(f"| {label} | {med * 1000:.0f} ms | {runs} |")
+    _print_statement_table(
+        f"build_statement, median of {args.runs} runs (load {_load()})", args.url, months, args.runs
+    )
     if args.close:
         print(f"\n## closing the months before {params.last_month} in order (load {_load()})")
         for month, took in close_months(args.url, history_months(params)[:-1]):
             print(f"   close {month}: {took:.1f} s")
-        print(f"\n## build_statement with the months closed, median of {args.runs} runs")
-        print("| month and statement | median | runs |")
-        print("|---|---:|---|")
-        for month in dict.fromkeys(months):
-            for label, med, times in time_statements(args.url, month, args.runs):
-                runs = ", ".join(f"{t * 1000:.0f}" for t in times)
-                print(f"| {label} | {med * 1000:.0f} ms | {runs} |")
+        _print_statement_table(
+            f"build_statement with the months closed, median of {args.runs} runs",
+            args.url,
+            months,
+            args.runs,
+        )
     if args.no_verify:
         return
     modes = [False, True] if args.thorough else [False]

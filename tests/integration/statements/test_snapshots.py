@@ -16,6 +16,7 @@ from credits.dashboard.queries import monthly_figures
 from credits.ledger import Month
 from credits.statements import build_statement, render, snapshots
 
+from ..test_ledger_tamper import raw
 from ..web_helpers import post_form, sign_in
 from .worked_month import EXPECTED, OCTOBER, build_worked_month, close_months, london
 
@@ -110,9 +111,7 @@ def test_a_statement_from_the_snapshot_is_byte_identical(db, month):
     assert stored[SEPTEMBER].liability == EXPECTED["opening"]["total"]
 
 
-def test_the_snapshot_path_reads_neither_stored_balances_nor_later_postings(
-    db, dialect, month, monkeypatch
-):
+def test_the_snapshot_path_reads_neither_stored_balances_nor_later_postings(db, month, monkeypatch):
     """Tamper with what only the fallback reads — a posting dated after October and the
     stored balance — and October's statement from September's snapshot does not move,
     while the fallback's does."""
@@ -120,21 +119,14 @@ def test_the_snapshot_path_reads_neither_stored_balances_nor_later_postings(
     with db.read() as s:
         clean = render.json_bytes(build_statement(s, OCTOBER))
     ann = month.scheme.ann.account_id
-    with db.engine.begin() as conn:
-        if dialect == "postgresql":
-            # A tamperer with the database's superuser: triggers off for this transaction.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(
-            text(
-                "UPDATE posting SET amount = amount + 3 WHERE account_id = :a AND entry_id = "
-                "(SELECT max(p.entry_id) FROM posting p WHERE p.account_id = :a)"
-            ),
-            {"a": ann},
-        )
-        conn.execute(
-            text("UPDATE account_balance SET balance = balance + 7 WHERE account_id = :a"),
-            {"a": ann},
-        )
+    # A tamperer with the database's superuser (triggers off, as raw() does).
+    raw(
+        db,
+        "UPDATE posting SET amount = amount + 3 WHERE account_id = :a AND entry_id = "
+        "(SELECT max(p.entry_id) FROM posting p WHERE p.account_id = :a)",
+        a=ann,
+    )
+    raw(db, "UPDATE account_balance SET balance = balance + 7 WHERE account_id = :a", a=ann)
     with db.read() as s:
         assert render.json_bytes(build_statement(s, OCTOBER)) == clean
         monkeypatch.setattr(snapshots, "has_snapshot", lambda session, m: False)
@@ -156,20 +148,16 @@ def test_the_dashboard_reads_closed_months_and_agrees(db, month):
     )
 
 
-def test_verify_names_an_edited_snapshot(runner, db, dialect, month):
+def test_verify_names_an_edited_snapshot(runner, db, month):
     close_months(db, "2026-09", "2026-10")
     assert run(runner, "verify").exit_code == 0
     ann = month.scheme.ann.account_id
-    with db.engine.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(
-            text(
-                "UPDATE month_balance SET balance = balance + 5 "
-                "WHERE month = '2026-10' AND account_id = :a"
-            ),
-            {"a": ann},
-        )
+    raw(
+        db,
+        "UPDATE month_balance SET balance = balance + 5 "
+        "WHERE month = '2026-10' AND account_id = :a",
+        a=ann,
+    )
     result = run(runner, "verify")
     assert result.exit_code == 1
     assert "month_snapshots" in result.output
@@ -186,22 +174,18 @@ def test_verify_names_edited_stored_figures(runner, db, month):
     assert "snapshot 2026-09: issued stored" in result.output
 
 
-def test_verify_names_an_edit_of_the_first_snapshot_and_of_redeemed(runner, db, dialect, month):
+def test_verify_names_an_edit_of_the_first_snapshot_and_of_redeemed(runner, db, month):
     """The earliest snapshot is checked against every posting before its end; a later
     month's figures against its own postings (both in the one pass per month)."""
     close_months(db, "2026-09", "2026-10")
     ann = month.scheme.ann.account_id
-    with db.engine.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(
-            text(
-                "UPDATE month_balance SET balance = balance - 3 "
-                "WHERE month = '2026-09' AND account_id = :a"
-            ),
-            {"a": ann},
-        )
-        conn.execute(text("UPDATE month_close SET redeemed = redeemed + 2 WHERE month = '2026-10'"))
+    raw(
+        db,
+        "UPDATE month_balance SET balance = balance - 3 "
+        "WHERE month = '2026-09' AND account_id = :a",
+        a=ann,
+    )
+    raw(db, "UPDATE month_close SET redeemed = redeemed + 2 WHERE month = '2026-10'")
     result = run(runner, "verify")
     assert result.exit_code == 1
     assert f"snapshot 2026-09: account {ann} differs from the postings by -3" in result.output
