@@ -135,7 +135,12 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
         # Not a daemon: a worker asked to stop lets a close finish within its grace period.
         daemon=False,
     )
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had: say so now rather than leave it "running"
+        log.exception("close run %s: could not start its thread", run_id)
+        _finish(db, run_id, _Outcome("error", error_code="internal", error=_UNEXPECTED), None)
+        raise
     return Started(run_id, thread)
 
 
@@ -314,22 +319,21 @@ def _heartbeat(db: Database, run_id: int, progress: _Progress, stop: threading.E
             log.warning("close run %s: heartbeat not written", run_id, exc_info=True)
 
 
-def _finish(db: Database, run_id: int, outcome: _Outcome, progress: _Progress) -> None:
+def _finish(db: Database, run_id: int, outcome: _Outcome, progress: _Progress | None) -> None:
+    values: dict[str, Any] = {
+        "status": outcome.status,
+        "active": None,
+        "finished_at": utcnow(),
+        "heartbeat_at": utcnow(),
+        "checks": outcome.checks,
+        "error_code": outcome.error_code,
+        "error": outcome.error,
+    }
+    if progress is not None:
+        values["progress"] = progress.as_json()
+
     def write(session: Session) -> None:
         # By id alone: if the run was marked abandoned meanwhile, what happened wins.
-        session.execute(
-            update(T_CLOSE_RUN)
-            .where(T_CLOSE_RUN.c.id == run_id)
-            .values(
-                status=outcome.status,
-                active=None,
-                finished_at=utcnow(),
-                heartbeat_at=utcnow(),
-                progress=progress.as_json(),
-                checks=outcome.checks,
-                error_code=outcome.error_code,
-                error=outcome.error,
-            )
-        )
+        session.execute(update(T_CLOSE_RUN).where(T_CLOSE_RUN.c.id == run_id).values(**values))
 
     db.run(write)

@@ -361,3 +361,13 @@ def test_an_unexpected_failure_is_reported_and_closes_nothing(
     assert runs(db) == [("2026-10", "close", "error", None, "internal")]
     assert closed(db) == ["2026-09"]
     assert "disk on fire" in caplog.text  # in the service's log instead
+
+
+def test_a_run_whose_thread_cannot_start_is_not_left_going(db, month, monkeypatch):
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with freeze_time(NOW), pytest.raises(RuntimeError):
+        close_runs.start(db, audit.Actor("cli:test"), OCTOBER, "check")
+    assert runs(db) == [("2026-10", "check", "error", None, "internal")]
