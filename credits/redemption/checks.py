@@ -18,6 +18,28 @@ from sqlalchemy.orm import Session
 from credits.ledger import CheckResult
 from credits.ledger.verify import costs
 
+# Redemptions that break a rule: not of a redeemed voucher, or not pointing at its closing
+# redeem entry.
+_BAD_REDEMPTIONS_TEMPLATE = """
+SELECT r.id, v.state, e.kind, e.idempotency_key, v.closed_entry_id, r.entry_id
+FROM redemption r JOIN voucher v ON v.id = r.voucher_id
+LEFT JOIN {entry}
+WHERE v.state <> 'redeemed' OR e.kind IS NULL OR e.kind <> 'redeem'
+   OR e.idempotency_key <> 'voucher-close:' || r.voucher_id
+   OR (v.closed_entry_id IS NOT NULL AND v.closed_entry_id <> r.entry_id)
+ORDER BY r.id
+"""
+# PostgreSQL looks each redemption's entry up by index ("OFFSET 0" keeps the planner from
+# hashing the whole journal to find 1.6 M of its 4.4 M entries: 6.3 s -> 4.5 s at borough
+# size); SQLite has no LATERAL.
+_BAD_REDEMPTIONS_PG = _BAD_REDEMPTIONS_TEMPLATE.format(
+    entry="LATERAL (SELECT kind, idempotency_key FROM journal_entry "
+    "WHERE id = r.entry_id OFFSET 0) e ON true"
+)
+_BAD_REDEMPTIONS_SQLITE = _BAD_REDEMPTIONS_TEMPLATE.format(
+    entry="journal_entry e ON e.id = r.entry_id"
+)
+
 
 @costs(12)
 def check_redemption_entries(session: Session) -> CheckResult:
@@ -28,14 +50,19 @@ def check_redemption_entries(session: Session) -> CheckResult:
     result.checked = int(
         session.execute(text("SELECT count(*) FROM voucher WHERE state = 'redeemed'")).scalar_one()
     )
+    # Entries and redemptions are counted per voucher before they meet the vouchers: no
+    # grouping (and sorting) of 1.6 M joined rows at borough size (8.3 s -> 6.9 s), and the
+    # two counts cannot multiply each other.
     rows = session.execute(
         text(
-            "SELECT v.id, count(e.id), count(DISTINCT r.id) FROM voucher v "
-            "LEFT JOIN journal_entry e ON e.idempotency_key = 'voucher-close:' || v.id "
-            "     AND e.kind = 'redeem' "
-            "LEFT JOIN redemption r ON r.voucher_id = v.id "
-            "WHERE v.state = 'redeemed' GROUP BY v.id "
-            "HAVING count(e.id) <> 1 OR count(DISTINCT r.id) > 1 ORDER BY v.id"
+            "SELECT v.id, coalesce(e.n, 0), coalesce(r.n, 0) FROM voucher v "
+            "LEFT JOIN (SELECT idempotency_key AS key, count(*) AS n FROM journal_entry "
+            "           WHERE kind = 'redeem' GROUP BY idempotency_key) e "
+            "     ON e.key = 'voucher-close:' || v.id "
+            "LEFT JOIN (SELECT voucher_id, count(*) AS n FROM redemption GROUP BY voucher_id) r "
+            "     ON r.voucher_id = v.id "
+            "WHERE v.state = 'redeemed' AND (coalesce(e.n, 0) <> 1 OR coalesce(r.n, 0) > 1) "
+            "ORDER BY v.id"
         )
     )
     for voucher_id, entries, redemptions in rows:
@@ -43,17 +70,9 @@ def check_redemption_entries(session: Session) -> CheckResult:
             f"voucher {voucher_id} is redeemed but has {entries} redemption entries "
             f"and {redemptions} redemptions"
         )
-    rows = session.execute(
-        text(
-            "SELECT r.id, v.state, e.kind, e.idempotency_key, v.closed_entry_id, r.entry_id "
-            "FROM redemption r JOIN voucher v ON v.id = r.voucher_id "
-            "LEFT JOIN journal_entry e ON e.id = r.entry_id "
-            "WHERE v.state <> 'redeemed' OR e.kind IS NULL OR e.kind <> 'redeem' "
-            "   OR e.idempotency_key <> 'voucher-close:' || r.voucher_id "
-            "   OR (v.closed_entry_id IS NOT NULL AND v.closed_entry_id <> r.entry_id) "
-            "ORDER BY r.id"
-        )
-    )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    bad = _BAD_REDEMPTIONS_PG if postgres else _BAD_REDEMPTIONS_SQLITE
+    rows = session.execute(text(bad))
     for rid, state, kind, key, closed, entry in rows:
         result.add(
             f"redemption {rid}: voucher is {state}, entry {entry} is {kind or 'missing'} "

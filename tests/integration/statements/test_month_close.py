@@ -185,3 +185,22 @@ def test_a_redeemed_voucher_without_its_redemption_refuses_the_close(runner, db,
         "FAIL redemption_entries" in result.output and "has 0 redemption entries" in result.output
     )
     assert closed(db) == ["2026-09"]
+
+
+def test_a_redemption_pointing_at_another_entry_refuses_the_close(runner, db, month):
+    """The redemption row must name its voucher's closing redeem entry (on PostgreSQL the
+    check looks each redemption's entry up by index)."""
+    from ..test_ledger_tamper import raw
+
+    with db.read() as s:
+        rid, issue = s.execute(
+            text(
+                "SELECT r.id, v.issue_entry_id FROM redemption r "
+                "JOIN voucher v ON v.id = r.voucher_id ORDER BY r.id LIMIT 1"
+            )
+        ).one()
+    raw(db, "UPDATE redemption SET entry_id = :e WHERE id = :r", e=issue, r=rid)
+    result = run(runner, "close-month", "2026-10")
+    assert result.exit_code == 1
+    assert f"redemption {rid}: voucher is redeemed, entry {issue} is voucher_issue" in result.output
+    assert closed(db) == ["2026-09"]
