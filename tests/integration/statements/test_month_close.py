@@ -14,7 +14,7 @@ from credits.errors import PeriodClosed
 from credits.redemption.manage import JournalReport, record_journal
 
 from ..voucher_helpers import assert_problem
-from .worked_month import build_worked_month, close_months, london
+from .worked_month import EXPECTED, OCTOBER, build_worked_month, close_months, london
 
 
 @pytest.fixture
@@ -204,3 +204,76 @@ def test_a_redemption_pointing_at_another_entry_refuses_the_close(runner, db, mo
     assert result.exit_code == 1
     assert f"redemption {rid}: voucher is redeemed, entry {issue} is voucher_issue" in result.output
     assert closed(db) == ["2026-09"]
+
+
+@pytest.mark.postgres
+def test_writers_go_on_while_the_checks_run_and_the_close_includes_them(db, month, monkeypatch):
+    """The checks take a minute at borough size: they must not hold a shop's redemption back.
+    An entry dated in the month, committed while they run, is in the closed month's
+    statement hash and snapshot (written under the lock), and verify agrees afterwards."""
+    import threading
+    from datetime import UTC, datetime
+
+    from credits import audit, ledger, reconcile
+    from credits.ledger import CheckResult
+    from credits.statements import build_statement, render
+    from credits.statements.close import close_month
+
+    from ..ledger_helpers import post, scheme
+
+    checks = reconcile.all_checks()
+    running, release = threading.Event(), threading.Event()
+
+    def held(session):
+        running.set()
+        assert release.wait(30)
+        return CheckResult("held", "holds the checks open until the test has written")
+
+    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: (*checks, held))
+    outcome: list[object] = []
+
+    def close_october():
+        try:
+            outcome.append(
+                db.run(
+                    lambda s: close_month(
+                        s, audit.Actor("cli:test"), OCTOBER, now=datetime.now(UTC), jobs=2
+                    )
+                )
+            )
+        except Exception as exc:  # reported below
+            outcome.append(exc)
+
+    closer = threading.Thread(target=close_october)
+    closer.start()
+    assert running.wait(30)
+    issuance = scheme(db, ledger.ISSUANCE)
+    wrote: list[object] = []
+    writer = threading.Thread(
+        target=lambda: wrote.append(
+            post(
+                db,
+                ledger.EntryKind.EARN,
+                {issuance: -9, month.scheme.ann.account_id: 9},
+                "late-october",
+                occurred_at=london(2026, 10, 30, 12),
+            )
+        )
+    )
+    writer.start()
+    writer.join(10)
+    assert wrote, "the earn waited for the close's checks"
+    release.set()
+    closer.join(60)
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    assert closed(db) == ["2026-09", "2026-10"]
+    with db.read() as s:
+        statement = build_statement(s, OCTOBER)
+        stored = s.execute(
+            text("SELECT statement_sha256 FROM month_close WHERE month = '2026-10'")
+        ).scalar_one()
+    assert statement.scheme.issued == EXPECTED["issued"] + 9
+    assert hashlib.sha256(render.json_bytes(statement)).hexdigest() == stored
+    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: checks)
+    with db.read() as s:
+        assert [r.name for r in ledger.run_checks(s, checks) if not r.ok] == []
