@@ -137,10 +137,6 @@ def _entries_balanced_result() -> CheckResult:
 def check_entries_balanced(session: Session) -> CheckResult:
     """Every entry has at least two postings and they sum to zero. (`credits verify` gets
     this from :func:`check_entries_and_chain`'s pass over the journal on PostgreSQL.)"""
-    return _entries_balanced_in_sql(session)
-
-
-def _entries_balanced_in_sql(session: Session) -> CheckResult:
     result = _entries_balanced_result()
     tune_for_verify(session)
     result.checked = int(session.execute(text("SELECT count(*) FROM journal_entry")).scalar_one())
@@ -248,6 +244,16 @@ def check_hash_chain(session: Session) -> CheckResult:
 
 
 @costs(28)
+def _entries_and_chain_in_python(session: Session) -> tuple[CheckResult, CheckResult]:
+    """entries_balanced in SQL, and the hash chain by the reference walk (SQLite, and
+    ``--thorough`` everywhere)."""
+    return check_entries_balanced(session), check_hash_chain_in_python(session)
+
+
+_entries_and_chain_in_python.reports = 2  # type: ignore[attr-defined]
+
+
+@costs(28)
 def check_entries_and_chain(session: Session) -> tuple[CheckResult, CheckResult]:
     """entries_balanced and hash_chain. On PostgreSQL both come from the one pass over the
     journal and its postings that the hash chain makes anyway (the postings' count and sum
@@ -255,19 +261,10 @@ def check_entries_and_chain(session: Session) -> tuple[CheckResult, CheckResult]
     elsewhere each runs on its own. Same results, same words, either way (tested)."""
     if session.get_bind().dialect.name == "postgresql":
         return _streamed(session)
-    return _entries_balanced_in_sql(session), check_hash_chain_in_python(session)
+    return _entries_and_chain_in_python(session)
 
 
 check_entries_and_chain.reports = 2  # type: ignore[attr-defined]
-
-
-@costs(28)
-def _entries_and_chain_in_python(session: Session) -> tuple[CheckResult, CheckResult]:
-    """entries_balanced, and the hash chain by the reference walk (``--thorough``)."""
-    return _entries_balanced_in_sql(session), check_hash_chain_in_python(session)
-
-
-_entries_and_chain_in_python.reports = 2  # type: ignore[attr-defined]
 
 
 #: Each entry, in id order (the merge join of two index scans: no sort), with its postings
@@ -351,7 +348,7 @@ def _streamed(session: Session) -> tuple[CheckResult, CheckResult]:
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     if dbapi.info.encoding != "utf-8":  # the canonical text is UTF-8
-        return _entries_balanced_in_sql(session), check_hash_chain_in_python(session)
+        return _entries_and_chain_in_python(session)
     # (lane, seq, which rule, message): sorted at the end into the reference walk's order.
     found: list[tuple[int, int, int, str]] = []
     lanes: dict[int, _LaneWalk] = {}
