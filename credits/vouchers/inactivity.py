@@ -164,9 +164,29 @@ def _candidates(session: Session) -> list[int]:
     ]
 
 
+def _lock_member(session: Session, person_id: int) -> Person | None:
+    """The member, with their balance row locked: nothing can spend, earn, notice or lapse
+    for them until this transaction ends (the order every writer takes: balance row first).
+    Concurrent runs thus decide about one member one after another, each on what the other
+    committed."""
+    person = session.get(Person, person_id)
+    if person is None or person.ledger_account_id is None:
+        return None
+    session.execute(
+        select(T_BALANCE.c.balance)
+        .where(T_BALANCE.c.account_id == person.ledger_account_id)
+        .with_for_update()
+    )
+    return person
+
+
 def _give_notice(session: Session, person_id: int, policy: InactivityPolicy, now: datetime) -> bool:
+    # Locked first: a run that read the notice before another run's lapse (or notice)
+    # committed would insert a second notice (unique violation) or a stale one.
+    if _lock_member(session, person_id) is None:
+        return False
+    notice = session.get(InactivityNotice, person_id, populate_existing=True)
     found = last_activity(session, person_id)
-    notice = session.get(InactivityNotice, person_id)
     if found is None:
         return False
     last, balance, _ = found
@@ -193,15 +213,9 @@ def _give_notice(session: Session, person_id: int, policy: InactivityPolicy, now
 
 def _lapse(session: Session, person_id: int, now: datetime) -> int:
     """Lapse one member's balance if their notice is due and still valid; credits lapsed."""
-    person = session.get(Person, person_id)
+    person = _lock_member(session, person_id)
     if person is None or person.ledger_account_id is None:
         return 0
-    # Lock the member's balance row first: nothing can spend or earn while we decide.
-    session.execute(
-        select(T_BALANCE.c.balance)
-        .where(T_BALANCE.c.account_id == person.ledger_account_id)
-        .with_for_update()
-    )
     notice = session.get(InactivityNotice, person_id, populate_existing=True)
     found = last_activity(session, person_id)
     if notice is None or found is None or now < notice.lapse_at:
