@@ -73,10 +73,11 @@ def test_closing_october_records_the_checks_and_the_statement_hash(runner, db, c
         again = client.get("/api/v1/statements/2026-10", headers=month.officer.auth)
     assert hashlib.sha256(again.get_data()).hexdigest() == digest
 
-    # Closing it again is refused; so is a month that has not ended.
-    assert run(runner, "close-month", "2026-10").exit_code == 2
-    assert run(runner, "close-month", "2026-11").exit_code == 2
-    assert run(runner, "close-month", "2026-1").exit_code == 2
+    # Closing it again is refused; so is a month that has not ended (on 26 November).
+    with freeze_time(london(2026, 11, 26, 12)):
+        assert run(runner, "close-month", "2026-10").exit_code == 2
+        assert run(runner, "close-month", "2026-11").exit_code == 2
+        assert run(runner, "close-month", "2026-1").exit_code == 2
     assert closed(db) == ["2026-09", "2026-10"]
 
 
