@@ -97,7 +97,7 @@ class ImportResult:
     lines: int
     summary: dict[str, Any]
     replayed: bool = False
-    mismatches: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    mismatches: tuple[MismatchView, ...] = field(default_factory=tuple)
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
@@ -108,8 +108,8 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
 def _result(session: Session, row: BankImport, *, replayed: bool = False) -> ImportResult:
     assert row.id is not None
     found = session.execute(
-        select(T_MISMATCH).where(T_MISMATCH.c.import_id == row.id).order_by(T_MISMATCH.c.id)
-    ).mappings()
+        _mismatch_query().where(T_MISMATCH.c.import_id == row.id).order_by(T_MISMATCH.c.id)
+    )
     return ImportResult(
         id=row.id,
         filename=row.filename,
@@ -120,7 +120,7 @@ def _result(session: Session, row: BankImport, *, replayed: bool = False) -> Imp
         lines=row.lines,
         summary=dict(row.summary),
         replayed=replayed,
-        mismatches=tuple(dict(m) for m in found),
+        mismatches=tuple(_mismatch(m) for m in found),
     )
 
 

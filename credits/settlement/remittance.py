@@ -300,13 +300,14 @@ class RemittanceMail:
 
 def remittance_messages(session: Session, run: Any, ctx: RemittanceMail) -> list[Message]:
     """One email per paid shop of ``run`` that has a contact address, with the PDF."""
-    contacts = dict(
-        session.execute(
+    contacts = {
+        int(i): e
+        for i, e in session.execute(
             select(T_SHOP.c.id, T_SHOP.c.contact_email).where(
                 T_SHOP.c.id.in_([x.shop_id for x in run.payable] or [-1])
             )
         )
-    )
+    }
     out = []
     for line in run.payable:
         to = contacts.get(line.shop_id)

@@ -546,20 +546,13 @@ def approve_run(
             shops=changed,
         )
     settled = ledger.scheme_account(session, ledger.SETTLED).id
-    accounts = dict(
-        session.execute(
-            select(T_SHOP.c.id, T_SHOP.c.ledger_account_id).where(
-                T_SHOP.c.id.in_([x.shop_id for x in lines] or [-1])
-            )
+    shops = session.execute(
+        select(T_SHOP.c.id, T_SHOP.c.ledger_account_id, T_SHOP.c.name).where(
+            T_SHOP.c.id.in_([x.shop_id for x in lines] or [-1])
         )
-    )
-    names = dict(
-        session.execute(
-            select(T_SHOP.c.id, T_SHOP.c.name).where(
-                T_SHOP.c.id.in_([x.shop_id for x in lines] or [-1])
-            )
-        )
-    )
+    ).all()
+    accounts = {int(i): int(a) for i, a, _ in shops}
+    names = {int(i): str(n) for i, _, n in shops}
     for line in lines:
         entry = ledger.post_entry(
             session,

@@ -165,7 +165,10 @@ def monthly_nets(
         # Settlements dated in those months are added back: a net leaves them out.
         settled: dict[tuple[Month, int], int] = defaultdict(int)
         lo, hi = min(by_snapshot), max(by_snapshot)
-        shop_accounts = dict(session.execute(text("SELECT id, ledger_account_id FROM shop")).all())
+        shop_accounts = {
+            int(i): int(a)
+            for i, a in session.execute(text("SELECT id, ledger_account_id FROM shop"))
+        }
         rows = session.execute(
             text(_SETTLED_IN).bindparams(
                 bindparam("starts", type_=UTCDateTime()), bindparam("ends", type_=UTCDateTime())
