@@ -31,7 +31,9 @@ def _amount(pence: int) -> str:
     return f"{whole}.{part:02d}"
 
 
-def camt053(txs: Iterable[Tx], *, statement_id: str = "STMT-1", iban: str = "GB70NWBK08999966374958") -> bytes:  # fmt: skip
+def camt053(
+    txs: Iterable[Tx], *, statement_id: str = "STMT-1", iban: str = "GB70NWBK08999966374958"
+) -> bytes:
     """A camt.053.001.02 statement holding ``txs`` (each an entry with one TxDtls)."""
     items = list(txs)
     last = max((t.booked_on for t in items), default=date(2026, 1, 1)).isoformat()

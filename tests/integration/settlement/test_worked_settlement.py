@@ -26,7 +26,6 @@ from .helpers import (
     B_CREDITS,
     B_PENCE,
     get,
-    post,
     reference,
     settle_october,
 )
@@ -71,7 +70,7 @@ def test_the_worked_month_settled_and_paid(client, db, month, make_person, servi
                 "GROUP BY e.id, e.kind"
             )
         ).all()
-    assert [(kind, n, total) for _, kind, n, total in entries] == [("settlement",) + (2, 0)] * 2
+    assert [(kind, n, total) for _, kind, n, total in entries] == [("settlement", 2, 0)] * 2
     with db.read() as s:
         results = ledger.run_checks(s, reconcile.all_checks())
     assert [r.name for r in results if not r.ok] == []
