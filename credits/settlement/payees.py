@@ -239,7 +239,7 @@ def approve_change(
         if row.status == ACTIVE and row.decided_by_person_id == officer_id:
             return view(row, shop.name, officer=True)
         raise PayeeChangeNotPending(
-            f"that change was already {row.status}", status=row.status, payee_id=row.id
+            f"that change was already {row.status}", state=row.status, payee_id=row.id
         )
     if row.requested_by_person_id == officer_id:
         raise SecondApproverRequired(
@@ -287,7 +287,7 @@ def reject_change(
     shop = _shop(session, row.shop_id)
     if row.status != PENDING:
         raise PayeeChangeNotPending(
-            f"that change was already {row.status}", status=row.status, payee_id=row.id
+            f"that change was already {row.status}", state=row.status, payee_id=row.id
         )
     row.status = REJECTED
     row.pending_shop = None

@@ -82,3 +82,28 @@ def settle_october(client: Any, db: Any, month: Any, second: Any) -> dict[str, A
 
 def reference(run: dict[str, Any], shop_id: int) -> str:
     return next(x["payment_reference"] for x in run["lines"] if x["shop_id"] == shop_id)
+
+
+def shop_staff(db: Any, make_person: Any, shop_id: int) -> Any:
+    """A member of a shop's staff (role scoped to ``shop:<id>``)."""
+    from sqlalchemy import text
+
+    from credits.accounts import Role
+
+    staff = make_person(Role.SHOP_STAFF)
+    db.run(
+        lambda s: s.execute(
+            text("UPDATE person_role SET scope_ref = :r WHERE person_id = :p"),
+            {"r": f"shop:{shop_id}", "p": staff.id},
+        )
+    )
+    return staff
+
+
+def assert_problem(resp: Any, status: int, code: str) -> dict[str, Any]:
+    """``resp`` is problem+json with ``status`` and ``code``; its body."""
+    assert resp.status_code == status, resp.get_json()
+    assert resp.mimetype == "application/problem+json"
+    body: dict[str, Any] = resp.get_json()
+    assert body["code"] == code, body
+    return body
