@@ -44,7 +44,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
-from credits.db import utcnow
+from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.errors import NotFound, ValidationFailed
 from credits.ledger.periods import Month
 from credits.paging import Page, paginate
@@ -154,6 +154,25 @@ def import_statement(
     if earlier is not None:
         return _result(session, earlier, replayed=True)
     statement = bankfile.parse(data, fmt=fmt)
+    try:
+        return _reconcile(session, who, statement, name=name, digest=digest, now=now)
+    except Exception as exc:
+        if unique_violation(exc, "sha256") or unique_violation(exc, "fingerprint"):
+            # The same file, or an overlapping one, imported at this very moment: run again
+            # and find the other import's rows (a replay, or duplicates).
+            raise RetryTransaction("bank statements imported concurrently") from exc
+        raise
+
+
+def _reconcile(
+    session: Session,
+    who: Any,
+    statement: bankfile.BankStatement,
+    *,
+    name: str,
+    digest: str,
+    now: datetime,
+) -> ImportResult:
     txs = list(statement.transactions)
 
     # Transactions already imported from an overlapping statement.
@@ -166,7 +185,8 @@ def import_statement(
         )
     new = [t for t in txs if t.fingerprint not in known]
 
-    # The settlement lines their references name (approved or paid runs only).
+    # The settlement lines their references name (approved or paid runs only), locked in
+    # reference order: two imports paying one line add to it one after the other.
     refs = {t: find_reference(t.text) for t in new}
     wanted = sorted({r for r in refs.values() if r})
     lines: dict[str, dict[str, Any]] = {}
@@ -179,6 +199,8 @@ def import_statement(
             )
             .join(T_RUN, T_RUN.c.id == T_LINE.c.run_id)
             .where(T_LINE.c.reference.in_(chunk), T_LINE.c.status == PAYABLE)
+            .order_by(T_LINE.c.reference)
+            .with_for_update(of=T_LINE)
         ).mappings():  # fmt: skip
             if row["state"] in (APPROVED, PAID):
                 lines[str(row["reference"])] = dict(row)
