@@ -160,3 +160,46 @@ def test_unreadable_statements_are_refused(data, message):
     with pytest.raises(BankFileInvalid) as exc:
         bankfile.parse(data)
     assert message in exc.value.detail + str(exc.value.extra.get("errors"))
+
+
+CAMT_08 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>
+<GrpHdr><MsgId>M</MsgId><CreDtTm>2026-11-28T09:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>S</Id><Acct><Id><IBAN>GB70NWBK08999966374958</IBAN></Id></Acct>
+<Ntry><Amt Ccy="GBP">26.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+ <BookgDt><DtTm>2026-11-27T10:15:00</DtTm></BookgDt><AcctSvcrRef>BATCH-1</AcctSvcrRef>
+ <NtryDtls>
+  <TxDtls><Refs><AcctSvcrRef>T-1</AcctSvcrRef><EndToEndId>CC202610R1S1</EndToEndId></Refs>
+   <Amt Ccy="GBP">14.50</Amt><RltdPties><Cdtr><Pty><Nm>Brixton Bakery</Nm></Pty></Cdtr></RltdPties></TxDtls>
+  <TxDtls><Refs><AcctSvcrRef>T-2</AcctSvcrRef></Refs><AmtDtls><TxAmt><Amt Ccy="GBP">11.50</Amt></TxAmt></AmtDtls>
+   <RmtInf><Strd><CdtrRefInf><Ref>CC202610R1S2</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>
+ </NtryDtls></Ntry>
+<Ntry><Amt Ccy="GBP">5.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd><Sts><Cd>BOOK</Cd></Sts>
+ <BookgDt><Dt>2026-11-28</Dt></BookgDt><AddtlNtryInf>RETURN CC202610R1S3</AddtlNtryInf></Ntry>
+</Stmt></BkToCstmrStmt></Document>"""
+
+
+def test_a_camt053_version_08_statement_with_a_batch_entry():
+    st = bankfile.parse(CAMT_08)
+    got = [(t.booked_on, t.amount_pence, t.bank_ref, t.counterparty) for t in st.transactions]
+    assert got == [
+        (date(2026, 11, 27), -1450, "T-1", "Brixton Bakery"),
+        (date(2026, 11, 27), -1150, "T-2", ""),
+        (date(2026, 11, 28), 500, None, ""),
+    ]
+    assert [find_reference(t.text) for t in st.transactions] == [
+        "CC202610R1S1",
+        "CC202610R1S2",
+        "CC202610R1S3",
+    ]
+
+
+def test_entities_are_not_expanded():
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">
+<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<Stmt><Ntry><Amt Ccy="GBP">1.00</Amt><CdtDbtInd>DBIT</CdtDbtInd>
+<BookgDt><Dt>2026-11-27</Dt></BookgDt><AddtlNtryInf>&b;</AddtlNtryInf></Ntry></Stmt>
+</BkToCstmrStmt></Document>"""
+    st = bankfile.parse(bomb)
+    assert "aaaaaaaaaa" not in st.transactions[0].text
