@@ -170,11 +170,14 @@ CAMT_08 = b"""<?xml version="1.0" encoding="UTF-8"?>
  <BookgDt><DtTm>2026-11-27T10:15:00</DtTm></BookgDt><AcctSvcrRef>BATCH-1</AcctSvcrRef>
  <NtryDtls>
   <TxDtls><Refs><AcctSvcrRef>T-1</AcctSvcrRef><EndToEndId>CC202610R1S1</EndToEndId></Refs>
-   <Amt Ccy="GBP">14.50</Amt><RltdPties><Cdtr><Pty><Nm>Brixton Bakery</Nm></Pty></Cdtr></RltdPties></TxDtls>
-  <TxDtls><Refs><AcctSvcrRef>T-2</AcctSvcrRef></Refs><AmtDtls><TxAmt><Amt Ccy="GBP">11.50</Amt></TxAmt></AmtDtls>
+   <Amt Ccy="GBP">14.50</Amt>
+   <RltdPties><Cdtr><Pty><Nm>Brixton Bakery</Nm></Pty></Cdtr></RltdPties></TxDtls>
+  <TxDtls><Refs><AcctSvcrRef>T-2</AcctSvcrRef></Refs>
+   <AmtDtls><TxAmt><Amt Ccy="GBP">11.50</Amt></TxAmt></AmtDtls>
    <RmtInf><Strd><CdtrRefInf><Ref>CC202610R1S2</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>
  </NtryDtls></Ntry>
-<Ntry><Amt Ccy="GBP">5.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd><Sts><Cd>BOOK</Cd></Sts>
+<Ntry><Amt Ccy="GBP">5.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>true</RvslInd>
+ <Sts><Cd>BOOK</Cd></Sts>
  <BookgDt><Dt>2026-11-28</Dt></BookgDt><AddtlNtryInf>RETURN CC202610R1S3</AddtlNtryInf></Ntry>
 </Stmt></BkToCstmrStmt></Document>"""
 
