@@ -133,6 +133,7 @@ def _statement_file(run: runs.RunView, lines: int) -> list[Tx]:
 
 
 def main(argv: list[str]) -> None:
+    """Generate (or reuse) a history, then time a run and a bank statement (docstring)."""
     parser = argparse.ArgumentParser(prog="python -m credits.bench settlement")
     parser.add_argument("--url", default=DEFAULT_URL, help="scratch database (*bench*)")
     parser.add_argument("--borough", action="store_true", help="the issue's size (see docstring)")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -290,8 +289,3 @@ def pain001_problems(data: bytes) -> list[str]:
     if schema.validate(doc):
         return []
     return [f"line {e.line}: {e.message}" for e in schema.error_log]
-
-
-def describe_created(moment: datetime) -> str:
-    """A London time for the pages."""
-    return moment.astimezone(LONDON).strftime("%d %B %Y %H:%M")
