@@ -65,7 +65,6 @@ from credits.settlement.models import (
     T_RUN,
     UNEXPECTED,
     BankImport,
-    BankLine,
     BankMismatch,
 )
 from credits.settlement.remittance import pounds
@@ -274,16 +273,21 @@ def _reconcile(
         else:
             differs.append((line_id, int(line["amount_pence"]), seen))
 
-    ids: list[int] = []
-    if rows:
-        for chunk in _chunks(rows):
-            ids += [
-                int(i)
-                for i in session.execute(
-                    insert(BankLine).returning(T_BANK_LINE.c.id, sort_by_parameter_order=True),
-                    chunk,
-                ).scalars()
-            ]
+    # Plain multi-row INSERTs (no RETURNING, which would make SQLAlchemy write one row at a
+    # time to keep the ids in order); the few ids needed are read back by fingerprint.
+    for chunk in _chunks(rows):
+        session.execute(insert(T_BANK_LINE), chunk)
+    wanted_ids = [rows[i]["fingerprint"] for i, _ in unexpected]
+    id_of: dict[str, int] = {}
+    for chunk in _chunks(wanted_ids):
+        id_of.update(
+            (str(f), int(i))
+            for i, f in session.execute(
+                select(T_BANK_LINE.c.id, T_BANK_LINE.c.fingerprint).where(
+                    T_BANK_LINE.c.fingerprint.in_(chunk)
+                )
+            )
+        )
     if line_updates:
         session.execute(
             update(T_LINE)
@@ -317,7 +321,7 @@ def _reconcile(
         items.append(
             {
                 "kind": UNEXPECTED,
-                "bank_line_id": ids[index],
+                "bank_line_id": id_of[t["fingerprint"]],
                 "settlement_line_id": None,
                 "shop_id": None,
                 "expected_pence": None,
