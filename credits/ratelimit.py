@@ -30,6 +30,7 @@ from sqlmodel import Field, SQLModel
 
 from credits.db import UTCDateTime, utcnow
 from credits.errors import CreditsError
+from credits.i18n import T
 from credits.ledger.models import BigId
 
 #: Rows older than this are swept away (longer than the longest window).
@@ -89,7 +90,7 @@ LIMITS = {
 class RateLimited(CreditsError):
     code = "rate_limited"
     status = 429
-    title = "Too many attempts"
+    title = T("Too many attempts")
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail, retry_after=retry_after_s)

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from credits.db import RetryTransaction, UTCDateTime, unique_violation, utcnow
 from credits.errors import CreditsError
+from credits.i18n import T
 from credits.ledger.models import BigId
 
 
@@ -61,19 +62,19 @@ MAX_TOKEN_CHARS = 100
 class LinkInvalid(CreditsError):
     code = "link_invalid"
     status = 404
-    title = "That link is not valid"
+    title = T("That link is not valid")
 
 
 class LinkExpired(CreditsError):
     code = "link_expired"
     status = 410
-    title = "That link has expired"
+    title = T("That link has expired")
 
 
 class LinkUsed(CreditsError):
     code = "link_used"
     status = 410
-    title = "That link has already been used"
+    title = T("That link has already been used")
 
 
 def _digest(token: str) -> str:

@@ -40,6 +40,7 @@ from credits.accounts.service import (
 from credits.accounts.sessions import WebSession
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import LANGUAGES, T
 from credits.mail import Message
 from credits.paging import Page, paginate
 
@@ -59,12 +60,12 @@ _SHOP_SCOPE = re.compile(r"^shop:[1-9][0-9]{0,17}$")
 
 class WrongStatus(Conflict):
     code = "wrong_status"
-    title = "Not possible in the person's current state"
+    title = T("Not possible in the person's current state")
 
 
 class EmailNotConfirmed(Conflict):
     code = "email_not_confirmed"
-    title = "The email address is not confirmed yet"
+    title = T("The email address is not confirmed yet")
 
 
 def _check_shop_scope(session: Session, scope_ref: str) -> None:
@@ -111,6 +112,8 @@ class PersonView:
     status_changed_at: datetime | None
     status_changed_by: str | None
     ledger_account_id: int | None
+    #: The language they read the scheme in, if they (or the inviting officer) chose one.
+    language: str | None = None
 
     @property
     def role_names(self) -> list[str]:
@@ -157,6 +160,7 @@ def _view(person: Person, roles: list[tuple[Role, str | None]]) -> PersonView:
         status_changed_at=person.status_changed_at,
         status_changed_by=person.status_changed_by,
         ledger_account_id=person.ledger_account_id,
+        language=person.language,
     )
 
 
@@ -374,13 +378,16 @@ def invite(
     phone: str | None = None,
     roles: Iterable[str | Role] = (Role.MEMBER,),
     scope_ref: str | None = None,
+    language: str | None = None,
 ) -> tuple[PersonView, links.AccountLink, Message]:
     """Create a person (status *invited*) with ``roles`` and a 7-day, single-use link to set
     their password; return them, the link and the invitation email.
 
-    ``scope_ref`` is the shop for shop staff. Refuses a known email or mobile number
-    (``person_exists``) and the admin role unless ``who`` is an admin.
+    ``scope_ref`` is the shop for shop staff; ``language`` the language their emails (this
+    one first) are written in. Refuses a known email or mobile number (``person_exists``)
+    and the admin role unless ``who`` is an admin.
     """
+    chosen = check_language(language) if language else None
     wanted = parse_roles(roles)
     for role in wanted:
         _may_handle_role(who, role)
@@ -400,6 +407,7 @@ def invite(
         status=PersonStatus.INVITED,
     )
     assert person.id is not None
+    person.language = chosen
     for role in wanted:
         grant_role(session, person, role, granted_by=who.actor, scope_ref=scopes[role])
     link, secret = links.issue_link(
@@ -742,6 +750,34 @@ def decline(
     links.revoke_links(session, person_id)
     audit.record(session, who, "registration.decline", f"person:{person_id}", reason=text)
     return view_person(session, person_id), mailing.registration_declined(out, person, text)
+
+
+def check_language(language: str | None) -> str:
+    """A language the scheme speaks (credits.i18n.LANGUAGES), or :class:`ValidationFailed`."""
+    if language not in LANGUAGES:
+        raise ValidationFailed(
+            T("choose one of the languages offered"),
+            errors={"language": [T("Choose one of the languages offered.")]},
+        )
+    return language
+
+
+def set_language(session: Session, person_id: int, language: str) -> None:
+    """Remember the language a person reads the scheme in: their pages when signed in, and
+    the emails sent to them."""
+    chosen = check_language(language)
+    session.execute(update(T_PERSON).where(T_PERSON.c.id == person_id).values(language=chosen))
+
+
+def remember_language(session: Session, person_id: int, language: str) -> None:
+    """Record the language a person used the site in, unless they have chosen one already
+    (what their emails are written in until they choose)."""
+    chosen = check_language(language)
+    session.execute(
+        update(T_PERSON)
+        .where(T_PERSON.c.id == person_id, T_PERSON.c.language.is_(None))
+        .values(language=chosen)
+    )
 
 
 def find_by_email(session: Session, email: str) -> Person | None:

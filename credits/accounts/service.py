@@ -16,6 +16,7 @@ from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus, 
 from credits.accounts.passwords import hash_password
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 
 TOKEN_PREFIX = "cc_"
 #: How stale ``last_used_at`` may get before a request refreshes it (one write a minute at
@@ -39,6 +40,8 @@ class Principal:
     terminal_id: int | None = None
     #: How they authenticated, for attribution: ``token:12`` or ``session:<id>``.
     via: str = ""
+    #: The language they chose to read the scheme in (``person.language``), if any.
+    language: str | None = None
 
     @property
     def actor(self) -> str:
@@ -147,7 +150,7 @@ def create_person(
 
 class PersonExists(Conflict):
     code = "person_exists"
-    title = "That person is already registered"
+    title = T("That person is already registered")
 
 
 def grant_role(

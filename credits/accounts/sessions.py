@@ -22,6 +22,7 @@ from credits.accounts.passwords import hash_password, verify_password
 from credits.accounts.service import Principal, normalise_email, normalise_phone, roles_of
 from credits.db import UTCDateTime, utcnow
 from credits.errors import Forbidden, Unauthorized, ValidationFailed
+from credits.i18n import T
 from credits.ledger.models import BigId
 
 SESSION_IDLE = timedelta(hours=12)
@@ -62,7 +63,7 @@ def _digest(token: str) -> str:
 
 class SignInFailed(Unauthorized):
     code = "sign_in_failed"
-    title = "Those details did not match"
+    title = T("Those details did not match")
 
 
 def find_person_for_sign_in(session: Session, login: str) -> Person | None:
@@ -157,6 +158,7 @@ def resolve_session(session: Session, token: str) -> tuple[Principal, WebSession
         person_id=person.id,
         scope_ref=held[role],
         via=f"session:{row.id}",
+        language=person.language,
     )
     return principal, row
 

@@ -17,6 +17,7 @@ from credits.accounts.models import ApiToken, Person, Role
 from credits.accounts.service import Principal, issue_token, roles_of
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.paging import Page, paginate
 
 MAX_ACTIVE_TOKENS = 20
@@ -25,7 +26,7 @@ T_TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
 
 class TooManyTokens(Conflict):
     code = "too_many_tokens"
-    title = "Too many API tokens"
+    title = T("Too many API tokens")
 
 
 def list_tokens(

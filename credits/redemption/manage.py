@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from credits import audit, ledger
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.redemption.models import Redemption, RedemptionException, TerminalJournalEntry
 from credits.redemption.service import exception_body, redemption_body
 from credits.vouchers.code import reference
@@ -23,7 +24,7 @@ MAX_JOURNAL_ENTRIES = 500
 
 class RedemptionReversed(Conflict):
     code = "already_reversed"
-    title = "That redemption has already been reversed"
+    title = T("That redemption has already been reversed")
 
 
 def _shop_scope(principal: Any) -> int | None:

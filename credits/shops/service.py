@@ -14,6 +14,7 @@ from credits.accounts.models import ApiToken, Role
 from credits.accounts.service import Principal, mint_token, normalise_email
 from credits.db import unique_violation, utcnow
 from credits.errors import Conflict, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.shops.models import Shop, Terminal
 
 #: How stale a terminal's last_seen_at may get before a request refreshes it.
@@ -27,12 +28,12 @@ DEFAULT_MAX_OFFLINE_TOTAL = 100
 
 class ShopExists(Conflict):
     code = "shop_exists"
-    title = "There is already a shop with that name"
+    title = T("There is already a shop with that name")
 
 
 class TerminalExists(Conflict):
     code = "terminal_exists"
-    title = "That shop already has a terminal with that name"
+    title = T("That shop already has a terminal with that name")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from credits import audit, ledger
 from credits.errors import Conflict, ValidationFailed
+from credits.i18n import T
 from credits.ledger.periods import Month
 from credits.statements import render
 from credits.statements.engine import build_statement
@@ -49,7 +50,7 @@ class CloseRefused(Conflict):
     failed check; :attr:`checks` holds every check's result, passed or not."""
 
     code = "checks_failed"
-    title = "The month cannot be closed: a reconciliation check failed"
+    title = T("The month cannot be closed: a reconciliation check failed")
 
     def __init__(self, detail: str, checks: list[dict[str, Any]] | None = None, **extra: Any):
         super().__init__(detail, **extra)
@@ -58,12 +59,12 @@ class CloseRefused(Conflict):
 
 class AlreadyClosed(Conflict):
     code = "period_closed"
-    title = "That month is already closed"
+    title = T("That month is already closed")
 
 
 class EarlierMonthOpen(Conflict):
     code = "earlier_month_open"
-    title = "An earlier month is still open: close the months in order"
+    title = T("An earlier month is still open: close the months in order")
 
 
 _FIRST_ENTRY = "SELECT min(occurred_at) FROM journal_entry"
