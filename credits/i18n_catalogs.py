@@ -39,6 +39,18 @@ KEYWORDS = {
 
 _TEMPLATE_OPTIONS = {"trimmed": "true", "silent": "false"}
 
+#: gettext's plural rules of each language. Babel's own (from CLDR) add a "many" form for
+#: round millions and use Brazilian rules for Portuguese; these are the classic ones, which
+#: translators know: European Portuguese, Spanish and French have two forms (French counts 0
+#: as singular), Polish three (1 kredyt, 2-4 kredyty, 5+ kredytów).
+PLURAL_FORMS = {
+    "pt": "nplurals=2; plural=(n != 1);",
+    "es": "nplurals=2; plural=(n != 1);",
+    "fr": "nplurals=2; plural=(n > 1);",
+    "pl": "nplurals=3; plural=(n == 1 ? 0 : n % 10 >= 2 && n % 10 <= 4 && "
+    "(n % 100 < 10 || n % 100 >= 20) ? 1 : 2);",
+}
+
 
 @dataclass(frozen=True)
 class CatalogSet:
@@ -154,6 +166,17 @@ def update(catalogs: CatalogSet) -> dict[str, tuple[int, int, int]]:
         # every .po file each time the catalogs are updated.
         template.creation_date = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=False, update_header_comment=False)
+        if language in PLURAL_FORMS:
+            catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[language])]
+        catalog.header_comment = (
+            f"# {catalog.locale.english_name if catalog.locale else language} words of "
+            f"Cooperative Credits ({catalogs.name}).\n"
+            "# docs/translating.md: how to add a string or a language; `./dev i18n` updates "
+            "this file."
+        )
+        catalog.project, catalog.version = "Cooperative Credits", catalogs.name
+        catalog.msgid_bugs_address = ""
+        catalog.last_translator = "Cooperative Credits <cooperative-credits@example.org>"
         write(path, catalog)
         todo = sum(1 for m in _messages(catalog) if _problem(m))
         total = sum(1 for _ in _messages(catalog))
@@ -194,6 +217,10 @@ def check(catalogs: CatalogSet) -> list[str]:
             problems.append(f"{catalogs.name}/{language}: no catalog ({path})")
             continue
         catalog = read(path, language)
+        if language in PLURAL_FORMS and catalog.plural_forms != PLURAL_FORMS[language]:
+            problems.append(
+                f"{catalogs.name}/{language}: Plural-Forms should be {PLURAL_FORMS[language]!r}"
+            )
         have = {(m.id, m.context): m for m in _messages(catalog)}
         for key, message in wanted.items():
             found = have.get(key)

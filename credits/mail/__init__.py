@@ -114,9 +114,10 @@ def _to_email(message: Message, sender: str) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
     if message.kind:
         msg["X-Credits-Kind"] = message.kind
+    msg.set_content(message.body, charset="utf-8")
+    # After set_content, which drops any Content-* header set before it (Content-Language).
     for name, value in message.headers.items():
         msg[name] = value
-    msg.set_content(message.body, charset="utf-8")
     return msg
 
 

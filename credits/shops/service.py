@@ -53,19 +53,19 @@ class OfflineLimits:
             ("max_total", self.max_total, 100_000_000),
         ):
             if type(value) is not int or not 0 <= value <= top:
-                problems[field] = [f"Must be a whole number from 0 to {top}."]
+                problems[field] = [T("Must be a whole number from 0 to %(top)s.", top=str(top))]
         if not problems and self.floor_limit > self.max_total:
-            problems["floor_limit"] = ["Cannot be more than the offline total."]
+            problems["floor_limit"] = [T("Cannot be more than the offline total.")]
         if problems:
-            raise ValidationFailed("the offline limits are not valid", errors=problems)
+            raise ValidationFailed(T("the offline limits are not valid"), errors=problems)
 
 
 def _clean_name(value: str | None, field: str, limit: int) -> str:
     name = " ".join((value or "").split())
     if not 0 < len(name) <= limit:
         raise ValidationFailed(
-            f"a {field} is required (at most {limit} characters)",
-            errors={field: [f"Required, at most {limit} characters."]},
+            T("a %(field)s is required (at most %(count)s characters)", field=field, count=limit),
+            errors={field: [T("Required, at most %(count)s characters.", count=limit)]},
         )
     return name
 
@@ -84,7 +84,7 @@ def create_shop(
     address = " ".join((address or "").split())[:300]
     email = normalise_email(contact_email) if contact_email else None
     if session.execute(select(Shop.id).where(func.lower(Shop.name) == name.lower())).first():  # type: ignore[arg-type]
-        raise ShopExists(f"there is already a shop called {name!r}")
+        raise ShopExists(T("there is already a shop called '%(name)s'", name=name))
     shop = Shop(
         name=name, address=address, contact_email=email, created_at=utcnow(), created_by=by.actor
     )
@@ -93,7 +93,7 @@ def create_shop(
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "name"):
-            raise ShopExists(f"there is already a shop called {name!r}") from exc
+            raise ShopExists(T("there is already a shop called '%(name)s'", name=name)) from exc
         raise
     # The account is named after the shop's id, so it is opened once the row has one (as a
     # member's is); both happen in this one transaction.
@@ -144,7 +144,7 @@ def update_shop(
             select(Shop.id).where(func.lower(Shop.name) == new.lower(), Shop.id != shop_id)  # type: ignore[arg-type]
         ).first()
         if clash:
-            raise ShopExists(f"there is already a shop called {new!r}")
+            raise ShopExists(T("there is already a shop called '%(name)s'", name=new))
         shop.name = new
     if address is not None:
         shop.address = " ".join(address.split())[:300]
@@ -194,7 +194,9 @@ def add_terminal(
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "name"):  # lost a race with the same request
-            raise TerminalExists(f"{shop_name} already has a terminal called {name!r}") from exc
+            raise TerminalExists(
+                T("%(shop)s already has a terminal called '%(name)s'", shop=shop_name, name=name)
+            ) from exc
         raise
     audit.record(
         session,
@@ -220,7 +222,9 @@ def _refuse_duplicate_terminal(
     if except_id is not None:
         query = query.where(Terminal.id != except_id)  # type: ignore[arg-type]
     if session.execute(query).first():
-        raise TerminalExists(f"{shop_name} already has a terminal called {name!r}")
+        raise TerminalExists(
+            T("%(shop)s already has a terminal called '%(name)s'", shop=shop_name, name=name)
+        )
 
 
 def _issue_terminal_token(session: Session, terminal: Terminal, actor: str) -> str:

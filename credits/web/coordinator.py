@@ -187,7 +187,11 @@ def sheet(group_id: int) -> Any:
             status = 422
         except LinesRefused as exc:
             for line in exc.lines:
-                row_errors[rows[line["line"] - 1]] = line["detail"]
+                # A line's own messages, each in the page's language (its "detail" joins
+                # them in English for the API).
+                errors = line.get("errors") or {}
+                messages = [m for ms in errors.values() for m in ms] or [line["detail"]]
+                row_errors[rows[line["line"] - 1]] = "; ".join(str(capfirst(m)) for m in messages)
             context = {
                 "error": ngettext(
                     "Nothing was recorded: %(num)s line needs correcting.",

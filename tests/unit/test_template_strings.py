@@ -53,8 +53,10 @@ _SPOKEN_ATTRIBUTE = re.compile(r'\b(?:title|alt|placeholder|aria-label|label)="'
 
 def _is_markup(text: str) -> bool:
     tokens = text.replace(HOLE, " ").split()
-    return bool(tokens) and all(_ATTRIBUTE.match(t) for t in tokens) and not (
-        _SPOKEN_ATTRIBUTE.search(text)
+    return (
+        bool(tokens)
+        and all(_ATTRIBUTE.match(t) for t in tokens)
+        and not (_SPOKEN_ATTRIBUTE.search(text))
     )
 
 
@@ -192,7 +194,9 @@ def test_the_check_finds_unmarked_words() -> None:
     assert check('<a aria-label="{{ _(\'Home\') }}" class="nav-link">{{ x }} · £</a>') == []
     assert check("{% if s == 'posted' %}{{ url_for('member.home') }}{% endif %}") == []
     assert check("<style>@page { size: A4 }</style><script>go()</script>") == []
-    assert check("""{{ text_input('n', _('N'), attrs='inputmode="numeric" class="short"') }}""") == []
+    assert (
+        check("""{{ text_input('n', _('N'), attrs='inputmode="numeric" class="short"') }}""") == []
+    )
     assert check("""{{ text_input('n', _('N'), attrs='placeholder="Your name"') }}""") == [
         """literal 'placeholder="Your name"'"""
     ]
