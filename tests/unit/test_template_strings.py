@@ -64,9 +64,7 @@ def _is_prose(value: str) -> bool:
     text = value.strip()
     if not _WORDY.search(text) or text in ALLOWED or _is_markup(text):
         return False
-    if _NAME.match(text) and " " not in text:
-        return False
-    return True
+    return not (_NAME.match(text) and " " not in text)
 
 
 class _Finder:
@@ -95,12 +93,12 @@ class _Finder:
                 self.walk(child)
 
     def expression(self, expr: nodes.Node) -> None:
-        if isinstance(expr, nodes.Call) and isinstance(expr.node, nodes.Name):
-            if expr.node.name in GETTEXT:
-                # Its message is marked; its keyword arguments are values.
-                for kw in expr.kwargs:
-                    self.expression(kw.value)
-                return
+        called = expr.node if isinstance(expr, nodes.Call) else None
+        if isinstance(called, nodes.Name) and called.name in GETTEXT:
+            # Its message is marked; its keyword arguments are values.
+            for kw in expr.kwargs:  # a Call: its keyword arguments
+                self.expression(kw.value)
+            return
         if isinstance(expr, nodes.Const) and isinstance(expr.value, str):
             if _is_prose(expr.value):
                 self.literals.append(expr.value)
@@ -128,11 +126,12 @@ class _Html(HTMLParser):
             spoken = name in SPOKEN or (
                 name == "value" and tag == "input" and kind in ("submit", "button", "reset")
             )
-            if (spoken and _WORDY.search(value.replace(HOLE, ""))) or (
-                name.startswith("data-") and _is_prose(value.replace(HOLE, ""))
-            ):
-                if value.replace(HOLE, "").strip() not in ALLOWED:
-                    self.found.append(f'attribute <{tag} {name}="{value}">')
+            words = value.replace(HOLE, "")
+            shown = (spoken and _WORDY.search(words)) or (
+                name.startswith("data-") and _is_prose(words)
+            )
+            if shown and words.strip() not in ALLOWED:
+                self.found.append(f'attribute <{tag} {name}="{value}">')
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._skip:
@@ -194,9 +193,8 @@ def test_the_check_finds_unmarked_words() -> None:
     assert check('<a aria-label="{{ _(\'Home\') }}" class="nav-link">{{ x }} · £</a>') == []
     assert check("{% if s == 'posted' %}{{ url_for('member.home') }}{% endif %}") == []
     assert check("<style>@page { size: A4 }</style><script>go()</script>") == []
-    assert (
-        check("""{{ text_input('n', _('N'), attrs='inputmode="numeric" class="short"') }}""") == []
-    )
+    markup = """{{ text_input('n', _('N'), attrs='inputmode="numeric" class="short"') }}"""
+    assert check(markup) == []
     assert check("""{{ text_input('n', _('N'), attrs='placeholder="Your name"') }}""") == [
         """literal 'placeholder="Your name"'"""
     ]
