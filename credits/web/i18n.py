@@ -52,9 +52,11 @@ pgettext = flask_babel.pgettext
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
-    """Flask-Babel's ngettext, with ``%(num)s`` written as the page's language writes numbers."""
+    """The page language's form of the message for ``num``; ``%(num)s`` is ``num`` written
+    as the language writes numbers."""
     variables.setdefault("num", i18n.format_number(num))
-    return str(flask_babel.ngettext(singular, plural, num, **variables))
+    text = flask_babel.get_translations().ungettext(singular, plural, num)
+    return str(text % variables)
 
 
 def page_language() -> str | None:
