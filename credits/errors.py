@@ -7,11 +7,16 @@ the command line prints ``code: detail``. Nothing here imports Flask.
 
 Raise an error *before* anything is written, or inside the unit of work so the transaction
 rolls back: a refused request changes nothing.
+
+Titles and details a person may read on a page are marked with ``credits.i18n.T``: they stay
+English ``str`` for the API's problem+json, and pages show them in the reader's language.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from credits.i18n import T
 
 
 class CreditsError(Exception):
@@ -19,7 +24,7 @@ class CreditsError(Exception):
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
-    title: ClassVar[str] = "Request refused"
+    title: ClassVar[str] = T("Request refused")
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -31,7 +36,7 @@ class CreditsError(Exception):
 class ValidationFailed(CreditsError):
     code = "validation_error"
     status = 422
-    title = "The request is not valid"
+    title = T("The request is not valid")
 
     def __init__(self, detail: str, errors: dict[str, Any] | None = None, **extra: Any) -> None:
         super().__init__(detail, **extra)
@@ -42,40 +47,40 @@ class ValidationFailed(CreditsError):
 class Unauthorized(CreditsError):
     code = "unauthorized"
     status = 401
-    title = "Sign-in required"
+    title = T("Sign-in required")
 
 
 class Forbidden(CreditsError):
     code = "forbidden"
     status = 403
-    title = "Not allowed"
+    title = T("Not allowed")
 
 
 class NotFound(CreditsError):
     code = "not_found"
     status = 404
-    title = "Not found"
+    title = T("Not found")
 
 
 class Conflict(CreditsError):
     code = "conflict"
     status = 409
-    title = "Conflict"
+    title = T("Conflict")
 
 
 class IdempotencyConflict(CreditsError):
     code = "idempotency_conflict"
     status = 409
-    title = "Idempotency key reused for a different request"
+    title = T("Idempotency key reused for a different request")
 
 
 class InsufficientFunds(CreditsError):
     code = "insufficient_funds"
     status = 409
-    title = "Not enough credits"
+    title = T("Not enough credits")
 
 
 class PeriodClosed(CreditsError):
     code = "period_closed"
     status = 409
-    title = "That month is closed"
+    title = T("That month is closed")

@@ -30,6 +30,7 @@ from sqlmodel import Field, SQLModel
 
 from credits.db import UTCDateTime, utcnow
 from credits.errors import CreditsError
+from credits.i18n import T, Text, Tn
 from credits.ledger.models import BigId
 
 #: Rows older than this are swept away (longer than the longest window).
@@ -58,17 +59,18 @@ class Limit:
     max_events: int
     window: timedelta
     #: Said to the person who hits it: "Too many {what}."
-    what: str
+    what: Text
 
 
-SIGN_IN_ACCOUNT = Limit("sign_in_account", 5, timedelta(minutes=15), "failed sign-ins")
-SIGN_IN_IP = Limit("sign_in_ip", 20, timedelta(minutes=15), "failed sign-ins")
-RESET_EMAIL = Limit("reset_email", 3, timedelta(hours=1), "password reset requests")
-RESET_IP = Limit("reset_ip", 10, timedelta(hours=1), "password reset requests")
-REGISTER_EMAIL = Limit("register_email", 3, timedelta(hours=1), "registrations")
-REGISTER_IP = Limit("register_ip", 5, timedelta(hours=1), "registrations")
-LINK_ACCOUNT = Limit("link_account", 10, timedelta(minutes=15), "attempts with this link")
-LINK_IP = Limit("link_ip", 20, timedelta(minutes=15), "attempts with emailed links")
+# Translators: the limits' "what" follows "Too many ..." (see _refuse).
+SIGN_IN_ACCOUNT = Limit("sign_in_account", 5, timedelta(minutes=15), T("failed sign-ins"))
+SIGN_IN_IP = Limit("sign_in_ip", 20, timedelta(minutes=15), T("failed sign-ins"))
+RESET_EMAIL = Limit("reset_email", 3, timedelta(hours=1), T("password reset requests"))
+RESET_IP = Limit("reset_ip", 10, timedelta(hours=1), T("password reset requests"))
+REGISTER_EMAIL = Limit("register_email", 3, timedelta(hours=1), T("registrations"))
+REGISTER_IP = Limit("register_ip", 5, timedelta(hours=1), T("registrations"))
+LINK_ACCOUNT = Limit("link_account", 10, timedelta(minutes=15), T("attempts with this link"))
+LINK_IP = Limit("link_ip", 20, timedelta(minutes=15), T("attempts with emailed links"))
 
 #: Every limit, by name (documented in docs/people-and-access.md).
 LIMITS = {
@@ -89,7 +91,7 @@ LIMITS = {
 class RateLimited(CreditsError):
     code = "rate_limited"
     status = 429
-    title = "Too many attempts"
+    title = T("Too many attempts")
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail, retry_after=retry_after_s)
@@ -128,8 +130,12 @@ def _refuse(limit: Limit, oldest: datetime | None, now: datetime) -> RateLimited
     wait_s = max(1, math.ceil(wait))
     minutes = max(1, math.ceil(wait_s / 60))
     return RateLimited(
-        f"Too many {limit.what}. Please wait {minutes} minute{'s' if minutes != 1 else ''} "
-        "and try again.",
+        Tn(
+            "Too many %(what)s. Please wait %(num)s minute and try again.",
+            "Too many %(what)s. Please wait %(num)s minutes and try again.",
+            minutes,
+            what=limit.what,
+        ),
         retry_after_s=wait_s,
     )
 

@@ -15,7 +15,12 @@ MAX_BYTES = 15 * 1024 * 1024
 
 
 class ImageUnreadable(Exception):
-    """The file is not a picture this terminal can read, or holds no QR code."""
+    """The file is not a picture this terminal can read, or holds no QR code. ``reason`` says
+    which: ``too_large_file``, ``too_many_pixels`` or ``not_a_picture``."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def read_codes(data: bytes | Path) -> list[str]:
@@ -27,13 +32,13 @@ def read_codes(data: bytes | Path) -> list[str]:
 
     raw = data.read_bytes() if isinstance(data, Path) else data
     if len(raw) > MAX_BYTES:
-        raise ImageUnreadable("the picture is larger than 15 MB")
+        raise ImageUnreadable("the picture is larger than 15 MB", "too_large_file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image: Image.Image = Image.open(io.BytesIO(raw))
             if image.width * image.height > MAX_PIXELS:
-                raise ImageUnreadable("the picture is too large")
+                raise ImageUnreadable("the picture is too large", "too_many_pixels")
             image.load()
     except (
         UnidentifiedImageError,
@@ -41,7 +46,9 @@ def read_codes(data: bytes | Path) -> list[str]:
         Image.DecompressionBombWarning,
         Image.DecompressionBombError,
     ) as exc:
-        raise ImageUnreadable("this file is not a picture the terminal can read") from exc
+        raise ImageUnreadable(
+            "this file is not a picture the terminal can read", "not_a_picture"
+        ) from exc
     if image.mode not in ("L", "RGB", "RGBA"):
         image = image.convert("RGB")
     found = zxingcpp.read_barcodes(

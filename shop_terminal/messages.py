@@ -2,7 +2,8 @@
 
 The machine-readable outcome (state, reason code, exit code) is kept beside the words in the
 journal and in ``--json`` output; the words are for a person at a busy counter, so they say
-what happened and what to do, in the shop's local time.
+what happened and what to do, in the shop's local time and in the language of the counter
+screen (``Context.words``; English by default, as on the command line).
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-NOT_VALID = "This is not a valid voucher."
-CANT_ACCEPT = "Can't accept this voucher now."
+from shop_terminal.i18n import ENGLISH, Words
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the words may mention: the shop's time zone, its own id and name, its limits."""
+    """What the words may mention: the shop's time zone, its own id and name, its limits;
+    and the language they are written in."""
 
     tz: ZoneInfo
     shop_id: int | None = None
     shop_name: str | None = None
     limits: dict[str, int] | None = None
+    words: Words = ENGLISH
 
 
 @dataclass(frozen=True)
@@ -37,50 +39,62 @@ class Message:
     lines: tuple[str, ...] = ()
 
 
-def credits(n: int | None) -> str:
-    """``1 credit`` / ``12 credits``."""
-    return "1 credit" if n == 1 else f"{n if n is not None else '?'} credits"
+def credits(n: int | None, words: Words = ENGLISH) -> str:
+    """``1 credit`` / ``12 credits`` (Polish: ``2 kredyty``, ``5 kredytów``)."""
+    if n is None:
+        return words.gettext("? credits")
+    return words.ngettext("%(num)s credit", "%(num)s credits", n)
 
 
 def when(t: datetime | None, ctx: Context, *, now: datetime | None = None) -> str:
     """``at 10:31`` today, ``on Tue 3 Dec at 10:31`` otherwise (shop's local time)."""
+    w = ctx.words
     if t is None:
-        return "earlier"
+        return w.gettext("earlier")
     local = t.astimezone(ctx.tz)
     today = (now or datetime.now(UTC)).astimezone(ctx.tz).date()
-    clock = local.strftime("%H:%M")
     if local.date() == today:
-        return f"at {clock}"
-    return f"on {local.strftime('%a')} {local.day} {local.strftime('%b')} at {clock}"
+        return w.gettext("at %(time)s", time=w.clock(local))
+    return w.gettext("on %(day)s at %(time)s", day=w.weekday_day(local.date()), time=w.clock(local))
+
+
+def clock(t: datetime | None, ctx: Context) -> str:
+    """The time of day only (``10:31``), for the list of today's scans."""
+    return ctx.words.clock(t.astimezone(ctx.tz)) if t is not None else ""
 
 
 def _expiry(expires_at: int | None, ctx: Context) -> str:
     if expires_at is None:
-        return "unknown"
-    local = datetime.fromtimestamp(expires_at, ctx.tz)
-    return f"{local.day} {local.strftime('%b %Y')}, {local.strftime('%H:%M')}"
+        return ctx.words.gettext("unknown")
+    return ctx.words.day_and_time(datetime.fromtimestamp(expires_at, ctx.tz))
 
 
 def describe(scan: Any, ctx: Context) -> Message:
     """The message for a journal row (``shop_terminal.store.Scan``)."""
-    ref = f"Voucher {scan.reference}" if scan.reference else "Voucher"
+    w = ctx.words
     state = scan.state
     if state in ("redeemed", "exception"):
         taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
-        lines = [_taken_line(ref, taken, scan.face_value, scan.change)]
+        lines = [_taken_line(scan.reference, taken, scan.face_value, scan.change, w)]
         if scan.offline_accepted_at is not None:
             lines.append(
-                f"Accepted offline {when(scan.offline_accepted_at, ctx)}; the council has it now."
+                w.gettext(
+                    "Accepted offline %(when)s; the council has it now.",
+                    when=when(scan.offline_accepted_at, ctx),
+                )
             )
         if state == "exception":
             return Message(
                 "yes",
-                credits(taken),
-                "Accepted offline — but it was used elsewhere.",
+                credits(taken, w),
+                w.gettext("Accepted offline — but it was used elsewhere."),
                 (
                     *lines,
-                    _exception_line(scan),
-                    "The council has recorded this and still pays your shop; nothing more to do.",
+                    _exception_line(scan, w),
+                    w.gettext(
+                        "The council has recorded this and still pays your shop; "
+                        "nothing more to do."
+                    ),
                 ),
             )
         if scan.needs_attention:
@@ -88,148 +102,216 @@ def describe(scan: Any, ctx: Context) -> Message:
             # a stopped terminal): the shop has been paid for goods it may not have given.
             return Message(
                 "yes",
-                credits(taken),
-                "This voucher went through after all.",
+                credits(taken, w),
+                w.gettext("This voucher went through after all."),
                 (
                     *lines,
-                    "The screen could not confirm it at the time, but the council's system took "
-                    f"it: your shop is paid {credits(taken)}.",
-                    "If the customer comes back, give them their goods; otherwise tell the "
-                    "council, so it can give the credits back.",
+                    w.gettext(
+                        "The screen could not confirm it at the time, but the council's system "
+                        "took it: your shop is paid %(amount)s.",
+                        amount=credits(taken, w),
+                    ),
+                    w.gettext(
+                        "If the customer comes back, give them their goods; otherwise tell the "
+                        "council, so it can give the credits back."
+                    ),
                 ),
             )
-        return Message("yes", credits(taken), "Voucher accepted.", tuple(lines))
+        return Message("yes", credits(taken, w), w.gettext("Voucher accepted."), tuple(lines))
     if state == "queued":
         return Message(
             "yes",
-            credits(scan.amount),
-            "Accepted offline.",
+            credits(scan.amount, w),
+            w.gettext("Accepted offline."),
             (
-                _taken_line(ref, scan.amount, scan.face_value, None),
-                "The council's system can't be reached right now. This voucher is accepted and "
-                "will be sent automatically when the connection is back.",
+                _taken_line(scan.reference, scan.amount, scan.face_value, None, w),
+                w.gettext(
+                    "The council's system can't be reached right now. This voucher is accepted "
+                    "and will be sent automatically when the connection is back."
+                ),
             ),
         )
     if state == "pending":
         return Message(
             "no",
-            "WAIT",
-            "Waiting for the council's answer.",
-            ("Don't hand over goods for this voucher yet.",),
+            w.gettext("WAIT"),
+            w.gettext("Waiting for the council's answer."),
+            (w.gettext("Don't hand over goods for this voucher yet."),),
         )
     if state == "declined":
-        return Message("no", "NOT NOW", *_declined(scan, ctx))
-    return Message("no", "NO", *_refused(scan, ctx))
+        return Message("no", w.gettext("NOT NOW"), *_declined(scan, ctx))
+    return Message("no", w.gettext("NO"), *_refused(scan, ctx))
 
 
-def _taken_line(ref: str, taken: int | None, face: int | None, change: int | None) -> str:
+def _taken_line(
+    reference: str | None, taken: int | None, face: int | None, change: int | None, w: Words
+) -> str:
     if face is None or taken is None or taken == face:
-        return f"{ref} for {credits(face if face is not None else taken)}: all of it taken."
+        amount = credits(face if face is not None else taken, w)
+        if reference:
+            return w.gettext(
+                "Voucher %(ref)s for %(amount)s: all of it taken.", ref=reference, amount=amount
+            )
+        return w.gettext("Voucher for %(amount)s: all of it taken.", amount=amount)
     back = change if change is not None else face - taken
-    return (
-        f"{ref} for {credits(face)}: {credits(taken)} taken, {credits(back)} "
-        "go back to the customer."
+    values = {"face": credits(face, w), "taken": credits(taken, w), "back": credits(back, w)}
+    if reference:
+        return w.gettext(
+            "Voucher %(ref)s for %(face)s: %(taken)s taken, %(back)s go back to the customer.",
+            ref=reference,
+            **values,
+        )
+    return w.gettext(
+        "Voucher for %(face)s: %(taken)s taken, %(back)s go back to the customer.", **values
     )
 
 
-def _exception_line(scan: Any) -> str:
+def _exception_line(scan: Any, w: Words) -> str:
     if scan.reason == "voucher_cancelled":
-        return "Meanwhile its owner had cancelled it."
-    return "Meanwhile it had been used at another shop."
+        return w.gettext("Meanwhile its owner had cancelled it.")
+    return w.gettext("Meanwhile it had been used at another shop.")
 
 
 def _already(scan: Any, ctx: Context) -> str:
+    w = ctx.words
     at = when(scan.other_redeemed_at, ctx)
     if scan.other_shop_id is not None and scan.other_shop_id == ctx.shop_id:
-        return f"This voucher was already used here {at}."
+        return w.gettext("This voucher was already used here %(when)s.", when=at)
     if scan.other_shop_name:
-        return f"This voucher was already used at {scan.other_shop_name} {at}."
-    return f"This voucher was already used at another shop {at}."
+        return w.gettext(
+            "This voucher was already used at %(shop)s %(when)s.",
+            shop=scan.other_shop_name,
+            when=at,
+        )
+    return w.gettext("This voucher was already used at another shop %(when)s.", when=at)
 
 
 def _refused(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
+    w = ctx.words
     reason = scan.reason
+    not_valid = w.gettext("This is not a valid voucher.")
     if reason == "malformed_code":
-        return NOT_VALID, (
-            "The code could not be read as a council voucher. Scan the QR code "
-            "again, or ask to see the voucher.",
+        return not_valid, (
+            w.gettext(
+                "The code could not be read as a council voucher. Scan the QR code "
+                "again, or ask to see the voucher."
+            ),
         )
     if reason == "invalid_signature":
-        return NOT_VALID, ("The code has been changed, or it was not issued by the council.",)
+        return not_valid, (
+            w.gettext("The code has been changed, or it was not issued by the council."),
+        )
     if reason == "unknown_key":
-        return NOT_VALID, (
-            "It was not signed by the council's keys (it may be forged, or signed "
-            "with a key that has been withdrawn).",
+        return not_valid, (
+            w.gettext(
+                "It was not signed by the council's keys (it may be forged, or signed "
+                "with a key that has been withdrawn)."
+            ),
         )
     if reason == "expired":
-        return "This voucher has expired.", (
-            f"It was valid until {_expiry(scan.expires_at, ctx)}.",
-            "The customer can ask the council for help.",
+        return w.gettext("This voucher has expired."), (
+            w.gettext("It was valid until %(when)s.", when=_expiry(scan.expires_at, ctx)),
+            w.gettext("The customer can ask the council for help."),
         )
     if reason == "already_redeemed":
-        return _already(scan, ctx), ("A voucher can be used only once.",)
+        return _already(scan, ctx), (w.gettext("A voucher can be used only once."),)
     if reason == "voucher_cancelled":
-        return "This voucher was cancelled by its owner.", (
-            "Its credits went back to their account; they can make a new voucher.",
+        return w.gettext("This voucher was cancelled by its owner."), (
+            w.gettext("Its credits went back to their account; they can make a new voucher."),
         )
     if reason == "amount_exceeds_voucher":
-        return f"This voucher is only worth {credits(scan.face_value)}.", (
-            f"You asked for {credits(scan.amount)}. Take {scan.face_value} or less.",
+        return w.gettext(
+            "This voucher is only worth %(amount)s.", amount=credits(scan.face_value, w)
+        ), (
+            w.gettext(
+                "You asked for %(asked)s. Take %(most)s or less.",
+                asked=credits(scan.amount, w),
+                most=w.number(scan.face_value) if scan.face_value is not None else "?",
+            ),
         )
     if reason == "not_found":
-        return "The council has no record of this voucher.", (
-            "It may be a copy of a test voucher. Ask the customer to check their voucher.",
+        return w.gettext("The council has no record of this voucher."), (
+            w.gettext(
+                "It may be a copy of a test voucher. Ask the customer to check their voucher."
+            ),
         )
     if reason == "offline_limit_exceeded":
-        return "The council refused a voucher this till accepted offline.", (
-            "It was above this till's offline limit. Contact the council about it.",
+        return w.gettext("The council refused a voucher this till accepted offline."), (
+            w.gettext("It was above this till's offline limit. Contact the council about it."),
         )
-    lines = ("The council's system refused it" + (f": {scan.detail}" if scan.detail else "."),)
-    return "The council's system refused this voucher.", lines
+    # The ledger's own words (its problem+json detail) are English: the API is not translated.
+    line = (
+        w.gettext("The council's system refused it: %(detail)s", detail=scan.detail)
+        if scan.detail
+        else w.gettext("The council's system refused it.")
+    )
+    return w.gettext("The council's system refused this voucher."), (line,)
 
 
 def _declined(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
+    w = ctx.words
     reason = scan.reason
     limits = ctx.limits or {}
-    down = "The council's system can't be reached right now."
-    later = "Ask the customer to come back later, or try again in a minute."
+    cant_accept = w.gettext("Can't accept this voucher now.")
+    down = w.gettext("The council's system can't be reached right now.")
+    later = w.gettext("Ask the customer to come back later, or try again in a minute.")
     if reason == "no_trust_list":
-        return "Can't check vouchers yet.", (
-            "This till has not reached the council's system since it was set up, so it "
-            "cannot check vouchers. Connect it to the internet.",
+        return w.gettext("Can't check vouchers yet."), (
+            w.gettext(
+                "This till has not reached the council's system since it was set up, so it "
+                "cannot check vouchers. Connect it to the internet."
+            ),
         )
     if reason == "terminal_not_authorised":
-        return "This till is not allowed to take vouchers.", (
-            "The council's system refused this till's key. Ask the council to check this "
-            "till's registration.",
+        return w.gettext("This till is not allowed to take vouchers."), (
+            w.gettext(
+                "The council's system refused this till's key. Ask the council to check this "
+                "till's registration."
+            ),
         )
     if reason == "awaiting_answer":
-        return CANT_ACCEPT, (
-            f"Its earlier scan {when(scan.other_redeemed_at, ctx)} is still waiting for the "
-            "council's answer, so it may already be used.",
+        return cant_accept, (
+            w.gettext(
+                "Its earlier scan %(when)s is still waiting for the council's answer, so it may "
+                "already be used.",
+                when=when(scan.other_redeemed_at, ctx),
+            ),
             later,
         )
     if reason == "offline_never_connected":
-        return CANT_ACCEPT, (down, "This till has no offline allowance yet.", later)
+        return cant_accept, (down, w.gettext("This till has no offline allowance yet."), later)
     if reason == "offline_floor_limit":
         floor = limits.get("floor_limit")
-        return CANT_ACCEPT, (
+        return cant_accept, (
             down,
-            f"Offline, this till can take at most {credits(floor)} from one voucher.",
-            f"Take part of it (up to {floor}), or ask the customer to come back later.",
+            w.gettext(
+                "Offline, this till can take at most %(amount)s from one voucher.",
+                amount=credits(floor, w),
+            ),
+            w.gettext(
+                "Take part of it (up to %(most)s), or ask the customer to come back later.",
+                most=w.number(floor) if floor is not None else "?",
+            ),
         )
     if reason == "offline_count_cap":
-        return CANT_ACCEPT, (
+        count = limits.get("max_count")
+        return cant_accept, (
             down,
-            f"This till already holds {limits.get('max_count')} offline vouchers waiting to be "
-            "sent, which is its limit.",
+            w.gettext(
+                "This till already holds %(count)s offline vouchers waiting to be sent, which "
+                "is its limit.",
+                count=w.number(count) if count is not None else "?",
+            ),
             later,
         )
     if reason == "offline_total_cap":
-        return CANT_ACCEPT, (
+        return cant_accept, (
             down,
-            f"Offline vouchers waiting to be sent would go over this till's limit of "
-            f"{credits(limits.get('max_total'))}.",
+            w.gettext(
+                "Offline vouchers waiting to be sent would go over this till's limit of "
+                "%(amount)s.",
+                amount=credits(limits.get("max_total"), w),
+            ),
             later,
         )
-    return CANT_ACCEPT, (down, later)
+    return cant_accept, (down, later)

@@ -39,6 +39,7 @@ from typing import Any
 
 from shop_terminal import messages
 from shop_terminal.config import Config
+from shop_terminal.i18n import ENGLISH, Words
 from shop_terminal.ledger import (
     LedgerClient,
     LedgerNoAnswer,
@@ -297,11 +298,11 @@ class Terminal:
 
     # --- scan ---------------------------------------------------------------------------------
 
-    def outcome(self, scan: Scan) -> Outcome:
-        """The message for a stored scan (for showing it again)."""
-        return Outcome(scan, messages.describe(scan, self._context()))
+    def outcome(self, scan: Scan, words: Words = ENGLISH) -> Outcome:
+        """The message for a stored scan (for showing it again), in ``words``' language."""
+        return Outcome(scan, messages.describe(scan, self._context(words)))
 
-    def _context(self) -> messages.Context:
+    def _context(self, words: Words = ENGLISH) -> messages.Context:
         info = self.info() or {}
         shop = info.get("shop") or {}
         return messages.Context(
@@ -309,6 +310,7 @@ class Terminal:
             shop_id=shop.get("id"),
             shop_name=shop.get("name"),
             limits=self.offline_limits(),
+            words=words,
         )
 
     def scan(

@@ -5,6 +5,9 @@ result (so a reload never scans again) — and, with JavaScript, submits in the 
 and swaps in the result, keeps the scan box focused for a USB/Bluetooth scanner, offers the
 camera where the browser has ``BarcodeDetector``, and polls the connection state.
 
+The screen speaks the till browser's language (``Accept-Language``), or the one chosen with
+its switcher (``POST /language``, remembered in a cookie on the till): shop_terminal/i18n.py.
+
 Cross-site protection (it listens on localhost, but any page open in the same browser could
 post to it):
 
@@ -26,15 +29,41 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from shop_terminal import i18n
+from shop_terminal.i18n import Words
 from shop_terminal.images import ImageUnreadable, pick_voucher, read_codes
-from shop_terminal.messages import credits, when
+from shop_terminal.messages import clock, credits, when
 from shop_terminal.terminal import Outcome, Terminal
 
 CSRF_COOKIE = "shop_terminal_csrf"
+LANGUAGE_COOKIE = "shop_terminal_lang"
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+
+
+def _choose_language() -> str:
+    """The switcher's choice (a cookie on the till), else the browser's, else English."""
+    chosen = i18n.normalise(request.cookies.get(LANGUAGE_COOKIE))
+    if chosen:
+        return chosen
+    for value, _quality in request.accept_languages:
+        if value == "*":
+            return i18n.DEFAULT
+        found = i18n.normalise(value)
+        if found:
+            return found
+    return i18n.DEFAULT
+
+
+def words() -> Words:
+    """The words of this request's language."""
+    found = g.get("words")
+    if not isinstance(found, Words):
+        found = Words(_choose_language())
+        g.words = found
+    return found
 
 
 def _host_allowed(host: str) -> bool:
@@ -52,17 +81,30 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
     """The counter screen for ``terminal``; ``secret`` keys the CSRF tokens."""
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES, TEMPLATES_AUTO_RELOAD=False)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    # Templates are extracted with whitespace trimmed (credits/i18n_catalogs.py).
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message: words().gettext(message),
+        ngettext=lambda singular, plural, n: i18n.translations(words().language).ngettext(
+            singular, plural, n
+        ),
+        newstyle=True,
+    )
 
     def csrf_for(cookie: str) -> str:
         return hmac.new(secret, f"counter/{cookie}".encode(), hashlib.sha256).hexdigest()
 
     @app.before_request
     def guard() -> None:
+        w = words()
         if not _host_allowed(request.host):
             abort(
                 400,
-                "This address is not allowed: open the counter screen at "
-                "http://127.0.0.1 or http://localhost.",
+                w.gettext(
+                    "This address is not allowed: open the counter screen at "
+                    "http://127.0.0.1 or http://localhost."
+                ),
             )
         if request.method not in ("GET", "HEAD"):
             own = f"{request.scheme}://{request.host}"
@@ -70,14 +112,18 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
             if origin is None and request.referrer:
                 parts = urlsplit(request.referrer)
                 origin = f"{parts.scheme}://{parts.netloc}"
+            elsewhere = w.gettext("This request did not come from the counter screen.")
             if origin != own:
-                abort(403, "This request did not come from the counter screen.")
+                abort(403, elsewhere)
             if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-                abort(403, "This request did not come from the counter screen.")
+                abort(403, elsewhere)
             cookie = request.cookies.get(CSRF_COOKIE, "")
             sent = request.form.get("csrf", "")
             if not cookie or not hmac.compare_digest(sent, csrf_for(cookie)):
-                abort(403, "The page was out of date: it has been reloaded, please scan again.")
+                abort(
+                    403,
+                    w.gettext("The page was out of date: it has been reloaded, please scan again."),
+                )
 
     @app.after_request
     def headers(response: Any) -> Any:
@@ -89,6 +135,9 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Language", words().language)
+            response.vary.update(("Accept-Language", "Cookie"))
         return response
 
     @app.errorhandler(HTTPException)
@@ -96,10 +145,20 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         wants_json = "application/json" in request.headers.get("Accept", "")
         if wants_json:
             return jsonify(error=exc.description, status=exc.code), exc.code
-        return render_template("error.html", error=exc), exc.code
+        description = exc.description
+        if description == type(exc).description:
+            # Werkzeug's own English sentence: say it in the screen's language instead.
+            description = _standard_error(exc.code, words())
+        return render_template(
+            "error.html", error=exc, description=description, language=words().language
+        ), exc.code
 
     def context(outcome: Outcome | None = None, **extra: Any) -> dict[str, Any]:
-        ctx = terminal._context()
+        w = words()
+        ctx = terminal._context(w)
+        if outcome is not None:
+            # The scan's words in the screen's language (the terminal writes English).
+            outcome = terminal.outcome(outcome.scan, w)
         totals, scans = terminal.today(limit=8)
         month = terminal.totals(*terminal.month_bounds())
         queued, queued_credits = terminal.store.queue_summary()
@@ -114,16 +173,23 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
             "unconfirmed": terminal.store.unresolved_count(),
             "totals": totals,
             "month": month,
-            "recent": [(s, terminal.outcome(s).message) for s in scans[:8]],
-            "attention": [(s, terminal.outcome(s).message) for s in terminal.store.attention()],
-            "terminal_name": info.get("name") or "Shop terminal",
+            "recent": [(s, terminal.outcome(s, w).message) for s in scans[:8]],
+            "attention": [(s, terminal.outcome(s, w).message) for s in terminal.store.attention()],
+            "terminal_name": info.get("name") or w.gettext("Shop terminal"),
             "shop_name": (info.get("shop") or {}).get("name") or "",
             "limits": terminal.offline_limits(),
             "form_id": str(uuid.uuid4()),
             "csrf": csrf_for(cookie),
             "csrf_cookie": cookie,
             "when": lambda t: when(t, ctx),
-            "credits": credits,
+            "clock": lambda t: clock(t, ctx),
+            "credits": lambda n: credits(n, w),
+            "number": w.number,
+            "language": w.language,
+            "languages": [
+                {"code": code, "name": name, "current": code == w.language}
+                for code, name in i18n.LANGUAGES.items()
+            ],
             **extra,
         }
 
@@ -142,6 +208,7 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
             return jsonify(
                 scan_id=outcome.scan.id,
                 tone=outcome.message.tone,
+                # The machine-readable outcome keeps its English words, as on the command line.
                 outcome=outcome.as_json(),
                 result_html=render_template("_result.html", **values),
                 status_html=render_template("_status.html", **values),
@@ -156,23 +223,40 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
         if scan_id := request.args.get("scan"):
             scan = terminal.store.scan(scan_id)
             if scan is None:
-                abort(404, "No such scan.")
-            outcome = terminal.outcome(scan)
+                abort(404, words().gettext("No such scan."))
+            outcome = terminal.outcome(scan, words())
         return page(outcome=outcome)
+
+    @app.post("/language")
+    def language() -> Any:
+        chosen = i18n.normalise(request.form.get("language"))
+        if chosen is None:
+            abort(400, words().gettext("Choose one of the languages offered."))
+        response = redirect(url_for("index"), code=303)
+        # A year: the till keeps its language until someone changes it.
+        response.set_cookie(
+            LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, httponly=True, samesite="Strict"
+        )
+        return response
 
     @app.post("/scan")
     def scan() -> Any:
+        w = words()
         code = request.form.get("code", "")
         if not code.strip():
-            return page(400, form_error="Scan a voucher, or type its code, then press Enter.")
+            return page(
+                400, form_error=w.gettext("Scan a voucher, or type its code, then press Enter.")
+            )
         amount_text = request.form.get("amount", "").strip()
         amount = None
         if amount_text:
             if not amount_text.isdigit() or int(amount_text) < 1:
                 return page(
                     400,
-                    form_error="The amount must be a whole number of credits, "
-                    "1 or more (or empty to take all of the voucher).",
+                    form_error=w.gettext(
+                        "The amount must be a whole number of credits, "
+                        "1 or more (or empty to take all of the voucher)."
+                    ),
                 )
             amount = int(amount_text)
         source = request.form.get("source", "scanner")
@@ -183,18 +267,27 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
 
     @app.post("/scan-image")
     def scan_image() -> Any:
+        w = words()
         upload = request.files.get("picture")
         if upload is None or not upload.filename:
-            return page(400, form_error="Choose a picture of the voucher's QR code first.")
+            return page(
+                400, form_error=w.gettext("Choose a picture of the voucher's QR code first.")
+            )
         try:
             code = pick_voucher(read_codes(upload.read()))
         except ImageUnreadable as exc:
-            return page(400, form_error=f"Could not read that picture: {exc}.")
+            why = {
+                "too_large_file": w.gettext("the picture is larger than 15 MB"),
+                "too_many_pixels": w.gettext("the picture is too large"),
+            }.get(exc.reason, w.gettext("this file is not a picture the terminal can read"))
+            return page(400, form_error=w.gettext("Could not read that picture: %(why)s.", why=why))
         if code is None:
             return page(
                 400,
-                form_error="No QR code found in this picture. Try a sharper, "
-                "closer picture, or type the code.",
+                form_error=w.gettext(
+                    "No QR code found in this picture. Try a sharper, "
+                    "closer picture, or type the code."
+                ),
             )
         form_id = request.form.get("form_id") or None
         return answer(terminal.scan(code, source="image", form_id=form_id))
@@ -228,12 +321,26 @@ def create_app(terminal: Terminal, *, secret: bytes) -> Flask:
     return app
 
 
+def _standard_error(status: int | None, w: Words) -> str:
+    if status == 404:
+        return w.gettext("There is nothing at this address.")
+    if status == 405:
+        return w.gettext("This address does not take that kind of request.")
+    if status == 413:
+        return w.gettext("That file is too large to send (at most 16 MB).")
+    return w.gettext("The counter screen could not do that. Go back and try again.")
+
+
 def _facts(outcome: Outcome, ctx: Any) -> str | None:
     s = outcome.scan
+    w: Words = ctx.words
     if not s.reference:
         return None
-    parts = [f"Reference {s.reference}", f"face value {credits(s.face_value)}"]
+    parts = [
+        w.gettext("Reference %(ref)s", ref=s.reference),
+        w.gettext("face value %(amount)s", amount=credits(s.face_value, w)),
+    ]
     if s.expires_at:
         local = datetime.fromtimestamp(s.expires_at, UTC).astimezone(ctx.tz)
-        parts.append(f"valid until {local.day} {local.strftime('%b %Y %H:%M')}")
+        parts.append(w.gettext("valid until %(when)s", when=w.day_and_time(local)))
     return " · ".join(parts)

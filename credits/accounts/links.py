@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from credits.db import RetryTransaction, UTCDateTime, unique_violation, utcnow
 from credits.errors import CreditsError
+from credits.i18n import T, Text
 from credits.ledger.models import BigId
 
 
@@ -61,19 +62,19 @@ MAX_TOKEN_CHARS = 100
 class LinkInvalid(CreditsError):
     code = "link_invalid"
     status = 404
-    title = "That link is not valid"
+    title = T("That link is not valid")
 
 
 class LinkExpired(CreditsError):
     code = "link_expired"
     status = 410
-    title = "That link has expired"
+    title = T("That link has expired")
 
 
 class LinkUsed(CreditsError):
     code = "link_used"
     status = 410
-    title = "That link has already been used"
+    title = T("That link has already been used")
 
 
 def _digest(token: str) -> str:
@@ -118,12 +119,9 @@ def find_link(session: Session, secret: str, purpose: LinkPurpose) -> AccountLin
         raise LinkInvalid(_invalid_text(purpose))
     if link.used_at is not None:
         raise LinkUsed(
-            "This link has already been used. "
-            + (
-                "Sign in with your password, or ask for a new link."
-                if purpose is not LinkPurpose.CONFIRM_EMAIL
-                else "Your email address is confirmed."
-            )
+            T("This link has already been used. Sign in with your password, or ask for a new link.")
+            if purpose is not LinkPurpose.CONFIRM_EMAIL
+            else T("This link has already been used. Your email address is confirmed.")
         )
     if link.expires_at <= utcnow():
         raise LinkExpired(_expired_text(purpose))
@@ -146,7 +144,7 @@ def consume_link(session: Session, secret: str, purpose: LinkPurpose) -> Account
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise LinkUsed("This link has just been used. Sign in, or ask for a new link.")
+        raise LinkUsed(T("This link has just been used. Sign in, or ask for a new link."))
     link.used_at = now
     return link
 
@@ -178,23 +176,31 @@ def latest_link(session: Session, person_id: int, purpose: LinkPurpose) -> Accou
     ).scalar_one_or_none()
 
 
-def _invalid_text(purpose: LinkPurpose) -> str:
+def _invalid_text(purpose: LinkPurpose) -> Text:
     return {
-        LinkPurpose.INVITATION: "This invitation link is not valid: it may have been replaced "
-        "by a newer one or withdrawn. Ask the council to send you a new invitation.",
-        LinkPurpose.PASSWORD_RESET: "This password reset link is not valid: it may have been "
-        "replaced by a newer one. Ask for a new link.",
-        LinkPurpose.CONFIRM_EMAIL: "This confirmation link is not valid: it may have been "
-        "replaced by a newer one.",
+        LinkPurpose.INVITATION: T(
+            "This invitation link is not valid: it may have been replaced by a newer one or "
+            "withdrawn. Ask the council to send you a new invitation."
+        ),
+        LinkPurpose.PASSWORD_RESET: T(
+            "This password reset link is not valid: it may have been replaced by a newer one. "
+            "Ask for a new link."
+        ),
+        LinkPurpose.CONFIRM_EMAIL: T(
+            "This confirmation link is not valid: it may have been replaced by a newer one."
+        ),
     }[purpose]
 
 
-def _expired_text(purpose: LinkPurpose) -> str:
+def _expired_text(purpose: LinkPurpose) -> Text:
     return {
-        LinkPurpose.INVITATION: "This invitation has expired. Ask the council to send you a "
-        "new one.",
-        LinkPurpose.PASSWORD_RESET: "This password reset link has expired (they work for one "
-        "hour). Ask for a new link.",
-        LinkPurpose.CONFIRM_EMAIL: "This confirmation link has expired. Register again to get "
-        "a new one.",
+        LinkPurpose.INVITATION: T(
+            "This invitation has expired. Ask the council to send you a new one."
+        ),
+        LinkPurpose.PASSWORD_RESET: T(
+            "This password reset link has expired (they work for one hour). Ask for a new link."
+        ),
+        LinkPurpose.CONFIRM_EMAIL: T(
+            "This confirmation link has expired. Register again to get a new one."
+        ),
     }[purpose]

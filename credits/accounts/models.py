@@ -58,6 +58,9 @@ class Person(SQLModel, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     status_changed_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    #: The language they read the scheme in (credits.i18n.LANGUAGES): their pages when signed
+    #: in and the emails sent to them. None until they choose or use the site.
+    language: str | None = Field(default=None, sa_column=Column(String(8)))
 
     __table_args__ = (Index("ix_person_status", "status"),)
 

@@ -26,6 +26,7 @@ from credits.accounts.service import PersonExists, create_person, normalise_emai
 from credits.accounts.sessions import end_all_sessions
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
+from credits.i18n import T
 from credits.mail import Message
 
 SELF_REGISTRATION = "self-registration"
@@ -36,13 +37,13 @@ def check_new_password(password: str | None, *, email: str = "", name: str = "")
     password = password or ""
     problems = []
     if len(password) < MIN_PASSWORD_CHARS:
-        problems.append(f"Use at least {MIN_PASSWORD_CHARS} characters.")
+        problems.append(T("Use at least %(count)s characters.", count=MIN_PASSWORD_CHARS))
     elif len(password) > MAX_PASSWORD_CHARS:
-        problems.append(f"Use at most {MAX_PASSWORD_CHARS} characters.")
+        problems.append(T("Use at most %(count)s characters.", count=MAX_PASSWORD_CHARS))
     elif password.strip().lower() in {email.lower(), name.strip().lower()}:
-        problems.append("Do not use your email address or name as your password.")
+        problems.append(T("Do not use your email address or name as your password."))
     if problems:
-        raise ValidationFailed("choose a different password", errors={"password": problems})
+        raise ValidationFailed(T("choose a different password"), errors={"password": problems})
     return password
 
 
@@ -152,9 +153,11 @@ def register(
         taken = session.execute(select(Person).where(Person.phone == number)).scalar_one_or_none()
         if taken is not None and (existing is None or taken.id != existing.id):
             raise PersonExists(
-                "that mobile number is already registered",
+                T("that mobile number is already registered"),
                 errors={
-                    "phone": ["This mobile number is already registered. Leave it out, or sign in."]
+                    "phone": [
+                        T("This mobile number is already registered. Leave it out, or sign in.")
+                    ]
                 },
             )
     if existing is not None:  # declined before: register again on the same record
@@ -182,6 +185,8 @@ def register(
         person.password_hash = password.hash
         session.add(person)
     assert person.id is not None
+    # They registered on a page in this language: their emails are written in it.
+    person.language = out.language
     link, secret = links.issue_link(
         session,
         person_id=person.id,
@@ -227,7 +232,7 @@ def invitation_for(session: Session, secret: str) -> Person:
     person = session.get(Person, link.person_id)
     if person is None or person.status != PersonStatus.INVITED.value:
         raise links.LinkInvalid(
-            "This invitation is no longer valid. Ask the council for a new one."
+            T("This invitation is no longer valid. Ask the council for a new one.")
         )
     return person
 
@@ -290,7 +295,7 @@ def reset_for(session: Session, secret: str) -> Person:
     link = links.find_link(session, secret, links.LinkPurpose.PASSWORD_RESET)
     person = session.get(Person, link.person_id)
     if person is None or person.status not in RESETTABLE:
-        raise links.LinkInvalid("This link can no longer be used. Contact the council.")
+        raise links.LinkInvalid(T("This link can no longer be used. Contact the council."))
     return person
 
 

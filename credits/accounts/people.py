@@ -40,6 +40,7 @@ from credits.accounts.service import (
 from credits.accounts.sessions import WebSession
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import LANGUAGES, T, Text, Tp
 from credits.mail import Message
 from credits.paging import Page, paginate
 
@@ -57,14 +58,28 @@ PERSON_ROLES = (Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF, Role.OFFICER, Ro
 _SHOP_SCOPE = re.compile(r"^shop:[1-9][0-9]{0,17}$")
 
 
+#: A person's status in a sentence ("Ann is disabled, not waiting for approval").
+_STATUS_WORDS = {
+    PersonStatus.INVITED.value: Tp("person status in a sentence", "invited"),
+    PersonStatus.PENDING.value: Tp("person status in a sentence", "pending"),
+    PersonStatus.ACTIVE.value: Tp("person status in a sentence", "active"),
+    PersonStatus.DISABLED.value: Tp("person status in a sentence", "disabled"),
+    PersonStatus.DECLINED.value: Tp("person status in a sentence", "declined"),
+}
+
+
+def _status_word(status: str) -> Text | str:
+    return _STATUS_WORDS.get(status, status)
+
+
 class WrongStatus(Conflict):
     code = "wrong_status"
-    title = "Not possible in the person's current state"
+    title = T("Not possible in the person's current state")
 
 
 class EmailNotConfirmed(Conflict):
     code = "email_not_confirmed"
-    title = "The email address is not confirmed yet"
+    title = T("The email address is not confirmed yet")
 
 
 def _check_shop_scope(session: Session, scope_ref: str) -> None:
@@ -73,14 +88,14 @@ def _check_shop_scope(session: Session, scope_ref: str) -> None:
 
     if not _SHOP_SCOPE.match(scope_ref):
         raise ValidationFailed(
-            f"{scope_ref!r} is not a shop scope (shop:<id>)",
-            errors={"scope_ref": ["Shop staff need a shop: shop:<id>, e.g. shop:3."]},
+            T("'%(scope)s' is not a shop scope (shop:<id>)", scope=scope_ref),
+            errors={"scope_ref": [T("Shop staff need a shop: shop:<id>, e.g. shop:3.")]},
         )
     shop_id = int(scope_ref.split(":", 1)[1])
     if session.get(Shop, shop_id) is None:
         raise ValidationFailed(
-            f"there is no partner shop {shop_id}",
-            errors={"scope_ref": [f"There is no partner shop {shop_id}."]},
+            T("there is no partner shop %(shop)s", shop=str(shop_id)),
+            errors={"scope_ref": [T("There is no partner shop %(shop)s.", shop=str(shop_id))]},
         )
 
 
@@ -111,6 +126,8 @@ class PersonView:
     status_changed_at: datetime | None
     status_changed_by: str | None
     ledger_account_id: int | None
+    #: The language they read the scheme in, if they (or the inviting officer) chose one.
+    language: str | None = None
 
     @property
     def role_names(self) -> list[str]:
@@ -157,6 +174,7 @@ def _view(person: Person, roles: list[tuple[Role, str | None]]) -> PersonView:
         status_changed_at=person.status_changed_at,
         status_changed_by=person.status_changed_by,
         ledger_account_id=person.ledger_account_id,
+        language=person.language,
     )
 
 
@@ -211,8 +229,10 @@ def _status(value: str) -> PersonStatus:
         return PersonStatus(value)
     except ValueError:
         raise ValidationFailed(
-            f"unknown status {value!r}",
-            errors={"status": [f"One of: {', '.join(s.value for s in PersonStatus)}."]},
+            T("unknown status '%(status)s'", status=value),
+            errors={
+                "status": [T("One of: %(list)s.", list=", ".join(s.value for s in PersonStatus))]
+            },
         ) from None
 
 
@@ -223,8 +243,10 @@ def _role(value: str | Role) -> Role:
         role = None
     if role is None or role not in PERSON_ROLES:
         raise ValidationFailed(
-            f"unknown role {value!r}",
-            errors={"role": [f"One of: {', '.join(r.value for r in PERSON_ROLES)}."]},
+            T("unknown role '%(role)s'", role=str(value)),
+            errors={
+                "role": [T("One of: %(list)s.", list=", ".join(r.value for r in PERSON_ROLES))]
+            },
         )
     return role
 
@@ -232,7 +254,7 @@ def _role(value: str | Role) -> Role:
 def _get(session: Session, person_id: int, *, lock: bool = False) -> Person:
     person = session.get(Person, person_id, with_for_update=lock or None)
     if person is None:
-        raise NotFound(f"there is no person {person_id}")
+        raise NotFound(T("there is no person %(id)s", id=str(person_id)))
     return person
 
 
@@ -243,10 +265,11 @@ def clean_name(name: str | None) -> str:
     """A person's name: trimmed, 1–200 characters, no control characters."""
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationFailed("a name is required", errors={"name": ["Enter their name."]})
+        raise ValidationFailed(T("a name is required"), errors={"name": [T("Enter their name.")]})
     if len(name) > MAX_NAME_CHARS:
         raise ValidationFailed(
-            "the name is too long", errors={"name": [f"At most {MAX_NAME_CHARS} characters."]}
+            T("the name is too long"),
+            errors={"name": [T("At most %(count)s characters.", count=MAX_NAME_CHARS)]},
         )
     return name
 
@@ -256,11 +279,14 @@ def clean_reason(reason: str | None, *, required: bool = True) -> str | None:
     reason = " ".join((reason or "").split())
     if not reason:
         if required:
-            raise ValidationFailed("a reason is required", errors={"reason": ["Give a reason."]})
+            raise ValidationFailed(
+                T("a reason is required"), errors={"reason": [T("Give a reason.")]}
+            )
         return None
     if len(reason) > MAX_REASON_CHARS:
         raise ValidationFailed(
-            "the reason is too long", errors={"reason": [f"At most {MAX_REASON_CHARS} characters."]}
+            T("the reason is too long"),
+            errors={"reason": [T("At most %(count)s characters.", count=MAX_REASON_CHARS)]},
         )
     return reason
 
@@ -273,24 +299,28 @@ def check_scope(session: Session, role: Role, scope_ref: str | None) -> str | No
     if check is None:
         if scope_ref is not None:
             raise ValidationFailed(
-                f"the {role.value} role takes no scope",
-                errors={"scope_ref": [f"Only shop staff belong to a shop, not {role.value}."]},
+                T("the %(role)s role takes no scope", role=role.value),
+                errors={
+                    "scope_ref": [
+                        T("Only shop staff belong to a shop, not %(role)s.", role=role.value)
+                    ]
+                },
             )
         return None
     if scope_ref is None:
         raise ValidationFailed(
-            f"the {role.value} role needs a scope",
-            errors={"scope_ref": ["Shop staff need a shop: shop:<id>, e.g. shop:3."]},
+            T("the %(role)s role needs a scope", role=role.value),
+            errors={"scope_ref": [T("Shop staff need a shop: shop:<id>, e.g. shop:3.")]},
         )
     if len(scope_ref) > 120:
-        raise ValidationFailed("the scope is too long", errors={"scope_ref": ["Too long."]})
+        raise ValidationFailed(T("the scope is too long"), errors={"scope_ref": [T("Too long.")]})
     check(session, scope_ref)
     return scope_ref
 
 
 def _may_handle_role(who: Principal, role: Role) -> None:
     if role is Role.ADMIN and who.role is not Role.ADMIN:
-        raise Forbidden("only an administrator can grant or revoke the admin role")
+        raise Forbidden(T("only an administrator can grant or revoke the admin role"))
 
 
 def _may_manage(session: Session, who: Principal, person: Person) -> None:
@@ -299,12 +329,17 @@ def _may_manage(session: Session, who: Principal, person: Person) -> None:
         return
     assert person.id is not None
     if Role.ADMIN in {r for r, _ in _roles_by_person(session, [person.id])[person.id]}:
-        raise Forbidden(f"{person.name} is an administrator: only an administrator can change them")
+        raise Forbidden(
+            T(
+                "%(name)s is an administrator: only an administrator can change them",
+                name=person.name,
+            )
+        )
 
 
-def _not_self(who: Principal, person: Person, what: str) -> None:
+def _not_self(who: Principal, person: Person, refusal: Text) -> None:
     if who.person_id is not None and who.person_id == person.id:
-        raise Forbidden(f"you cannot {what} yourself; ask another officer")
+        raise Forbidden(refusal)
 
 
 def _status_change(
@@ -359,7 +394,7 @@ def parse_roles(roles: Iterable[str | Role]) -> list[Role]:
             parsed.append(role)
     if not parsed:
         raise ValidationFailed(
-            "choose at least one role", errors={"roles": ["Choose at least one role."]}
+            T("choose at least one role"), errors={"roles": [T("Choose at least one role.")]}
         )
     return parsed
 
@@ -374,13 +409,16 @@ def invite(
     phone: str | None = None,
     roles: Iterable[str | Role] = (Role.MEMBER,),
     scope_ref: str | None = None,
+    language: str | None = None,
 ) -> tuple[PersonView, links.AccountLink, Message]:
     """Create a person (status *invited*) with ``roles`` and a 7-day, single-use link to set
     their password; return them, the link and the invitation email.
 
-    ``scope_ref`` is the shop for shop staff. Refuses a known email or mobile number
-    (``person_exists``) and the admin role unless ``who`` is an admin.
+    ``scope_ref`` is the shop for shop staff; ``language`` the language their emails (this
+    one first) are written in. Refuses a known email or mobile number (``person_exists``)
+    and the admin role unless ``who`` is an admin.
     """
+    chosen = check_language(language) if language else None
     wanted = parse_roles(roles)
     for role in wanted:
         _may_handle_role(who, role)
@@ -400,6 +438,7 @@ def invite(
         status=PersonStatus.INVITED,
     )
     assert person.id is not None
+    person.language = chosen
     for role in wanted:
         grant_role(session, person, role, granted_by=who.actor, scope_ref=scopes[role])
     link, secret = links.issue_link(
@@ -427,7 +466,13 @@ def resend_invitation(
     person = _get(session, person_id, lock=True)
     _may_manage(session, who, person)
     if person.status != PersonStatus.INVITED.value:
-        raise WrongStatus(f"{person.name} is {person.status}, not waiting for an invitation")
+        raise WrongStatus(
+            T(
+                "%(name)s is %(status)s, not waiting for an invitation",
+                name=person.name,
+                status=_status_word(person.status),
+            )
+        )
     link, secret = links.issue_link(
         session, person_id=person_id, purpose=links.LinkPurpose.INVITATION, created_by=who.actor
     )
@@ -449,7 +494,13 @@ def withdraw_invitation(
     person = _get(session, person_id, lock=True)
     _may_manage(session, who, person)
     if person.status != PersonStatus.INVITED.value:
-        raise WrongStatus(f"{person.name} is {person.status}: there is no invitation to withdraw")
+        raise WrongStatus(
+            T(
+                "%(name)s is %(status)s: there is no invitation to withdraw",
+                name=person.name,
+                status=_status_word(person.status),
+            )
+        )
     text = clean_reason(reason, required=False) or "Invitation withdrawn"
     links.revoke_links(session, person_id)
     _status_change(person, PersonStatus.DISABLED, who, text)
@@ -495,7 +546,8 @@ def list_invitations(
         query = query.where(or_(t_link.c.id.is_(None), ~usable))
     elif state not in (None, "", "all"):
         raise ValidationFailed(
-            f"unknown state {state!r}", errors={"state": ["One of: pending, expired, all."]}
+            T("unknown state '%(state)s'", state=state),
+            errors={"state": [T("One of: pending, expired, all.")]},
         )
     query = query.order_by(t_link.c.created_at.desc(), T_PERSON.c.id.desc())
     found = paginate(session, query, page=page, per_page=per_page)
@@ -552,8 +604,8 @@ def update_person(
                 ).first()
                 if taken:
                     raise PersonExists(
-                        "someone else is registered with that mobile number",
-                        errors={"phone": ["Someone else is registered with this number."]},
+                        T("someone else is registered with that mobile number"),
+                        errors={"phone": [T("Someone else is registered with this number.")]},
                     )
             changes["phone"] = [person.phone, new_phone]
             person.phone = new_phone
@@ -576,7 +628,13 @@ def grant(
     _may_handle_role(who, wanted)
     _may_manage(session, who, person)
     if person.status in (PersonStatus.PENDING.value, PersonStatus.DECLINED.value):
-        raise WrongStatus(f"{person.name}'s registration is {person.status}: approve it first")
+        raise WrongStatus(
+            T(
+                "%(name)s's registration is %(status)s: approve it first",
+                name=person.name,
+                status=_status_word(person.status),
+            )
+        )
     scope = check_scope(session, wanted, scope_ref)
     existing = session.get(PersonRole, (person_id, wanted.value))
     if existing is not None and existing.scope_ref == scope:
@@ -613,10 +671,19 @@ def revoke(session: Session, who: Principal, person_id: int, role: str | Role) -
     _may_handle_role(who, wanted)
     _may_manage(session, who, person)
     if wanted in (Role.OFFICER, Role.ADMIN):
-        _not_self(who, person, f"take the {wanted.value} role from")
+        _not_self(
+            who,
+            person,
+            T(
+                "you cannot take the %(role)s role from yourself; ask another officer",
+                role=wanted.value,
+            ),
+        )
     existing = session.get(PersonRole, (person_id, wanted.value))
     if existing is None:
-        raise NotFound(f"{person.name} does not hold the {wanted.value} role")
+        raise NotFound(
+            T("%(name)s does not hold the %(role)s role", name=person.name, role=wanted.value)
+        )
     session.execute(
         delete(PersonRole).where(T_ROLE.c.person_id == person_id, T_ROLE.c.role == wanted.value)
     )
@@ -639,16 +706,13 @@ def disable(session: Session, who: Principal, person_id: int, reason: str | None
     now. Their credits stay in the ledger."""
     person = _get(session, person_id, lock=True)
     _may_manage(session, who, person)
-    _not_self(who, person, "disable")
+    _not_self(who, person, T("you cannot disable yourself; ask another officer"))
     text = clean_reason(reason)
     if person.status not in (PersonStatus.ACTIVE.value, PersonStatus.INVITED.value):
         raise WrongStatus(
-            f"{person.name} is {person.status}"
-            + (
-                ": decline the registration instead"
-                if person.status == PersonStatus.PENDING.value
-                else ""
-            )
+            T("%(name)s is pending: decline the registration instead", name=person.name)
+            if person.status == PersonStatus.PENDING.value
+            else T("%(name)s is %(status)s", name=person.name, status=_status_word(person.status))
         )
     previous = person.status
     _status_change(person, PersonStatus.DISABLED, who, text)
@@ -676,7 +740,13 @@ def enable(session: Session, who: Principal, person_id: int) -> PersonView:
     person = _get(session, person_id, lock=True)
     _may_manage(session, who, person)
     if person.status != PersonStatus.DISABLED.value:
-        raise WrongStatus(f"{person.name} is {person.status}, not disabled")
+        raise WrongStatus(
+            T(
+                "%(name)s is %(status)s, not disabled",
+                name=person.name,
+                status=_status_word(person.status),
+            )
+        )
     status = PersonStatus.ACTIVE if person.password_hash else PersonStatus.INVITED
     _status_change(person, status, who, None)
     session.add(person)
@@ -714,11 +784,21 @@ def approve(
     and is told by email. Refused until they have confirmed their email address."""
     person = _get(session, person_id, lock=True)
     if person.status != PersonStatus.PENDING.value:
-        raise WrongStatus(f"{person.name} is {person.status}, not waiting for approval")
+        raise WrongStatus(
+            T(
+                "%(name)s is %(status)s, not waiting for approval",
+                name=person.name,
+                status=_status_word(person.status),
+            )
+        )
     if person.email_confirmed_at is None:
         raise EmailNotConfirmed(
-            f"{person.name} has not confirmed {person.email} yet: approve them once they have "
-            "(they were sent a link when they registered)"
+            T(
+                "%(name)s has not confirmed %(email)s yet: approve them once they have (they "
+                "were sent a link when they registered)",
+                name=person.name,
+                email=person.email,
+            )
         )
     _status_change(person, PersonStatus.ACTIVE, who, None)
     session.add(person)
@@ -742,6 +822,34 @@ def decline(
     links.revoke_links(session, person_id)
     audit.record(session, who, "registration.decline", f"person:{person_id}", reason=text)
     return view_person(session, person_id), mailing.registration_declined(out, person, text)
+
+
+def check_language(language: str | None) -> str:
+    """A language the scheme speaks (credits.i18n.LANGUAGES), or :class:`ValidationFailed`."""
+    if language not in LANGUAGES:
+        raise ValidationFailed(
+            T("choose one of the languages offered"),
+            errors={"language": [T("Choose one of the languages offered.")]},
+        )
+    return language
+
+
+def set_language(session: Session, person_id: int, language: str) -> None:
+    """Remember the language a person reads the scheme in: their pages when signed in, and
+    the emails sent to them."""
+    chosen = check_language(language)
+    session.execute(update(T_PERSON).where(T_PERSON.c.id == person_id).values(language=chosen))
+
+
+def remember_language(session: Session, person_id: int, language: str) -> None:
+    """Record the language a person used the site in, unless they have chosen one already
+    (what their emails are written in until they choose)."""
+    chosen = check_language(language)
+    session.execute(
+        update(T_PERSON)
+        .where(T_PERSON.c.id == person_id, T_PERSON.c.language.is_(None))
+        .values(language=chosen)
+    )
 
 
 def find_by_email(session: Session, email: str) -> Person | None:

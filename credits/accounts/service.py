@@ -16,6 +16,7 @@ from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus, 
 from credits.accounts.passwords import hash_password
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 
 TOKEN_PREFIX = "cc_"
 #: How stale ``last_used_at`` may get before a request refreshes it (one write a minute at
@@ -39,6 +40,8 @@ class Principal:
     terminal_id: int | None = None
     #: How they authenticated, for attribution: ``token:12`` or ``session:<id>``.
     via: str = ""
+    #: The language they chose to read the scheme in (``person.language``), if any.
+    language: str | None = None
 
     @property
     def actor(self) -> str:
@@ -57,7 +60,8 @@ def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not _EMAIL_RE.match(email):
         raise ValidationFailed(
-            f"{email!r} is not an email address", errors={"email": ["Not a valid email address."]}
+            T("'%(email)s' is not an email address", email=email),
+            errors={"email": [T("Not a valid email address.")]},
         )
     return email
 
@@ -73,8 +77,8 @@ def normalise_phone(raw: str | None) -> str | None:
         return None
     compact = re.sub(r"[\s\-().]", "", text)
     problem = ValidationFailed(
-        f"{text!r} is not a phone number",
-        errors={"phone": ["Enter a mobile number, like 07700 900123 or +44 7700 900123."]},
+        T("'%(number)s' is not a phone number", number=text),
+        errors={"phone": [T("Enter a mobile number, like 07700 900123 or +44 7700 900123.")]},
     )
     if len(compact) > 20 or not re.fullmatch(r"\+?[0-9]+", compact):
         raise problem
@@ -114,7 +118,7 @@ def create_person(
     name = (name or "").strip()
     if not 0 < len(name) <= 200:
         raise ValidationFailed(
-            "a name is required (at most 200 characters)", errors={"name": ["Required."]}
+            T("a name is required (at most 200 characters)"), errors={"name": [T("Required.")]}
         )
     person = Person(
         name=name,
@@ -131,13 +135,16 @@ def create_person(
     except Exception as exc:
         if unique_violation(exc, "email"):
             raise PersonExists(
-                f"someone is already registered with {person.email}",
-                errors={"email": ["Someone is already registered with this email address."]},
+                T("someone is already registered with %(email)s", email=person.email),
+                errors={"email": [T("Someone is already registered with this email address.")]},
             ) from exc
         if unique_violation(exc, "phone"):
             raise PersonExists(
-                f"someone is already registered with the mobile number {person.phone}",
-                errors={"phone": ["Someone is already registered with this mobile number."]},
+                T(
+                    "someone is already registered with the mobile number %(phone)s",
+                    phone=person.phone,
+                ),
+                errors={"phone": [T("Someone is already registered with this mobile number.")]},
             ) from exc
         raise
     for role in roles:
@@ -147,7 +154,7 @@ def create_person(
 
 class PersonExists(Conflict):
     code = "person_exists"
-    title = "That person is already registered"
+    title = T("That person is already registered")
 
 
 def grant_role(
@@ -212,7 +219,7 @@ def issue_token(
     name = (name or "").strip()
     if not 0 < len(name) <= 100:
         raise ValidationFailed(
-            "a token needs a name (at most 100 characters)", errors={"name": ["Required."]}
+            T("a token needs a name (at most 100 characters)"), errors={"name": [T("Required.")]}
         )
     token, secret = mint_token(session, role=role, name=name, created_by=created_by)
     token.person_id = person_id

@@ -22,6 +22,7 @@ from credits.accounts.passwords import hash_password, verify_password
 from credits.accounts.service import Principal, normalise_email, normalise_phone, roles_of
 from credits.db import UTCDateTime, utcnow
 from credits.errors import Forbidden, Unauthorized, ValidationFailed
+from credits.i18n import T
 from credits.ledger.models import BigId
 
 SESSION_IDLE = timedelta(hours=12)
@@ -62,7 +63,7 @@ def _digest(token: str) -> str:
 
 class SignInFailed(Unauthorized):
     code = "sign_in_failed"
-    title = "Those details did not match"
+    title = T("Those details did not match")
 
 
 def find_person_for_sign_in(session: Session, login: str) -> Person | None:
@@ -93,9 +94,9 @@ def check_password(session: Session, login: str, password: str) -> Person:
         person.password_hash if person and person.password_hash else _dummy_hash(), password or ""
     )
     if person is None or not ok:
-        raise SignInFailed("The email or phone number, or the password, is not right.")
+        raise SignInFailed(T("The email or phone number, or the password, is not right."))
     if person.status != PersonStatus.ACTIVE.value:
-        raise SignInFailed("This account is not active. Ask the council to re-enable it.")
+        raise SignInFailed(T("This account is not active. Ask the council to re-enable it."))
     return person
 
 
@@ -106,11 +107,11 @@ def start_session(
     assert person.id is not None
     held = roles_of(session, person.id)
     if not held:
-        raise Forbidden("this account has no role yet; ask the council to approve it")
+        raise Forbidden(T("this account has no role yet; ask the council to approve it"))
     if role is None:
         role = next(r for r in ROLE_PRIORITY if r in held)
     elif role not in held:
-        raise Forbidden(f"you do not hold the {role.value} role")
+        raise Forbidden(T("you do not hold the %(role)s role", role=role.value))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = WebSession(
@@ -157,6 +158,7 @@ def resolve_session(session: Session, token: str) -> tuple[Principal, WebSession
         person_id=person.id,
         scope_ref=held[role],
         via=f"session:{row.id}",
+        language=person.language,
     )
     return principal, row
 
@@ -164,7 +166,7 @@ def resolve_session(session: Session, token: str) -> tuple[Principal, WebSession
 def switch_role(session: Session, row_id: int, person_id: int, role: Role) -> None:
     """Make an open session act in another role its person holds."""
     if role not in roles_of(session, person_id):
-        raise Forbidden(f"you do not hold the {role.value} role")
+        raise Forbidden(T("you do not hold the %(role)s role", role=role.value))
     session.execute(
         update(WebSession)
         .where(WebSession.id == row_id, WebSession.person_id == person_id)  # type: ignore[arg-type]

@@ -34,14 +34,18 @@ from credits.accounts.sessions import (
 )
 from credits.db import Database
 from credits.errors import CreditsError
+from credits.i18n import T
 
-WRONG_DETAILS = "The email or phone number, or the password, is not right."
+WRONG_DETAILS = T("The email or phone number, or the password, is not right.")
 NOT_ACTIVE = {
-    PersonStatus.PENDING.value: "Your registration is waiting for the council to approve it. "
-    "We will email you when it is approved.",
-    PersonStatus.DECLINED.value: "Your registration was not approved: see the email we sent "
-    "you. You can register again.",
-    PersonStatus.DISABLED.value: "This account is not active. Ask the council to re-enable it.",
+    PersonStatus.PENDING.value: T(
+        "Your registration is waiting for the council to approve it. "
+        "We will email you when it is approved."
+    ),
+    PersonStatus.DECLINED.value: T(
+        "Your registration was not approved: see the email we sent you. You can register again."
+    ),
+    PersonStatus.DISABLED.value: T("This account is not active. Ask the council to re-enable it."),
 }
 
 

@@ -17,6 +17,7 @@ from credits.accounts.models import ApiToken, Person, Role
 from credits.accounts.service import Principal, issue_token, roles_of
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.paging import Page, paginate
 
 MAX_ACTIVE_TOKENS = 20
@@ -25,7 +26,7 @@ T_TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
 
 class TooManyTokens(Conflict):
     code = "too_many_tokens"
-    title = "Too many API tokens"
+    title = T("Too many API tokens")
 
 
 def list_tokens(
@@ -71,7 +72,9 @@ def create_own_token(
     try:
         wanted = Role(role)
     except ValueError:
-        raise ValidationFailed(f"unknown role {role!r}", errors={"role": ["Not a role."]}) from None
+        raise ValidationFailed(
+            T("unknown role '%(role)s'", role=role), errors={"role": [T("Not a role.")]}
+        ) from None
     if not any_held_role and wanted is not who.role:
         raise Forbidden(
             f"a {who.role.value} token can only make {who.role.value} tokens; sign in to the "
@@ -79,8 +82,8 @@ def create_own_token(
         )
     if wanted not in roles_of(session, who.person_id):
         raise ValidationFailed(
-            f"you do not hold the {wanted.value} role",
-            errors={"role": ["Choose a role you hold."]},
+            T("you do not hold the %(role)s role", role=wanted.value),
+            errors={"role": [T("Choose a role you hold.")]},
         )
     active = session.execute(
         select(func.count()).where(
@@ -89,8 +92,12 @@ def create_own_token(
     ).scalar_one()
     if active >= MAX_ACTIVE_TOKENS:
         raise TooManyTokens(
-            f"you already have {active} working tokens (at most {MAX_ACTIVE_TOKENS}); "
-            "revoke one you no longer use first"
+            T(
+                "you already have %(active)s working tokens (at most %(most)s); revoke one you "
+                "no longer use first",
+                active=active,
+                most=MAX_ACTIVE_TOKENS,
+            )
         )
     token, secret = issue_token(
         session, person_id=who.person_id, role=wanted, name=name, created_by=who.actor
@@ -122,7 +129,7 @@ def revoke(session: Session, who: Principal, token_id: int, *, own_only: bool) -
         and Role.ADMIN in roles_of(session, token.person_id)
     )
     if others_admin:
-        raise Forbidden("only an administrator can revoke an administrator's tokens")
+        raise Forbidden(T("only an administrator can revoke an administrator's tokens"))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         token.revoked_by = who.actor

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 
 
 class UnknownMember(ValidationFailed):
     code = "unknown_member"
-    title = "No such member"
+    title = T("No such member")
 
 
 class SelfAdjustment(Forbidden):
     code = "self_adjustment"
-    title = "You cannot adjust your own balance"
+    title = T("You cannot adjust your own balance")
 
 
 class SecondOfficerRequired(Forbidden):
     code = "second_approver_required"
-    title = "A different officer must approve this adjustment"
+    title = T("A different officer must approve this adjustment")
 
 
 class AdjustmentNotFound(NotFound):
-    title = "No such adjustment"
+    title = T("No such adjustment")
 
 
 class AdjustmentNotPending(Conflict):
     code = "adjustment_not_pending"
-    title = "That adjustment has already been decided"
+    title = T("That adjustment has already been decided")

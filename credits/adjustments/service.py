@@ -67,6 +67,7 @@ from credits.earning.common import (
     text_field,
 )
 from credits.errors import ValidationFailed
+from credits.i18n import T, Tn
 from credits.paging import Page, paginate
 
 #: The most one adjustment may move (the database repeats it).
@@ -128,8 +129,8 @@ def _member(session: Session, person_id: Any) -> Person:
     person = session.get(Person, person_id) if type(person_id) is int else None
     if person is None or person.ledger_account_id is None:
         raise UnknownMember(
-            f"there is no member {person_id!r}",
-            errors={"person_id": ["not a member with a credits account"]},
+            T("there is no member %(id)s", id=repr(person_id)),
+            errors={"person_id": [T("not a member with a credits account")]},
         )
     return person
 
@@ -139,7 +140,7 @@ def _parse(
 ) -> tuple[str, int, str, date | None, str]:
     problems = Problems()
     if direction not in DIRECTIONS:
-        problems.add("direction", "must be credit or debit")
+        problems.add("direction", T("must be credit or debit"))
     number = int_field(problems, "amount", amount, lo=1, hi=MAX_ADJUSTMENT_CREDITS)
     why = " ".join(text_field(problems, "reason", reason, max_chars=MAX_REASON_CHARS).split())
     day: date | None = None
@@ -192,7 +193,7 @@ def request_adjustment(
     person = _member(session, person_id)
     assert person.id is not None and person.ledger_account_id is not None
     if person.id == officer_id:
-        raise SelfAdjustment("you cannot adjust your own balance: ask another officer")
+        raise SelfAdjustment(T("you cannot adjust your own balance: ask another officer"))
     if day is not None:
         dates.check_window(day, now)
         dates.ensure_open(session, day)
@@ -243,7 +244,12 @@ def _check_funds(session: Session, account_id: int, amount: int) -> None:
     held = ledger.balance(session, account_id)
     if held < amount:
         raise ledger.InsufficientFunds(
-            f"the member holds {held} credits: {amount} cannot be taken back",
+            Tn(
+                "the member holds %(num)s credit: %(amount)s cannot be taken back",
+                "the member holds %(num)s credits: %(amount)s cannot be taken back",
+                held,
+                amount=amount,
+            ),
             account_id=account_id,
         )
 
@@ -320,22 +326,23 @@ def _lock(session: Session, adjustment_id: Any) -> Adjustment:
 
 
 def _decided(row: Adjustment) -> AdjustmentNotPending:
-    word = "approved and posted" if row.state == POSTED else "rejected"
+    values = {"id": str(row.id), "who": row.decided_by or "?"}
     if row.state == POSTED and not row.needs_approval:
-        word = "posted without needing approval"
-    by = f" by {row.decided_by}" if row.decided_by else ""
-    return AdjustmentNotPending(
-        f"adjustment {row.id} was already {word}{by}", state=row.state, adjustment_id=row.id
-    )
+        text = T("adjustment %(id)s was already posted without needing approval", **values)
+    elif row.state == POSTED:
+        text = T("adjustment %(id)s was already approved and posted by %(who)s", **values)
+    else:
+        text = T("adjustment %(id)s was already rejected by %(who)s", **values)
+    return AdjustmentNotPending(text, state=row.state, adjustment_id=row.id)
 
 
 def _check_decider(row: Adjustment, officer_id: int) -> None:
     if row.requested_by_person_id == officer_id:
         raise SecondOfficerRequired(
-            "you asked for this adjustment: a different officer must approve or reject it"
+            T("you asked for this adjustment: a different officer must approve or reject it")
         )
     if row.person_id == officer_id:
-        raise SelfAdjustment("you cannot decide on an adjustment to your own balance")
+        raise SelfAdjustment(T("you cannot decide on an adjustment to your own balance"))
 
 
 def approve(
@@ -470,7 +477,8 @@ def list_adjustments(
     """Adjustments newest first, optionally one state or one member's."""
     if state is not None and state not in STATES:
         raise ValidationFailed(
-            f"state must be one of {', '.join(STATES)}", errors={"state": ["unknown state"]}
+            T("state must be one of %(list)s", list=", ".join(STATES)),
+            errors={"state": [T("unknown state")]},
         )
     query = select(Adjustment)
     if state is not None:
@@ -488,8 +496,8 @@ def describe_adjustment(session: Session, row: Any) -> str:
         select(T_ADJUSTMENT.c.reason).where(T_ADJUSTMENT.c.entry_id == row.id)
     ).scalar_one_or_none()
     if reason is None:
-        return "Adjustment by the council"
-    return f"Adjustment by the council: {reason}"
+        return T("Adjustment by the council")
+    return T("Adjustment by the council: %(reason)s", reason=reason)
 
 
 def install() -> None:

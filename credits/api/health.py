@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from credits.api.context import services
 from credits.errors import CreditsError
+from credits.i18n import T
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and operators")
 
@@ -14,7 +15,7 @@ blp = Blueprint("health", __name__, description="Probes for load balancers and o
 class DatabaseUnavailable(CreditsError):
     code = "unavailable"
     status = 503
-    title = "The database cannot be reached"
+    title = T("The database cannot be reached")
 
 
 @blp.route("/healthz")

@@ -15,6 +15,7 @@ from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from credits.errors import CreditsError
+from credits.i18n import T
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +23,31 @@ PROBLEM_JSON = "application/problem+json"
 
 #: HTTP status -> (code, title) for errors that do not come from our own exception tree.
 HTTP_CODES: dict[int, tuple[str, str]] = {
-    400: ("validation_error", "The request could not be understood"),
-    401: ("unauthorized", "Sign-in required"),
-    403: ("forbidden", "Not allowed"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    406: ("not_acceptable", "Not acceptable"),
-    409: ("conflict", "Conflict"),
-    413: ("payload_too_large", "Request body too large"),
-    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)"),
-    422: ("validation_error", "The request is not valid"),
-    428: ("precondition_required", "Precondition required"),
-    429: ("rate_limited", "Too many requests"),
-    500: ("internal_error", "Internal error"),
-    503: ("unavailable", "Service unavailable"),
+    400: ("validation_error", T("The request could not be understood")),
+    401: ("unauthorized", T("Sign-in required")),
+    403: ("forbidden", T("Not allowed")),
+    404: ("not_found", T("Not found")),
+    405: ("method_not_allowed", T("Method not allowed")),
+    406: ("not_acceptable", T("Not acceptable")),
+    409: ("conflict", T("Conflict")),
+    413: ("payload_too_large", T("Request body too large")),
+    415: ("unsupported_media_type", T("Send JSON (Content-Type: application/json)")),
+    422: ("validation_error", T("The request is not valid")),
+    428: ("precondition_required", T("Precondition required")),
+    429: ("rate_limited", T("Too many requests")),
+    500: ("internal_error", T("Internal error")),
+    503: ("unavailable", T("Service unavailable")),
+}
+
+
+#: What an error page says for an HTTP error that came with no words of its own.
+PAGE_DETAILS: dict[int, str] = {
+    400: T("The page could not understand that request."),
+    403: T("You are not allowed to see or do this."),
+    404: T("There is nothing at this address. Check the link, or start again from the home page."),
+    405: T("This page does not take that kind of request."),
+    413: T("What you sent is too large."),
+    429: T("Too many tries in a short time. Wait a little, then try again."),
 }
 
 
@@ -89,13 +101,16 @@ def _from_http_exception(exc: HTTPException) -> Response:
         return _from_unexpected(exc.original_exception)
     code, title = HTTP_CODES.get(status, ("error", exc.name))
     detail = exc.description
+    if _wants_html() and detail == type(exc).description and status in PAGE_DETAILS:
+        # Werkzeug's own English sentence: a page says it in the reader's language.
+        detail = PAGE_DETAILS[status]
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     data = getattr(exc, "data", None) or {}
     if "messages" in data or "errors" in data:
         # The argument parser's field errors: {"json": {"amount": ["Not a valid integer."]}}
         extra["errors"] = _flatten_locations(data.get("errors") or data.get("messages"))
-        detail = "Some fields are missing or not valid: see errors."
+        detail = T("Some fields are missing or not valid: see errors.")
     if "message" in data:
         detail = str(data["message"])
     for name, value in (data.get("headers") or {}).items():
@@ -134,8 +149,8 @@ def _from_unexpected(exc: BaseException) -> Response:
     return problem(
         500,
         "internal_error",
-        "Internal error",
-        "Something went wrong on our side; nothing was changed.",
+        T("Internal error"),
+        T("Something went wrong on our side; nothing was changed."),
     )
 
 

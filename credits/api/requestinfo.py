@@ -7,10 +7,13 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
+import flask_babel
 from flask import request, url_for
 
+from credits import i18n
 from credits.accounts.mailing import Outgoing
 from credits.api.context import services
+from credits.i18n import T
 from credits.mail import MailError, Message
 from credits.ratelimit import client_ip as _client_ip
 
@@ -46,7 +49,10 @@ def outgoing() -> Outgoing:
         path = url_for(LINK_ENDPOINTS[page])
         return base + path + (("?" + urlencode({"token": token})) if token else "")
 
-    return Outgoing(council=settings.council_name, link=link)
+    # A page's language (the API speaks English): the fallback for emails people ask for.
+    locale = flask_babel.get_locale()
+    language = i18n.normalise(str(locale)) if locale is not None else None
+    return Outgoing(council=settings.council_name, link=link, language=language or i18n.DEFAULT)
 
 
 def deliver(messages: Iterable[Message]) -> list[str]:
@@ -58,7 +64,13 @@ def deliver(messages: Iterable[Message]) -> list[str]:
             services().mailer.send(message)
         except MailError as exc:
             log.error("mail to %s (%s) failed: %s", message.to, message.kind, exc)
-            problems.append(f"The email to {message.to} could not be sent ({exc}).")
+            problems.append(
+                T(
+                    "The email to %(to)s could not be sent (%(error)s).",
+                    to=message.to,
+                    error=str(exc),
+                )
+            )
     return problems
 
 

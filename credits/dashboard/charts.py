@@ -14,6 +14,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from credits.i18n import format_number
+
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 36, 40
 ISSUED_COLOUR = "#00594c"  # the brand green
@@ -70,7 +72,7 @@ def _axes(top: int, labels: Sequence[str]) -> tuple[list[str], float, float]:
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID_COLOUR}" stroke-width="1"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
-            f'fill="{INK}">{tick:,}</text>'
+            f'fill="{INK}">{format_number(tick)}</text>'
         )
     slot = plot_w / max(1, len(labels))
     for i, label in enumerate(labels):
@@ -115,7 +117,8 @@ def bar_chart(
             )
     body += _legend(series)
     desc = "; ".join(
-        f"{label}: " + ", ".join(f"{s.name.lower()} {s.values[i]:,} {unit}" for s in series)
+        f"{label}: "
+        + ", ".join(f"{s.name.lower()} {format_number(s.values[i])} {unit}" for s in series)
         for i, label in enumerate(labels)
     )
     return _frame(chart_id, title, desc, body)
@@ -144,5 +147,7 @@ def step_chart(
         x = LEFT + slot * (i + 0.5)
         body.append(f'<circle cx="{x:.1f}" cy="{y(v):.1f}" r="4" fill="{series.colour}"/>')
     body += _legend([series])
-    desc = "; ".join(f"{label}: {v:,} {unit}" for label, v in zip(labels, values, strict=True))
+    desc = "; ".join(
+        f"{label}: {format_number(v)} {unit}" for label, v in zip(labels, values, strict=True)
+    )
     return _frame(chart_id, title, desc, body)

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from credits.accounts.models import Person
 from credits.adjustments.models import T_ADJUSTMENT
 from credits.errors import ValidationFailed
-from credits.ledger import LONDON, Month
+from credits.i18n import T
+from credits.ledger import Month
 from credits.redemption.models import Redemption, RedemptionException
 from credits.shops.models import Shop, Terminal
 from credits.vouchers.code import reference
@@ -40,10 +41,10 @@ T_VOUCHER = Voucher.__table__  # type: ignore[attr-defined]
 T_TERMINAL = Terminal.__table__  # type: ignore[attr-defined]
 
 KINDS = {
-    "double_spend": "Offline double spend",
-    "reversal": "Reversed redemption",
-    "adjustment": "Manual adjustment",
-    "bank_mismatch": "Bank reconciliation",
+    "double_spend": T("Offline double spend"),
+    "reversal": T("Reversed redemption"),
+    "adjustment": T("Manual adjustment"),
+    "bank_mismatch": T("Bank reconciliation"),
 }
 #: The most items of each kind one page reads.
 MAX_ITEMS = 200
@@ -120,17 +121,30 @@ def _double_spends(
         query = query.where(e.c.shop_id == shop_id)
     out = []
     for r in session.execute(query):
-        resolved = f"; resolved by {r[6]}: {r[7]}" if r[5] is not None else ""
+        why = (
+            T(
+                "%(detail)s; resolved by %(who)s: %(resolution)s",
+                detail=r[3],
+                who=r[6],
+                resolution=r[7],
+            )
+            if r[5] is not None
+            else r[3]
+        )
         out.append(
             QueueItem(
                 kind="double_spend",
                 id=r[0],
                 at=r[1],
-                who=(
-                    f"{r[14]} at {r[11]} (terminal {r[2]}), accepted offline "
-                    f"{r[13].astimezone(LONDON):%d %b %Y %H:%M} London time"
+                who=T(
+                    "%(terminal)s at %(shop)s (terminal %(id)s), accepted offline %(when)s "
+                    "London time",
+                    terminal=r[14],
+                    shop=r[11],
+                    id=str(r[2]),
+                    when=r[13],
                 ),
-                why=f"{r[3]}{resolved}",
+                why=why,
                 amount=int(r[4]),
                 state="resolved" if r[5] is not None else "open",
                 person_id=int(r[8]),
@@ -212,7 +226,7 @@ def _adjustments(session: Session, month: Month | None, limit: int) -> list[Queu
     )
     out = []
     for r in session.execute(query):
-        decided = f" — {r[5]} by {r[9]}" if r[9] else ""
+        decided = f" — {r[5]} by {r[9]}" if r[9] else ""  # the record's own words (English)
         rejected = f": {r[10]}" if r[10] else ""
         out.append(
             QueueItem(
@@ -269,7 +283,8 @@ def exceptions_queue(
     """The queue, newest first, at most ``limit`` items (1..MAX_ITEMS)."""
     if kind is not None and kind not in KINDS:
         raise ValidationFailed(
-            f"kind must be one of {', '.join(KINDS)}", errors={"kind": ["unknown kind"]}
+            T("kind must be one of %(list)s", list=", ".join(KINDS)),
+            errors={"kind": [T("unknown kind")]},
         )
     if not 1 <= limit <= MAX_ITEMS:
         raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}")

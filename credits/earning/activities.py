@@ -30,6 +30,7 @@ from credits.earning.models import (
 )
 from credits.earning.quantities import UNITS
 from credits.errors import ValidationFailed
+from credits.i18n import T, Tn
 from credits.ledger import Month
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -86,13 +87,13 @@ def _validate(
     for name in ACTIVITY_FIELDS:
         if name not in values:
             if not partial and name not in ("description", "active"):
-                problems.add(name, "is required")
+                problems.add(name, T("is required"))
             continue
         value = values[name]
         if name == "slug":
             slug = text_field(problems, name, value, max_chars=60, min_chars=2)
             if slug and not SLUG_RE.match(slug):
-                problems.add(name, "use lower-case letters, digits and single hyphens")
+                problems.add(name, T("use lower-case letters, digits and single hyphens"))
             clean[name] = slug
         elif name == "name":
             clean[name] = text_field(problems, name, value, max_chars=120)
@@ -100,7 +101,7 @@ def _validate(
             clean[name] = text_field(problems, name, value, max_chars=1000, required=False)
         elif name == "unit":
             if value not in UNITS:
-                problems.add(name, f"must be one of: {', '.join(UNITS)}")
+                problems.add(name, T("must be one of: %(list)s", list=", ".join(UNITS)))
             clean[name] = value
         elif name == "credits_per_unit":
             clean[name] = int_field(problems, name, value, lo=1, hi=MAX_RATE)
@@ -110,7 +111,7 @@ def _validate(
             clean[name] = int_field(problems, name, value, lo=0, hi=MAX_BUDGET_CREDITS)
         elif name == "active":
             if not isinstance(value, bool):
-                problems.add(name, "must be true or false")
+                problems.add(name, T("must be true or false"))
             clean[name] = value
     week = clean.get("week_cap_credits", current.week_cap_credits if current else None)
     month = clean.get("month_cap_credits", current.month_cap_credits if current else None)
@@ -121,7 +122,7 @@ def _validate(
         and month is not None
         and week > month
     ):
-        problems.add("week_cap_credits", "cannot be more than the monthly cap")
+        problems.add("week_cap_credits", T("cannot be more than the monthly cap"))
     problems.raise_if_any()
     return clean
 
@@ -131,7 +132,7 @@ def create_activity(session: Session, who: Principal, values: dict[str, Any]) ->
     require_role(who, Role.OFFICER)
     clean = _validate(values, partial=False)
     if session.execute(select(T_ACTIVITY.c.id).where(T_ACTIVITY.c.slug == clean["slug"])).first():
-        raise ActivityExists(f"there is already an activity {clean['slug']!r}")
+        raise ActivityExists(T("there is already an activity '%(slug)s'", slug=clean["slug"]))
     now = utcnow()
     row = Activity(
         **{"description": "", "active": True, **clean},
@@ -160,7 +161,7 @@ def update_activity(
     row = get_activity(session, slug, for_update=True)
     if "slug" in values and values["slug"] != row.slug:
         raise ValidationFailed(
-            "an activity's slug cannot change", errors={"slug": ["cannot change"]}
+            T("an activity's slug cannot change"), errors={"slug": [T("cannot change")]}
         )
     clean = _validate({k: v for k, v in values.items() if k != "slug"}, partial=True, current=row)
     for name, value in clean.items():
@@ -180,7 +181,7 @@ def get_activity(session: Session, slug: str, *, for_update: bool = False) -> Ac
         query = query.with_for_update()
     row = session.execute(query).scalar_one_or_none() if isinstance(slug, str) else None
     if row is None:
-        raise ActivityNotFound(f"no activity {slug!r}")
+        raise ActivityNotFound(T("no activity '%(slug)s'", slug=slug))
     return row
 
 
@@ -256,9 +257,16 @@ def set_month_budget(
     effective = activity.monthly_budget_credits if value is None else value
     if effective < row.issued_credits:
         raise ValidationFailed(
-            f"{row.issued_credits} credits have already been issued for {activity.name} in "
-            f"{month}: the budget cannot be less than that",
-            errors={"budget_credits": [f"must be at least {row.issued_credits}"]},
+            Tn(
+                "%(num)s credit has already been issued for %(activity)s in %(month)s: the "
+                "budget cannot be less than that",
+                "%(num)s credits have already been issued for %(activity)s in %(month)s: the "
+                "budget cannot be less than that",
+                row.issued_credits,
+                activity=activity.name,
+                month=str(month),
+            ),
+            errors={"budget_credits": [T("must be at least %(least)s", least=row.issued_credits)]},
         )
     row.budget_credits = value
     row.budget_set_at = utcnow()

@@ -116,6 +116,7 @@ from credits.earning.quantities import (
     to_centi,
 )
 from credits.errors import CreditsError, ValidationFailed
+from credits.i18n import T, Tn
 
 RECORD, SESSION, CLAIM = "record", "session", "claim"
 PENDING, AWAITING_OFFICER, POSTED, REJECTED = "pending", "awaiting_officer", "posted", "rejected"
@@ -237,13 +238,15 @@ def _parse_common(
 
 def _parse_email(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed("member_email is required", errors={"member_email": ["required"]})
+        raise ValidationFailed(
+            T("member_email is required"), errors={"member_email": [T("required")]}
+        )
     try:
         return normalise_email(value)
     except ValidationFailed as exc:
         raise ValidationFailed(
-            f"{value[:60]!r} is not an email address",
-            errors={"member_email": ["not an email address"]},
+            T("'%(email)s' is not an email address", email=value[:60]),
+            errors={"member_email": [T("not an email address")]},
         ) from exc
 
 
@@ -251,12 +254,13 @@ def _activity_for_award(session: Session, slug: str) -> Activity:
     row = session.execute(select(Activity).where(T_ACTIVITY.c.slug == slug)).scalar_one_or_none()
     if row is None:
         raise UnknownActivity(
-            f"there is no activity {slug!r}", errors={"activity": ["no such activity"]}
+            T("there is no activity '%(slug)s'", slug=slug),
+            errors={"activity": [T("no such activity")]},
         )
     if not row.active:
         raise ActivityInactive(
-            f"{row.name} is not taking awards at the moment",
-            errors={"activity": ["not active"]},
+            T("%(activity)s is not taking awards at the moment", activity=row.name),
+            errors={"activity": [T("not active")]},
         )
     return row
 
@@ -461,7 +465,11 @@ def _raise_limits(kind: str, check: limits.LimitCheck, lines: Sequence[_Line]) -
             for p, problem in check.caps.items()
         ]
         raise LinesRefused(
-            f"{len(failing)} line(s) would exceed a cap; nothing was posted",
+            Tn(
+                "%(num)s line would exceed a cap; nothing was posted",
+                "%(num)s lines would exceed a cap; nothing was posted",
+                len(failing),
+            ),
             sorted(failing, key=lambda x: x["line"]),
         )
     check.raise_first()
@@ -522,15 +530,21 @@ def record_award(
     assert act.id is not None
     _check_date(session, parsed.occurred_on, now)
     if not coordinates_activity(session, coordinator_id, act.id):
-        raise NotYourGroup(f"you do not coordinate a group that does {act.name}")
+        raise NotYourGroup(
+            T("you do not coordinate a group that does %(activity)s", activity=act.name)
+        )
     person = eligible_member(session, coordinator_id, act.id, email)
     if person is None:
         raise UnknownMember(
-            f"there is no member {email} in your groups that do {act.name}",
-            errors={"member_email": ["not a member of your groups for this activity"]},
+            T(
+                "there is no member %(email)s in your groups that do %(activity)s",
+                email=email,
+                activity=act.name,
+            ),
+            errors={"member_email": [T("not a member of your groups for this activity")]},
         )
     if person.id == coordinator_id:
-        raise SelfAward("you cannot award credits to yourself: ask another coordinator")
+        raise SelfAward(T("you cannot award credits to yourself: ask another coordinator"))
     credits = credits_for(amount, act.unit, act.credits_per_unit)
     threshold = four_eyes_threshold(session)
     return _create(
@@ -568,9 +582,9 @@ def record_session(
         problems, activity=activity, occurred_on=occurred_on, note=note, key=idempotency_key
     )
     if not isinstance(lines, list) or not lines:
-        problems.add("lines", "list at least one member and quantity")
+        problems.add("lines", T("list at least one member and quantity"))
     elif len(lines) > MAX_SHEET_LINES:
-        problems.add("lines", f"at most {MAX_SHEET_LINES} lines in one sheet")
+        problems.add("lines", T("at most %(count)s lines in one sheet", count=MAX_SHEET_LINES))
     problems.raise_if_any()
 
     failing: list[dict[str, Any]] = []
@@ -583,7 +597,7 @@ def record_session(
                     "line": index,
                     "member_email": None,
                     "code": "validation_error",
-                    "detail": "each line is an object with member_email and quantity",
+                    "detail": T("each line is an object with member_email and quantity"),
                 }
             )
             continue
@@ -599,7 +613,7 @@ def record_session(
         except InvalidQuantity as exc:
             line_problems.take(exc)
         if email and email in seen:
-            line_problems.add("member_email", f"already on line {seen[email]}")
+            line_problems.add("member_email", T("already on line %(line)s", line=seen[email]))
         elif email:
             seen[email] = index
         if line_problems.errors:
@@ -619,7 +633,14 @@ def record_session(
             continue
         wanted.append((index, email, amount))
     if failing:
-        raise LinesRefused(f"{len(failing)} line(s) are not valid; nothing was posted", failing)
+        raise LinesRefused(
+            Tn(
+                "%(num)s line is not valid; nothing was posted",
+                "%(num)s lines are not valid; nothing was posted",
+                len(failing),
+            ),
+            failing,
+        )
 
     namespaced = f"award:{coordinator_id}:{parsed.key}"
     request_hash = fingerprint(
@@ -639,7 +660,9 @@ def record_session(
     assert act.id is not None
     _check_date(session, parsed.occurred_on, now)
     if not coordinates_activity(session, coordinator_id, act.id):
-        raise NotYourGroup(f"you do not coordinate a group that does {act.name}")
+        raise NotYourGroup(
+            T("you do not coordinate a group that does %(activity)s", activity=act.name)
+        )
     members = eligible_members(session, coordinator_id, act.id)
     good: list[_Line] = []
     line_of: dict[int, tuple[int, str]] = {}  # person id -> (line number, email)
@@ -647,9 +670,15 @@ def record_session(
         person = members.get(email)
         problem: CreditsError | None = None
         if person is None:
-            problem = UnknownMember(f"there is no member {email} in your groups that do {act.name}")
+            problem = UnknownMember(
+                T(
+                    "there is no member %(email)s in your groups that do %(activity)s",
+                    email=email,
+                    activity=act.name,
+                )
+            )
         elif person.id == coordinator_id:
-            problem = SelfAward("you cannot award credits to yourself")
+            problem = SelfAward(T("you cannot award credits to yourself"))
         else:
             try:
                 credits = credits_for(amount, act.unit, act.credits_per_unit)
@@ -667,7 +696,11 @@ def record_session(
         for person_id, cap_problem in check.caps.items():
             failing.append(_cap_line(*line_of[person_id], cap_problem))
         raise LinesRefused(
-            f"{len(failing)} line(s) cannot be awarded; nothing was posted",
+            Tn(
+                "%(num)s line cannot be awarded; nothing was posted",
+                "%(num)s lines cannot be awarded; nothing was posted",
+                len(failing),
+            ),
             sorted(failing, key=lambda x: x["line"]),
         )
     threshold = four_eyes_threshold(session)
@@ -733,8 +766,11 @@ def file_claim(
     _check_date(session, parsed.occurred_on, now)
     if act.id not in member_activity_ids(session, member_id):
         raise NotInGroup(
-            f"you are not in a group that does {act.name}: ask the council to add you to one",
-            errors={"activity": ["not an activity of your groups"]},
+            T(
+                "you are not in a group that does %(activity)s: ask the council to add you to one",
+                activity=act.name,
+            ),
+            errors={"activity": [T("not an activity of your groups")]},
         )
     credits = credits_for(amount, act.unit, act.credits_per_unit)
     person = session.get(Person, member_id)
@@ -814,12 +850,23 @@ def _decided(session: Session, award: Award) -> AwardNotPending:
     step = (
         view.rejection if award.state == REJECTED else (view.second_approval or view.first_approval)
     )
-    by = f" by {step.person.name}" if step and step.person else ""
-    at = f" at {step.at:%Y-%m-%d %H:%M} UTC" if step else ""
-    word = "rejected" if award.state == REJECTED else "approved and posted"
-    return AwardNotPending(
-        f"award {award.id} was already {word}{by}{at}", state=award.state, award_id=award.id
-    )
+    values: dict[str, Any] = {"award": str(award.id)}
+    if step and step.person:
+        values.update(name=step.person.name, when=step.at)
+        text = (
+            T("award %(award)s was already rejected by %(name)s, %(when)s", **values)
+            if award.state == REJECTED
+            else T(
+                "award %(award)s was already approved and posted by %(name)s, %(when)s", **values
+            )
+        )
+    else:
+        text = (
+            T("award %(award)s was already rejected", **values)
+            if award.state == REJECTED
+            else T("award %(award)s was already approved and posted", **values)
+        )
+    return AwardNotPending(text, state=award.state, award_id=award.id)
 
 
 def _post_existing(
@@ -850,7 +897,7 @@ def _post_existing(
             )
             index = {p: i for i, (p, _, _) in enumerate(lines, 1)}
             raise LinesRefused(
-                "some lines would now exceed a cap; nothing was posted",
+                T("some lines would now exceed a cap; nothing was posted"),
                 sorted(
                     (
                         _cap_line(index[p], emails.get(p, ""), problem)
@@ -892,13 +939,13 @@ def approve(session: Session, who: Principal, award_id: Any, *, idempotency_key:
     if award.state in (POSTED, REJECTED):
         raise _decided(session, award)
     if any(p == person_id for p, _, _ in lines):
-        raise SelfAward("you cannot approve credits for yourself")
+        raise SelfAward(T("you cannot approve credits for yourself"))
     now = utcnow()
     if award.state == PENDING:
         if who.role is Role.COORDINATOR and not all(
             can_act_for(session, person_id, p, award.activity_id) for p, _, _ in lines
         ):
-            raise NotYourGroup("this claim is not for one of your groups")
+            raise NotYourGroup(T("this claim is not for one of your groups"))
         threshold = four_eyes_threshold(session)
         award.needs_officer = any(c > threshold for _, _, c in lines)
         award.first_approver_id = person_id
@@ -923,10 +970,13 @@ def approve(session: Session, who: Principal, award_id: Any, *, idempotency_key:
     else:
         assert award.state == AWAITING_OFFICER
         if who.role is not Role.OFFICER:
-            raise SecondApproverRequired("this award is waiting for an officer's approval")
+            raise SecondApproverRequired(T("this award is waiting for an officer's approval"))
         if award.first_approver_id == person_id:
             raise SecondApproverRequired(
-                "you gave this award its first approval: a different officer must give the second"
+                T(
+                    "you gave this award its first approval: a different officer must give the "
+                    "second"
+                )
             )
         award.second_approver_id = person_id
         award.second_approved_by = who.actor
@@ -956,17 +1006,17 @@ def reject(session: Session, who: Principal, award_id: Any, *, reason: Any) -> A
     if award.state in (POSTED, REJECTED):
         raise _decided(session, award)
     if any(p == person_id for p, _, _ in lines):
-        raise SelfAward("you cannot decide on credits for yourself")
+        raise SelfAward(T("you cannot decide on credits for yourself"))
     if award.state == AWAITING_OFFICER and who.role is not Role.OFFICER:
         raise SecondApproverRequired(
-            "this award is waiting for an officer: only an officer decides"
+            T("this award is waiting for an officer: only an officer decides")
         )
     if (
         award.state == PENDING
         and who.role is Role.COORDINATOR
         and not all(can_act_for(session, person_id, p, award.activity_id) for p, _, _ in lines)
     ):
-        raise NotYourGroup("this claim is not for one of your groups")
+        raise NotYourGroup(T("this claim is not for one of your groups"))
     award.state = REJECTED
     award.rejected_by_id = person_id
     award.rejected_by = who.actor

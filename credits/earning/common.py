@@ -9,6 +9,7 @@ from typing import Any
 
 from credits.accounts import Principal, Role
 from credits.errors import Forbidden, ValidationFailed
+from credits.i18n import T
 
 MAX_CLIENT_KEY_CHARS = 200
 _PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{1,200}$")
@@ -21,7 +22,11 @@ def require_role(who: Principal, *roles: Role) -> int:
     the pages check the role before calling a use case)."""
     if who.role not in roles or who.person_id is None:
         raise Forbidden(
-            f"a {who.role.value} cannot do this (needs: {', '.join(r.value for r in roles)})"
+            T(
+                "a %(role)s cannot do this (needs: %(roles)s)",
+                role=who.role.value,
+                roles=", ".join(r.value for r in roles),
+            )
         )
     return who.person_id
 
@@ -29,7 +34,7 @@ def require_role(who: Principal, *roles: Role) -> int:
 def check_client_key(key: Any, field: str = "idempotency_key") -> str:
     """An idempotency key is 1-200 printable ASCII characters (contract v1)."""
     if not isinstance(key, str) or not _PRINTABLE_ASCII.match(key):
-        message = "must be 1-200 printable ASCII characters"
+        message = T("must be 1-200 printable ASCII characters")
         raise ValidationFailed(f"{field} {message}", errors={field: [message]})
     return key
 
@@ -51,6 +56,7 @@ class Problems:
         self.errors: dict[str, list[str]] = {}
 
     def add(self, field: str, message: str) -> None:
+        """Record a problem (a :func:`credits.i18n.T` message: pages show it translated)."""
         self.errors.setdefault(field, []).append(message)
 
     def take(self, exc: ValidationFailed) -> None:
@@ -58,7 +64,7 @@ class Problems:
         errors = exc.extra.get("errors") or {"_form": [exc.detail]}
         for field, messages in errors.items():
             for message in messages if isinstance(messages, list) else [messages]:
-                self.add(field, str(message))
+                self.add(field, message)
 
     def raise_if_any(self) -> None:
         if self.errors:
@@ -83,13 +89,18 @@ def text_field(
     if value is None:
         value = ""
     if not isinstance(value, str):
-        problems.add(field, "must be text")
+        problems.add(field, T("must be text"))
         return ""
     value = value.strip()
     if required and len(value) < min_chars:
-        problems.add(field, "is required" if min_chars == 1 else f"needs {min_chars}+ characters")
+        problems.add(
+            field,
+            T("is required")
+            if min_chars == 1
+            else T("needs %(count)s+ characters", count=min_chars),
+        )
     elif len(value) > max_chars:
-        problems.add(field, f"is at most {max_chars} characters")
+        problems.add(field, T("is at most %(count)s characters", count=max_chars))
     return value
 
 
@@ -103,8 +114,8 @@ def int_field(problems: Problems, field: str, value: Any, *, lo: int, hi: int) -
     elif isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,12}\s*", value):
         number = int(value)
     if number is None:
-        problems.add(field, "must be a whole number")
+        problems.add(field, T("must be a whole number"))
         return 0
     if not lo <= number <= hi:
-        problems.add(field, f"must be between {lo} and {hi}")
+        problems.add(field, T("must be between %(lo)s and %(hi)s", lo=str(lo), hi=str(hi)))
     return number

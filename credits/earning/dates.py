@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from credits.db import utcnow
 from credits.errors import ValidationFailed
+from credits.i18n import T, Text
 from credits.ledger import LONDON, Month, periods
 
 #: How far back an activity may be recorded or claimed, in days (inclusive).
@@ -29,7 +30,7 @@ _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class InvalidDate(ValidationFailed):
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: Text) -> None:
         super().__init__(detail, errors={"occurred_on": [detail]})
 
 
@@ -43,11 +44,11 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
-        raise InvalidDate("occurred_on must be a date written YYYY-MM-DD, e.g. 2026-11-20")
+        raise InvalidDate(T("occurred_on must be a date written YYYY-MM-DD, e.g. 2026-11-20"))
     try:
         return date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise InvalidDate(f"{value!r} is not a real date") from exc
+        raise InvalidDate(T("'%(value)s' is not a real date", value=value)) from exc
 
 
 def check_window(occurred_on: date, now: datetime | None = None) -> None:
@@ -55,13 +56,22 @@ def check_window(occurred_on: date, now: datetime | None = None) -> None:
     today = london_today(now)
     if occurred_on > today:
         raise InvalidDate(
-            f"{occurred_on.isoformat()} is in the future (today is {today.isoformat()} in London)"
+            T(
+                "%(day)s is in the future (today is %(today)s in London)",
+                day=occurred_on.isoformat(),
+                today=today.isoformat(),
+            )
         )
     oldest = today - timedelta(days=BACKDATE_DAYS)
     if occurred_on < oldest:
         raise InvalidDate(
-            f"{occurred_on.isoformat()} is more than {BACKDATE_DAYS} days ago: the oldest date "
-            f"that can be recorded today is {oldest.isoformat()}"
+            T(
+                "%(day)s is more than %(days)s days ago: the oldest date that can be recorded "
+                "today is %(oldest)s",
+                day=occurred_on.isoformat(),
+                days=BACKDATE_DAYS,
+                oldest=oldest.isoformat(),
+            )
         )
 
 

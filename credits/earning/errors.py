@@ -9,25 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import T
 
 
 class UnknownActivity(ValidationFailed):
     code = "unknown_activity"
-    title = "No such activity"
+    title = T("No such activity")
 
 
 class ActivityNotFound(NotFound):
-    title = "No such activity"
+    title = T("No such activity")
 
 
 class ActivityInactive(ValidationFailed):
     code = "activity_inactive"
-    title = "That activity is not taking awards"
+    title = T("That activity is not taking awards")
 
 
 class ActivityExists(Conflict):
     code = "activity_exists"
-    title = "An activity with that slug already exists"
+    title = T("An activity with that slug already exists")
 
 
 class UnknownMember(ValidationFailed):
@@ -35,54 +36,54 @@ class UnknownMember(ValidationFailed):
     an unknown email from someone in another coordinator's group (they see only their own)."""
 
     code = "unknown_member"
-    title = "No such member"
+    title = T("No such member")
 
 
 class GroupNotFound(NotFound):
-    title = "No such group"
+    title = T("No such group")
 
 
 class GroupExists(Conflict):
     code = "group_exists"
-    title = "A group with that name already exists"
+    title = T("A group with that name already exists")
 
 
 class NotYourGroup(Forbidden):
     code = "forbidden"
-    title = "Not one of your groups"
+    title = T("Not one of your groups")
 
 
 class SelfAward(Forbidden):
     code = "self_award"
-    title = "You cannot award or approve credits for yourself"
+    title = T("You cannot award or approve credits for yourself")
 
 
 class SecondApproverRequired(Forbidden):
     code = "second_approver_required"
-    title = "A different person must give the second approval"
+    title = T("A different person must give the second approval")
 
 
 class AwardNotFound(NotFound):
-    title = "No such award"
+    title = T("No such award")
 
 
 class AwardNotPending(Conflict):
     code = "award_not_pending"
-    title = "That award has already been decided"
+    title = T("That award has already been decided")
 
 
 class CapExceeded(Conflict):
     """An award would take a member past an activity's weekly or monthly cap."""
 
     code = "cap_exceeded"
-    title = "That would exceed the member's cap"
+    title = T("That would exceed the member's cap")
 
 
 class BudgetExceeded(Conflict):
     """An award would take an activity past its issuance budget for the month."""
 
     code = "budget_exceeded"
-    title = "That would exceed the activity's budget for the month"
+    title = T("That would exceed the activity's budget for the month")
 
 
 class LinesRefused(ValidationFailed):
@@ -93,7 +94,7 @@ class LinesRefused(ValidationFailed):
     """
 
     code = "lines_refused"
-    title = "Some lines of the sheet cannot be awarded; nothing was posted"
+    title = T("Some lines of the sheet cannot be awarded; nothing was posted")
 
     def __init__(self, detail: str, lines: list[dict[str, Any]]) -> None:
         super().__init__(detail, lines=lines)
@@ -104,4 +105,4 @@ class NotInGroup(ValidationFailed):
     """A member claimed an activity that none of their groups does."""
 
     code = "not_in_group"
-    title = "You are not in a group that does this activity"
+    title = T("You are not in a group that does this activity")

@@ -32,6 +32,7 @@ from credits.earning.models import (
     VolunteerGroup,
 )
 from credits.errors import ValidationFailed
+from credits.i18n import T
 
 T_PERSON = Person.__table__  # type: ignore[attr-defined]
 T_ROLE = PersonRole.__table__  # type: ignore[attr-defined]
@@ -259,10 +260,10 @@ def list_groups(session: Session, who: Principal) -> list[GroupView]:
 
 def _activity_ids(session: Session, problems: Problems, slugs: Any) -> list[int]:
     if not isinstance(slugs, list | tuple) or not all(isinstance(s, str) for s in slugs):
-        problems.add("activities", "must be a list of activity slugs")
+        problems.add("activities", T("must be a list of activity slugs"))
         return []
     if len(slugs) > 50:
-        problems.add("activities", "at most 50 activities")
+        problems.add("activities", T("at most 50 activities"))
         return []
     found = dict(
         session.execute(
@@ -271,7 +272,7 @@ def _activity_ids(session: Session, problems: Problems, slugs: Any) -> list[int]
     )
     for slug in slugs:
         if slug not in found:
-            problems.add("activities", f"no activity {slug!r}")
+            problems.add("activities", T("no activity '%(slug)s'", slug=slug))
     return sorted({int(found[s]) for s in slugs if s in found})
 
 
@@ -289,7 +290,7 @@ def _flush_named(session: Session, name: str) -> None:
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "name"):
-            raise GroupExists(f"there is already a group called {name!r}") from exc
+            raise GroupExists(T("there is already a group called '%(name)s'", name=name)) from exc
         raise
 
 
@@ -304,7 +305,7 @@ def create_group(session: Session, who: Principal, values: dict[str, Any]) -> Gr
     activity_ids = _activity_ids(session, problems, values.get("activities", []))
     problems.raise_if_any()
     if session.execute(select(T_GROUP.c.id).where(T_GROUP.c.name == name)).first():
-        raise GroupExists(f"there is already a group called {name!r}")
+        raise GroupExists(T("there is already a group called '%(name)s'", name=name))
     now = utcnow()
     group = VolunteerGroup(
         name=name,
@@ -345,7 +346,7 @@ def update_group(
         )
     if "active" in values:
         if not isinstance(values["active"], bool):
-            problems.add("active", "must be true or false")
+            problems.add("active", T("must be true or false"))
         else:
             changes["active"] = values["active"]
     activity_ids = None
@@ -357,7 +358,7 @@ def update_group(
         select(T_GROUP.c.id).where(T_GROUP.c.name == name, T_GROUP.c.id != group.id)
     ).first()
     if clash is not None:
-        raise GroupExists(f"there is already a group called {name!r}")
+        raise GroupExists(T("there is already a group called '%(name)s'", name=name))
     for field, value in changes.items():
         setattr(group, field, value)
     group.updated_at = utcnow()
@@ -375,7 +376,7 @@ def _person_with_role(session: Session, email: Any, role: Role) -> PersonRef:
         address = normalise_email(email if isinstance(email, str) else "")
     except ValidationFailed as exc:
         raise ValidationFailed(
-            "that is not an email address", errors={"email": ["Not a valid email address."]}
+            T("that is not an email address"), errors={"email": [T("Not a valid email address.")]}
         ) from exc
     row = session.execute(
         select(T_PERSON.c.id, T_PERSON.c.name, T_PERSON.c.email)
@@ -384,8 +385,8 @@ def _person_with_role(session: Session, email: Any, role: Role) -> PersonRef:
     ).first()
     if row is None:
         raise UnknownMember(
-            f"there is no {role.value} registered with {address}",
-            errors={"email": [f"no {role.value} with this email"]},
+            T("there is no %(role)s registered with %(email)s", role=role.value, email=address),
+            errors={"email": [T("no %(role)s with this email", role=role.value)]},
         )
     return PersonRef(int(row[0]), row[1], row[2])
 

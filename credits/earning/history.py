@@ -24,6 +24,7 @@ from credits.accounts.models import Person
 from credits.earning.awards import load_awards
 from credits.earning.models import T_AWARD
 from credits.earning.quantities import describe
+from credits.i18n import T
 from credits.ledger.models import T_ENTRY, T_POSTING
 
 MAX_PAGE = 100
@@ -65,15 +66,17 @@ def _generic(text: str) -> Callable[[Session, EntryRow], str]:
 #: Plain descriptions of entries by kind. A capability may replace one with a function
 #: that says more (``DESCRIBERS["redeem"] = describe_redemption``).
 DESCRIBERS: dict[str, Callable[[Session, EntryRow], str]] = {
-    ledger.EntryKind.EARN.value: lambda _s, row: row.memo or "Credits earned",
-    ledger.EntryKind.VOUCHER_ISSUE.value: _generic("Credits put into a voucher"),
-    ledger.EntryKind.REDEEM.value: _generic("Change returned from a voucher spent at a shop"),
-    ledger.EntryKind.CANCEL.value: _generic("Voucher cancelled: its credits came back"),
-    ledger.EntryKind.EXPIRE.value: _generic("Credits expired"),
+    ledger.EntryKind.EARN.value: lambda _s, row: row.memo or T("Credits earned"),
+    ledger.EntryKind.VOUCHER_ISSUE.value: _generic(T("Credits put into a voucher")),
+    ledger.EntryKind.REDEEM.value: _generic(T("Change returned from a voucher spent at a shop")),
+    ledger.EntryKind.CANCEL.value: _generic(T("Voucher cancelled: its credits came back")),
+    ledger.EntryKind.EXPIRE.value: _generic(T("Credits expired")),
     ledger.EntryKind.REVERSAL.value: lambda _s, row: (
-        f"Correction of entry {row.reverses_entry_id}" if row.reverses_entry_id else "Correction"
+        T("Correction of entry %(entry)s", entry=str(row.reverses_entry_id))
+        if row.reverses_entry_id
+        else T("Correction")
     ),
-    ledger.EntryKind.ADJUSTMENT.value: _generic("Adjustment by the council"),
+    ledger.EntryKind.ADJUSTMENT.value: _generic(T("Adjustment by the council")),
 }
 
 
@@ -153,7 +156,9 @@ def member_history(
                 occurred_at=row.occurred_at,
                 recorded_at=row.recorded_at,
                 amount=row.amount,
-                description=f"{award.activity.name}: {quantity}"
+                description=T(
+                    "%(activity)s: %(quantity)s", activity=award.activity.name, quantity=quantity
+                )
                 if quantity
                 else award.activity.name,
                 activity_slug=award.activity.slug,

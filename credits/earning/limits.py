@@ -46,6 +46,7 @@ from credits.earning.models import (
     Activity,
     ActivityBudget,
 )
+from credits.i18n import Fmt, T, Text, Tn, format_day, format_day_month, format_month
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +174,27 @@ def check(
             continue
         if week_left <= month_left:
             left, cap, period = max(0, week_left), activity.week_cap_credits, week
-            when = f"the week of {monday.day} {monday:%b} to {sunday.day} {sunday:%b %Y}"
+            when: Text | Fmt = T(
+                "the week of %(monday)s to %(sunday)s",
+                monday=Fmt(format_day_month, monday),
+                sunday=Fmt(format_day, sunday),
+            )
         else:
             left, cap, period = max(0, month_left), activity.month_cap_credits, month
-            when = f"{occurred_on:%B %Y}"
+            when = Fmt(format_month, occurred_on)
         result.caps[line.person_id] = CapExceeded(
-            f"{line.person_name} can earn {left} more credits from {activity.name} in {when} "
-            f"(cap {cap}); this award is {line.credits}",
+            Tn(
+                "%(name)s can earn %(num)s more credit from %(activity)s in %(when)s (cap "
+                "%(cap)s); this award is %(asked)s",
+                "%(name)s can earn %(num)s more credits from %(activity)s in %(when)s (cap "
+                "%(cap)s); this award is %(asked)s",
+                left,
+                name=line.person_name,
+                activity=activity.name,
+                when=when,
+                cap=cap,
+                asked=line.credits,
+            ),
             credits_left=left,
             credits_asked=line.credits,
             cap_credits=cap,
@@ -189,8 +204,17 @@ def check(
     if issued + total > budget:
         left = max(0, budget - issued)
         result.budget = BudgetExceeded(
-            f"{activity.name} has {left} credits left of its {budget}-credit budget for "
-            f"{month}; this award is {total}",
+            Tn(
+                "%(activity)s has %(num)s credit left of its budget of %(budget)s for "
+                "%(month)s; this award is %(asked)s",
+                "%(activity)s has %(num)s credits left of its budget of %(budget)s for "
+                "%(month)s; this award is %(asked)s",
+                left,
+                activity=activity.name,
+                budget=budget,
+                month=str(month),
+                asked=total,
+            ),
             credits_left=left,
             credits_asked=total,
             budget_credits=budget,

@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from credits.errors import ValidationFailed
+from credits.i18n import T, Text, Tn, Tp
 
 UNITS = ("hour", "session", "run")
 #: The most of each unit one award line may carry (one day's activity).
@@ -37,14 +38,14 @@ PLACES = 2
 _CENTI = Decimal(100)
 _NUMBER = re.compile(r"^-?[0-9]{1,9}(\.[0-9]{1,9})?$")
 
-_PLURAL = {"hour": "hours", "session": "sessions", "run": "runs"}
+_EXAMPLE = T("write it like 2 or 1.5")
 
 
 class InvalidQuantity(ValidationFailed):
     """A quantity that is not a positive decimal with at most 2 places, or does not make a
     whole number of credits at the activity's rate."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: Text) -> None:
         super().__init__(detail, errors={"quantity": [detail]})
 
 
@@ -55,36 +56,39 @@ def parse_quantity(value: Any) -> Decimal:
     (``repr``), so the value is what the client wrote, or it is refused.
     """
     if isinstance(value, bool) or value is None:
-        raise InvalidQuantity("quantity must be a number such as 2 or 1.5")
+        raise InvalidQuantity(T("quantity must be a number such as 2 or 1.5"))
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidQuantity("quantity must be a finite number")
+            raise InvalidQuantity(T("quantity must be a finite number"))
         number = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
         if not text:
-            raise InvalidQuantity("quantity is required: write it like 2 or 1.5")
+            raise InvalidQuantity(T("quantity is required: %(how)s", how=_EXAMPLE))
         if len(text) > 20 or not _NUMBER.match(text):
             raise InvalidQuantity(
-                f"quantity {value[:20]!r} is not a number: write it like 2 or 1.5"
+                T("quantity “%(value)s” is not a number: %(how)s", value=value[:20], how=_EXAMPLE)
             )
         try:
             number = Decimal(text)
         except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes it
-            raise InvalidQuantity("quantity is not a number") from exc
+            raise InvalidQuantity(T("quantity is not a number")) from exc
     else:
-        raise InvalidQuantity("quantity must be a number such as 2 or 1.5")
+        raise InvalidQuantity(T("quantity must be a number such as 2 or 1.5"))
     if number <= 0:
-        raise InvalidQuantity("quantity must be more than 0")
+        raise InvalidQuantity(T("quantity must be more than 0"))
     if number > 10**6:
-        raise InvalidQuantity("quantity is far too large")
+        raise InvalidQuantity(T("quantity is far too large"))
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite by construction
     if exponent < -PLACES and number != number.quantize(Decimal(1).scaleb(-PLACES)):
         raise InvalidQuantity(
-            f"quantity {number} has more than {PLACES} decimal places: write at most 2 (e.g. 1.25)"
+            T(
+                "quantity %(value)s has more than 2 decimal places: write at most 2 (e.g. 1.25)",
+                value=str(number),
+            )
         )
     return number.quantize(Decimal(1).scaleb(-PLACES))
 
@@ -104,27 +108,25 @@ def credits_for(quantity: Decimal, unit: str, credits_per_unit: int) -> int:
     assert type(credits_per_unit) is int and credits_per_unit > 0
     limit = MAX_QUANTITY[unit]
     if quantity > limit:
-        raise InvalidQuantity(f"one award is at most {limit} {_PLURAL[unit]}")
+        raise InvalidQuantity(T("one award is at most %(limit)s", limit=amount(limit, unit)))
     unit_step = step(unit, credits_per_unit)
     if quantity % unit_step != 0:
         below = (quantity // unit_step) * unit_step
         above = below + unit_step
         if unit != "hour":
             raise InvalidQuantity(
-                f"{_PLURAL[unit]} are counted whole: {format_decimal(below)} or "
-                f"{format_decimal(above)}, not {format_decimal(quantity)}"
-                if below > 0
-                else f"{_PLURAL[unit]} are counted whole: at least 1"
+                _COUNTED_WHOLE[unit](below, above, quantity) if below > 0 else _AT_LEAST_ONE[unit]
             )
-        options = (
-            f"{format_decimal(below)} or {format_decimal(above)}"
-            if below > 0
-            else format_decimal(above)
-        )
+        options = T("%(a)s or %(b)s", a=below, b=above) if below > 0 else above
         raise InvalidQuantity(
-            f"at {credits_per_unit} credits an hour, {format_decimal(quantity)} hours is not a "
-            f"whole number of credits: hours go in steps of {format_decimal(unit_step)} "
-            f"(try {options})"
+            T(
+                "at %(rate)s credits an hour, %(quantity)s hours is not a whole number of "
+                "credits: hours go in steps of %(step)s (try %(options)s)",
+                rate=credits_per_unit,
+                quantity=quantity,
+                step=unit_step,
+                options=options,
+            )
         )
     credits = quantity * credits_per_unit
     assert credits == credits.to_integral_value()
@@ -154,7 +156,44 @@ def quantity_text(centi: int) -> str:
     return format_decimal(from_centi(centi))
 
 
-def describe(centi: int, unit: str) -> str:
-    """``1.5 hours``, ``1 session``, ``2 runs``."""
-    q = from_centi(centi)
-    return f"{format_decimal(q)} {unit if q == 1 else _PLURAL[unit]}"
+def amount(quantity: Decimal, unit: str) -> Text:
+    """``1.5 hours``, ``1 session``, ``2 runs`` (in the reader's language)."""
+    if quantity != quantity.to_integral_value():
+        # Fractions take a form of their own in some languages (Polish: 1,5 godziny).
+        return Tp("fraction", "%(num)s hours", num=quantity)
+    n = int(quantity)
+    if unit == "hour":
+        return Tn("%(num)s hour", "%(num)s hours", n)
+    if unit == "session":
+        return Tn("%(num)s session", "%(num)s sessions", n)
+    return Tn("%(num)s run", "%(num)s runs", n)
+
+
+def describe(centi: int, unit: str) -> Text:
+    """A stored quantity: ``1.5 hours``, ``1 session``, ``2 runs``."""
+    return amount(from_centi(centi), unit)
+
+
+def describe_rate(credits_per_unit: int, unit: str) -> Text:
+    """``10 credits an hour``, ``20 credits a session``."""
+    n = credits_per_unit
+    if unit == "hour":
+        return Tn("%(num)s credit an hour", "%(num)s credits an hour", n)
+    if unit == "session":
+        return Tn("%(num)s credit a session", "%(num)s credits a session", n)
+    return Tn("%(num)s credit a run", "%(num)s credits a run", n)
+
+
+#: "sessions are counted whole: 1 or 2, not 1.5" by unit (its own sentence in each language).
+_COUNTED_WHOLE = {
+    "session": lambda below, above, got: T(
+        "sessions are counted whole: %(a)s or %(b)s, not %(got)s", a=below, b=above, got=got
+    ),
+    "run": lambda below, above, got: T(
+        "runs are counted whole: %(a)s or %(b)s, not %(got)s", a=below, b=above, got=got
+    ),
+}
+_AT_LEAST_ONE = {
+    "session": T("sessions are counted whole: at least 1"),
+    "run": T("runs are counted whole: at least 1"),
+}

@@ -10,6 +10,7 @@ from credits.errors import (
     PeriodClosed,
     ValidationFailed,
 )
+from credits.i18n import T
 
 __all__ = [
     "AlreadyReversed",
@@ -29,13 +30,13 @@ class InvalidEntry(ValidationFailed):
 
 class UnknownAccount(ValidationFailed):
     code = "unknown_account"
-    title = "No such account"
+    title = T("No such account")
 
 
 class EntryNotFound(NotFound):
-    title = "No such journal entry"
+    title = T("No such journal entry")
 
 
 class AlreadyReversed(Conflict):
     code = "already_reversed"
-    title = "That entry has already been reversed"
+    title = T("That entry has already been reversed")

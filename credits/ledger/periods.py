@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credits.errors import PeriodClosed, ValidationFailed
+from credits.i18n import T
 from credits.ledger.models import T_CLOSED, ClosedPeriod
 
 LONDON = ZoneInfo("Europe/London")
@@ -101,8 +102,11 @@ def ensure_open(session: Session, moment: datetime) -> None:
     """Raise :class:`PeriodClosed` if ``moment`` falls in a closed month."""
     if is_closed(session, moment):
         raise PeriodClosed(
-            f"{Month.containing(moment)} is closed: nothing can be dated in it. "
-            "Post a correction in the open month instead.",
+            T(
+                "%(month)s is closed: nothing can be dated in it. Post a correction in the open "
+                "month instead.",
+                month=str(Month.containing(moment)),
+            ),
             month=str(Month.containing(moment)),
         )
 
@@ -124,13 +128,17 @@ def close_month(session: Session, month: Month, *, closed_by: str, now: datetime
     """
     if now < month.ends_at:
         raise ValidationFailed(
-            f"{month} has not ended yet: it can be closed from {month.ends_at:%Y-%m-%d %H:%M} UTC"
+            T(
+                "%(month)s has not ended yet: it can be closed from %(when)s UTC",
+                month=str(month),
+                when=month.ends_at.strftime("%Y-%m-%d %H:%M"),
+            )
         )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(_LOCK_JOURNAL)
     if session.get(ClosedPeriod, str(month)) is not None:
-        raise PeriodClosed(f"{month} is already closed", month=str(month))
+        raise PeriodClosed(T("%(month)s is already closed", month=str(month)), month=str(month))
     row = ClosedPeriod(
         month=str(month),
         starts_at=month.starts_at,

@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from credits.db import Database, RetryTransaction, is_retryable, unique_violation, utcnow
+from credits.i18n import T
 from credits.ledger import chain, periods
 from credits.ledger.accounts import CHAIN_LANES
 from credits.ledger.errors import (
@@ -285,8 +286,11 @@ def _translate(exc: DBAPIError, prepared: _Prepared) -> Exception:
     if sqlstate == SQLSTATE_PERIOD_CLOSED:
         month = str(periods.Month.containing(prepared.occurred_at))
         return PeriodClosed(
-            f"{month} is closed: nothing can be dated in it. "
-            "Post a correction in the open month instead.",
+            T(
+                "%(month)s is closed: nothing can be dated in it. Post a correction in the open "
+                "month instead.",
+                month=month,
+            ),
             month=month,
         )
     if sqlstate == SQLSTATE_UNKNOWN_ACCOUNT:

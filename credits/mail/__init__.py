@@ -7,10 +7,12 @@
   ``smtps://user:password@host:465`` (TLS from the start), or ``smtp://localhost:25`` (a relay
   on the same machine; a password is refused over an unencrypted connection to anywhere else).
 
-Messages are plain en-GB text rendered from ``credits/mail/templates/<name>.txt`` (first line
-``Subject: ...``). Use cases never send mail themselves: they return :class:`Message` objects
-and the caller sends them *after* the unit of work commits, so a rolled-back use case sends
-nothing and no transaction is held open while a mail server answers.
+Messages are plain text rendered from ``credits/mail/templates/<name>.txt`` (first line
+``Subject: ...``) in the recipient's language: the templates mark their words with
+``{{ _("...") }}`` and the catalogs of credits.i18n translate them. Use cases never send mail
+themselves: they return :class:`Message` objects and the caller sends them *after* the unit
+of work commits, so a rolled-back use case sends nothing and no transaction is held open
+while a mail server answers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 import jinja2
 
+from credits import i18n
 from credits.config import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,26 @@ _templates = jinja2.Environment(
     keep_trailing_newline=True,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# Each render passes the recipient's gettext (see render); these are never used.
+_templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+_templates.policies["ext.i18n.trimmed"] = True
+
+
+def _gettext_for(language: str) -> dict[str, Any]:
+    """``gettext``/``ngettext`` in ``language``, the way templates call them: the message is
+    always %-formatted with its keyword arguments (``%(name)s``)."""
+    catalog = i18n.translations(language)
+
+    def gettext(message: str, **values: Any) -> str:
+        return catalog.gettext(message) % values
+
+    def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+        values.setdefault("num", n)
+        return catalog.ngettext(singular, plural, n) % values
+
+    return {"gettext": gettext, "ngettext": ngettext}
 
 
 @dataclass(frozen=True)
@@ -74,14 +96,21 @@ class Message:
     attachments: tuple[Attachment, ...] = ()
 
 
-def render(kind: str, *, to: str, **context: Any) -> Message:
-    """Render ``templates/<kind>.txt`` (first line ``Subject: ...``) into a :class:`Message`."""
-    text = _templates.get_template(f"{kind}.txt").render(**context)
+def render(kind: str, *, to: str, language: str = i18n.DEFAULT, **context: Any) -> Message:
+    """Render ``templates/<kind>.txt`` (first line ``Subject: ...``) into a :class:`Message`,
+    in ``language`` (English where its catalog lacks a translation)."""
+    language = language if language in i18n.LANGUAGES else i18n.DEFAULT
+    values = {name: i18n.translate(value, language) for name, value in context.items()}
+    text = _templates.get_template(f"{kind}.txt").render(**values, **_gettext_for(language))
     first, _, body = text.partition("\n")
     if not first.startswith("Subject: "):
         raise ValueError(f"mail template {kind} must start with a Subject: line")
     return Message(
-        to=to, subject=first.removeprefix("Subject: ").strip(), body=body.lstrip("\n"), kind=kind
+        to=to,
+        subject=first.removeprefix("Subject: ").strip(),
+        body=body.lstrip("\n"),
+        kind=kind,
+        headers={"Content-Language": language},
     )
 
 
@@ -95,9 +124,10 @@ def _to_email(message: Message, sender: str) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
     if message.kind:
         msg["X-Credits-Kind"] = message.kind
+    msg.set_content(message.body, charset="utf-8")
+    # After set_content, which drops any Content-* header set before it (Content-Language).
     for name, value in message.headers.items():
         msg[name] = value
-    msg.set_content(message.body, charset="utf-8")
     for item in message.attachments:
         maintype, _, subtype = item.content_type.partition("/")
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)

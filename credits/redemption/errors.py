@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from credits.errors import ValidationFailed
+from credits.i18n import T
 
 
 class AmountExceedsVoucher(ValidationFailed):
     code = "amount_exceeds_voucher"
-    title = "That is more than the voucher is worth"
+    title = T("That is more than the voucher is worth")
 
 
 class OfflineLimitExceeded(ValidationFailed):
     code = "offline_limit_exceeded"
-    title = "Above this terminal's offline limit"
+    title = T("Above this terminal's offline limit")

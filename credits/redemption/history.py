@@ -13,16 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credits.ledger.periods import LONDON
+from credits.i18n import T, Tn
 from credits.redemption.models import Redemption
 from credits.shops.models import Shop
 from credits.vouchers.code import reference
 from credits.vouchers.models import Voucher, VoucherState
-
-
-def _when(moment: Any) -> str:
-    local = moment.astimezone(LONDON)
-    return f"{local.day} {local:%b %Y}, {local:%H:%M}"
 
 
 def _ref(voucher_id: str) -> str:
@@ -44,25 +39,41 @@ def describe_voucher_issue(session: Session, row: Any) -> str:
         select(Voucher).where(Voucher.issue_entry_id == row.id)  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if voucher is None:
-        return "Credits put into a voucher"
-    head = f"Voucher {_ref(voucher.id)} for {voucher.face_value} credits"
+        return T("Credits put into a voucher")
+    head = Tn(
+        "Voucher %(ref)s for %(num)s credit",
+        "Voucher %(ref)s for %(num)s credits",
+        voucher.face_value,
+        ref=_ref(voucher.id),
+    )
     if voucher.state == VoucherState.OPEN.value:
-        return f"{head}: not used yet (valid until {_when(voucher.expires_at)})"
+        return T(
+            "%(voucher)s: not used yet (valid until %(when)s)",
+            voucher=head,
+            when=voucher.expires_at,
+        )
     if voucher.state == VoucherState.REDEEMED.value:
         spent = _spent(session, voucher.id)
         if spent is None:
-            return f"{head}: spent"
+            return T("%(voucher)s: spent", voucher=head)
         redemption, shop = spent
-        taken = (
-            ""
-            if redemption.change == 0
-            else f" ({redemption.amount} taken, {redemption.change} back to you)"
-        )
-        reversed_ = " — later reversed by the council" if redemption.reversed_at else ""
-        return f"{head}: spent at {shop} on {_when(redemption.redeemed_at)}{taken}{reversed_}"
+        values = {"voucher": head, "shop": shop, "when": redemption.redeemed_at}
+        if redemption.change == 0:
+            text = T("%(voucher)s: spent at %(shop)s on %(when)s", **values)
+        else:
+            text = T(
+                "%(voucher)s: spent at %(shop)s on %(when)s (%(taken)s taken, %(back)s back to "
+                "you)",
+                taken=redemption.amount,
+                back=redemption.change,
+                **values,
+            )
+        if redemption.reversed_at:
+            return T("%(what)s — later reversed by the council", what=text)
+        return text
     if voucher.state == VoucherState.CANCELLED.value:
-        return f"{head}: cancelled, credits back"
-    return f"{head}: expired unused, credits back"
+        return T("%(voucher)s: cancelled, credits back", voucher=head)
+    return T("%(voucher)s: expired unused, credits back", voucher=head)
 
 
 def describe_redeem(session: Session, row: Any) -> str:
@@ -71,10 +82,12 @@ def describe_redeem(session: Session, row: Any) -> str:
         select(Redemption).where(Redemption.entry_id == row.id)  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if redemption is None:
-        return "Change returned from a voucher spent at a shop"
+        return T("Change returned from a voucher spent at a shop")
     spent = _spent(session, redemption.voucher_id)
-    shop = spent[1] if spent else "a shop"
-    return f"Change from voucher {_ref(redemption.voucher_id)} spent at {shop}"
+    shop = spent[1] if spent else T("a shop")
+    return T(
+        "Change from voucher %(ref)s spent at %(shop)s", ref=_ref(redemption.voucher_id), shop=shop
+    )
 
 
 def describe_cancel(session: Session, row: Any) -> str:
@@ -84,17 +97,18 @@ def describe_cancel(session: Session, row: Any) -> str:
     ).scalar_one_or_none()
     if redemption is not None:
         spent = _spent(session, redemption.voucher_id)
-        shop = spent[1] if spent else "a shop"
-        return (
-            f"Voucher {_ref(redemption.voucher_id)}: the council reversed its use at {shop}; "
-            "its credits are back"
+        shop = spent[1] if spent else T("a shop")
+        return T(
+            "Voucher %(ref)s: the council reversed its use at %(shop)s; its credits are back",
+            ref=_ref(redemption.voucher_id),
+            shop=shop,
         )
     voucher = session.execute(
         select(Voucher).where(Voucher.closed_entry_id == row.id)  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if voucher is None:
-        return "Voucher cancelled: its credits came back"
-    return f"Voucher {_ref(voucher.id)} cancelled: its credits came back"
+        return T("Voucher cancelled: its credits came back")
+    return T("Voucher %(ref)s cancelled: its credits came back", ref=_ref(voucher.id))
 
 
 def describe_expire(session: Session, row: Any) -> str:
@@ -103,10 +117,10 @@ def describe_expire(session: Session, row: Any) -> str:
         select(Voucher).where(Voucher.closed_entry_id == row.id)  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if voucher is not None:
-        return f"Voucher {_ref(voucher.id)} expired unused: its credits came back"
+        return T("Voucher %(ref)s expired unused: its credits came back", ref=_ref(voucher.id))
     if row.amount < 0:
-        return "Credits lapsed after a long time without activity"
-    return "Credits expired"
+        return T("Credits lapsed after a long time without activity")
+    return T("Credits expired")
 
 
 def home_context(session: Session, principal: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from credits import audit, ledger
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from credits.i18n import Fmt, T, format_day
 from credits.redemption.models import Redemption, RedemptionException, TerminalJournalEntry
 from credits.redemption.service import exception_body, redemption_body
 from credits.vouchers.code import reference
@@ -23,7 +24,7 @@ MAX_JOURNAL_ENTRIES = 500
 
 class RedemptionReversed(Conflict):
     code = "already_reversed"
-    title = "That redemption has already been reversed"
+    title = T("That redemption has already been reversed")
 
 
 def _shop_scope(principal: Any) -> int | None:
@@ -88,19 +89,23 @@ def reverse_redemption(
     reason = " ".join((reason or "").split())
     if not 0 < len(reason) <= MAX_REASON_CHARS:
         raise ValidationFailed(
-            f"say why (at most {MAX_REASON_CHARS} characters)", errors={"reason": ["Required."]}
+            T("say why (at most %(count)s characters)", count=MAX_REASON_CHARS),
+            errors={"reason": [T("Required.")]},
         )
     if not _is_id(redemption_id):
-        raise NotFound("there is no such redemption")
+        raise NotFound(T("there is no such redemption"))
     row = session.execute(
         select(Redemption).where(Redemption.id == redemption_id).with_for_update()  # type: ignore[arg-type]
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound("there is no such redemption")
+        raise NotFound(T("there is no such redemption"))
     if row.reversed_at is not None:
         raise RedemptionReversed(
-            f"this redemption was already reversed on {row.reversed_at:%d %b %Y} "
-            f"by {row.reversed_by}"
+            T(
+                "this redemption was already reversed on %(day)s by %(who)s",
+                day=Fmt(format_day, row.reversed_at),
+                who=row.reversed_by,
+            )
         )
     now = now or utcnow()
     ref = reference(bytes.fromhex(row.voucher_id))
@@ -180,12 +185,20 @@ def resolve_exception(
     """Record how officers dealt with an exception (e.g. "member repaid 12 credits")."""
     resolution = " ".join((resolution or "").split())
     if not 0 < len(resolution) <= MAX_REASON_CHARS:
-        raise ValidationFailed("say how it was resolved", errors={"resolution": ["Required."]})
+        raise ValidationFailed(
+            T("say how it was resolved"), errors={"resolution": [T("Required.")]}
+        )
     row = session.get(RedemptionException, exception_id) if _is_id(exception_id) else None
     if row is None:
-        raise NotFound("there is no such exception")
+        raise NotFound(T("there is no such exception"))
     if row.resolved_at is not None:
-        raise Conflict(f"already resolved by {row.resolved_by}: {row.resolution}")
+        raise Conflict(
+            T(
+                "already resolved by %(who)s: %(resolution)s",
+                who=row.resolved_by,
+                resolution=row.resolution,
+            )
+        )
     row.resolved_at = utcnow()
     row.resolved_by = by.actor
     row.resolution = resolution

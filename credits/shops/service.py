@@ -14,6 +14,7 @@ from credits.accounts.models import ApiToken, Role
 from credits.accounts.service import Principal, mint_token, normalise_email
 from credits.db import unique_violation, utcnow
 from credits.errors import Conflict, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.shops.models import Shop, Terminal
 
 #: How stale a terminal's last_seen_at may get before a request refreshes it.
@@ -27,12 +28,12 @@ DEFAULT_MAX_OFFLINE_TOTAL = 100
 
 class ShopExists(Conflict):
     code = "shop_exists"
-    title = "There is already a shop with that name"
+    title = T("There is already a shop with that name")
 
 
 class TerminalExists(Conflict):
     code = "terminal_exists"
-    title = "That shop already has a terminal with that name"
+    title = T("That shop already has a terminal with that name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +53,19 @@ class OfflineLimits:
             ("max_total", self.max_total, 100_000_000),
         ):
             if type(value) is not int or not 0 <= value <= top:
-                problems[field] = [f"Must be a whole number from 0 to {top}."]
+                problems[field] = [T("Must be a whole number from 0 to %(top)s.", top=str(top))]
         if not problems and self.floor_limit > self.max_total:
-            problems["floor_limit"] = ["Cannot be more than the offline total."]
+            problems["floor_limit"] = [T("Cannot be more than the offline total.")]
         if problems:
-            raise ValidationFailed("the offline limits are not valid", errors=problems)
+            raise ValidationFailed(T("the offline limits are not valid"), errors=problems)
 
 
 def _clean_name(value: str | None, field: str, limit: int) -> str:
     name = " ".join((value or "").split())
     if not 0 < len(name) <= limit:
         raise ValidationFailed(
-            f"a {field} is required (at most {limit} characters)",
-            errors={field: [f"Required, at most {limit} characters."]},
+            T("a %(field)s is required (at most %(count)s characters)", field=field, count=limit),
+            errors={field: [T("Required, at most %(count)s characters.", count=limit)]},
         )
     return name
 
@@ -83,7 +84,7 @@ def create_shop(
     address = " ".join((address or "").split())[:300]
     email = normalise_email(contact_email) if contact_email else None
     if session.execute(select(Shop.id).where(func.lower(Shop.name) == name.lower())).first():  # type: ignore[arg-type]
-        raise ShopExists(f"there is already a shop called {name!r}")
+        raise ShopExists(T("there is already a shop called '%(name)s'", name=name))
     shop = Shop(
         name=name, address=address, contact_email=email, created_at=utcnow(), created_by=by.actor
     )
@@ -92,7 +93,7 @@ def create_shop(
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "name"):
-            raise ShopExists(f"there is already a shop called {name!r}") from exc
+            raise ShopExists(T("there is already a shop called '%(name)s'", name=name)) from exc
         raise
     # The account is named after the shop's id, so it is opened once the row has one (as a
     # member's is); both happen in this one transaction.
@@ -143,7 +144,7 @@ def update_shop(
             select(Shop.id).where(func.lower(Shop.name) == new.lower(), Shop.id != shop_id)  # type: ignore[arg-type]
         ).first()
         if clash:
-            raise ShopExists(f"there is already a shop called {new!r}")
+            raise ShopExists(T("there is already a shop called '%(name)s'", name=new))
         shop.name = new
     if address is not None:
         shop.address = " ".join(address.split())[:300]
@@ -193,7 +194,9 @@ def add_terminal(
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "name"):  # lost a race with the same request
-            raise TerminalExists(f"{shop_name} already has a terminal called {name!r}") from exc
+            raise TerminalExists(
+                T("%(shop)s already has a terminal called '%(name)s'", shop=shop_name, name=name)
+            ) from exc
         raise
     audit.record(
         session,
@@ -219,7 +222,9 @@ def _refuse_duplicate_terminal(
     if except_id is not None:
         query = query.where(Terminal.id != except_id)  # type: ignore[arg-type]
     if session.execute(query).first():
-        raise TerminalExists(f"{shop_name} already has a terminal called {name!r}")
+        raise TerminalExists(
+            T("%(shop)s already has a terminal called '%(name)s'", shop=shop_name, name=name)
+        )
 
 
 def _issue_terminal_token(session: Session, terminal: Terminal, actor: str) -> str:

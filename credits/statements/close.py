@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from credits import audit, ledger
 from credits.errors import Conflict, ValidationFailed
+from credits.i18n import Fmt, T, format_when_long
 from credits.ledger.periods import Month
 from credits.statements import render
 from credits.statements.engine import build_statement
@@ -49,7 +50,7 @@ class CloseRefused(Conflict):
     failed check; :attr:`checks` holds every check's result, passed or not."""
 
     code = "checks_failed"
-    title = "The month cannot be closed: a reconciliation check failed"
+    title = T("The month cannot be closed: a reconciliation check failed")
 
     def __init__(self, detail: str, checks: list[dict[str, Any]] | None = None, **extra: Any):
         super().__init__(detail, **extra)
@@ -58,12 +59,12 @@ class CloseRefused(Conflict):
 
 class AlreadyClosed(Conflict):
     code = "period_closed"
-    title = "That month is already closed"
+    title = T("That month is already closed")
 
 
 class EarlierMonthOpen(Conflict):
     code = "earlier_month_open"
-    title = "An earlier month is still open: close the months in order"
+    title = T("An earlier month is still open: close the months in order")
 
 
 _FIRST_ENTRY = "SELECT min(occurred_at) FROM journal_entry"
@@ -131,17 +132,24 @@ def check_can_close(session: Session, month: Month, *, now: datetime) -> None:
     month is open (``earlier_month_open``). Cheap: the pages ask before starting a close."""
     if now < month.ends_at:
         raise ValidationFailed(
-            f"{month} has not ended yet: it can be closed from "
-            f"{month.ends_at.astimezone(ledger.LONDON):%d %B %Y %H:%M} London time",
-            errors={"month": ["Not ended."]},
+            T(
+                "%(month)s has not ended yet: it can be closed from %(when)s London time",
+                month=str(month),
+                when=Fmt(format_when_long, month.ends_at),
+            ),
+            errors={"month": [T("Not ended.")]},
         )
     if str(month) in ledger.closed_months(session):
-        raise AlreadyClosed(f"{month} is already closed", month=str(month))
+        raise AlreadyClosed(T("%(month)s is already closed", month=str(month)), month=str(month))
     earlier = first_open_month_before(session, month)
     if earlier is not None:
         raise EarlierMonthOpen(
-            f"{month} cannot be closed while {earlier} is open: close {earlier} first "
-            "(months close in order, so each month's snapshot of balances is final)",
+            T(
+                "%(month)s cannot be closed while %(earlier)s is open: close %(earlier)s first "
+                "(months close in order, so each month's snapshot of balances is final)",
+                month=str(month),
+                earlier=str(earlier),
+            ),
             month=str(month),
             close_first=str(earlier),
         )

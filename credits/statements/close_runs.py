@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from credits.db import Database, unique_violation, utcnow
 from credits.errors import Conflict, CreditsError
+from credits.i18n import T
 from credits.ledger import CheckResult
 from credits.ledger.periods import Month
 from credits.statements import close
@@ -70,7 +71,7 @@ class RunInProgress(Conflict):
     """Another close or check run is going: one at a time."""
 
     code = "close_in_progress"
-    title = "A month close or a run of the checks is already going"
+    title = T("A month close or a run of the checks is already going")
 
 
 @dataclass

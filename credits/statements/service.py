@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from credits.accounts import Role
 from credits.db import utcnow
 from credits.errors import Forbidden, ValidationFailed
+from credits.i18n import T
 from credits.ledger.periods import Month
 from credits.statements import journals, render, signing
 from credits.statements.engine import Statement, build_statement
@@ -35,8 +36,8 @@ def parse_month(text: str, *, now: datetime | None = None) -> Month:
     now = now or utcnow()
     if month.starts_at > now:
         raise ValidationFailed(
-            f"{month} has not started yet: there is no statement for it",
-            errors={"month": ["In the future."]},
+            T("%(month)s has not started yet: there is no statement for it", month=str(month)),
+            errors={"month": [T("In the future.")]},
         )
     return month
 

@@ -7,6 +7,7 @@ The four code-verification errors (``malformed_code``, ``unknown_key``, ``invali
 from __future__ import annotations
 
 from credits.errors import Conflict, CreditsError, NotFound, ValidationFailed
+from credits.i18n import T
 
 
 class CodeRefused(CreditsError):
@@ -17,44 +18,44 @@ class CodeRefused(CreditsError):
 
 class MalformedCode(CodeRefused):
     code = "malformed_code"
-    title = "That is not a voucher code"
+    title = T("That is not a voucher code")
 
 
 class UnknownKey(CodeRefused):
     code = "unknown_key"
-    title = "The voucher was not signed by a key this scheme trusts"
+    title = T("The voucher was not signed by a key this scheme trusts")
 
 
 class InvalidSignature(CodeRefused):
     code = "invalid_signature"
-    title = "The voucher's signature does not match: it was altered or forged"
+    title = T("The voucher's signature does not match: it was altered or forged")
 
 
 class VoucherExpired(CodeRefused):
     code = "expired"
     status = 409
-    title = "The voucher has expired"
+    title = T("The voucher has expired")
 
 
 class VoucherNotFound(NotFound):
-    title = "No such voucher"
+    title = T("No such voucher")
 
 
 class VoucherCancelled(Conflict):
     code = "voucher_cancelled"
-    title = "The voucher was cancelled"
+    title = T("The voucher was cancelled")
 
 
 class AlreadyRedeemed(Conflict):
     code = "already_redeemed"
-    title = "The voucher has already been spent"
+    title = T("The voucher has already been spent")
 
 
 class VoucherNotOpen(Conflict):
     """The voucher has expired and its value has already gone back to the member."""
 
     code = "expired"
-    title = "The voucher has expired"
+    title = T("The voucher has expired")
 
 
 class InvalidAmount(ValidationFailed):
@@ -66,9 +67,9 @@ class KeyringError(CreditsError):
 
     code = "key_refused"
     status = 409
-    title = "That key operation is refused"
+    title = T("That key operation is refused")
 
 
 class TooManyOpenVouchers(Conflict):
     code = "too_many_open_vouchers"
-    title = "Too many open vouchers"
+    title = T("Too many open vouchers")

@@ -39,6 +39,7 @@ from credits.accounts.service import roles_of
 from credits.config import Settings
 from credits.db import Database, RetryTransaction, unique_violation, utcnow
 from credits.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
+from credits.i18n import T, Tn
 from credits.vouchers.code import (
     MAX_EXPIRES_AT,
     MAX_FACE_VALUE,
@@ -106,9 +107,16 @@ def check_amount(amount: Any) -> int:
     anything out of range are refused (:class:`InvalidAmount`)."""
     if type(amount) is not int or not MIN_FACE_VALUE <= amount <= MAX_FACE_VALUE:
         raise InvalidAmount(
-            f"a voucher is for a whole number of credits from {MIN_FACE_VALUE} to "
-            f"{MAX_FACE_VALUE:,}",
-            errors={"amount": [f"Must be a whole number from 1 to {MAX_FACE_VALUE}."]},
+            T(
+                "a voucher is for a whole number of credits from %(least)s to %(most)s",
+                least=MIN_FACE_VALUE,
+                most=MAX_FACE_VALUE,
+            ),
+            errors={
+                "amount": [
+                    T("Must be a whole number from 1 to %(most)s.", most=str(MAX_FACE_VALUE))
+                ]
+            },
         )
     return amount
 
@@ -134,7 +142,7 @@ def parse_voucher_id(voucher_id: Any) -> str:
         or len(voucher_id) != 32
         or not set(voucher_id) <= set("0123456789abcdef")
     ):
-        raise VoucherNotFound("there is no such voucher")
+        raise VoucherNotFound(T("there is no such voucher"))
     return voucher_id
 
 
@@ -146,7 +154,7 @@ def get_voucher(session: Session, voucher_id: str, *, person_id: int | None = No
     "not found", never "forbidden": ids are not confirmed to strangers)."""
     row = session.get(Voucher, parse_voucher_id(voucher_id))
     if row is None or (person_id is not None and row.person_id != person_id):
-        raise VoucherNotFound("there is no such voucher")
+        raise VoucherNotFound(T("there is no such voucher"))
     return row
 
 
@@ -270,13 +278,21 @@ def issue_voucher(
 
     if count_vouchers(session, person_id, states=[VoucherState.OPEN]) >= MAX_OPEN_VOUCHERS:
         raise TooManyOpenVouchers(
-            f"you already hold {MAX_OPEN_VOUCHERS} open vouchers: use or cancel one first"
+            T(
+                "you already hold %(count)s open vouchers: use or cancel one first",
+                count=MAX_OPEN_VOUCHERS,
+            )
         )
     balance = ledger.balance(session, account_id)
     if balance < amount:
         raise InsufficientFunds(
-            f"you have {balance} credits available; a voucher of {amount} needs "
-            f"{amount - balance} more",
+            Tn(
+                "you have %(num)s credit available; a voucher of %(amount)s needs %(more)s more",
+                "you have %(num)s credits available; a voucher of %(amount)s needs %(more)s more",
+                balance,
+                amount=amount,
+                more=amount - balance,
+            ),
             balance=balance,
         )
     now = now or utcnow()
@@ -301,7 +317,11 @@ def issue_voucher(
         )
     except InsufficientFunds as exc:
         raise InsufficientFunds(
-            f"you do not have {amount} credits available (another request spent them)"
+            Tn(
+                "you do not have %(num)s credit available (another request spent it)",
+                "you do not have %(num)s credits available (another request spent them)",
+                amount,
+            )
         ) from exc
     if entry.replayed:  # a concurrent attempt with the same key won
         return _replayed(session, entry, amount, client_key), True
@@ -351,15 +371,17 @@ def _replayed(session: Session, entry: ledger.PostedEntry, amount: int, client_k
 def _refusal(row: Voucher | None, voucher_id: str) -> Exception:
     """The error for a voucher that is not open (or not there)."""
     if row is None:
-        return VoucherNotFound("there is no such voucher")
+        return VoucherNotFound(T("there is no such voucher"))
     if row.state == VoucherState.CANCELLED.value:
-        return VoucherCancelled("this voucher was cancelled; its credits went back to the member")
+        return VoucherCancelled(
+            T("this voucher was cancelled; its credits went back to the member")
+        )
     if row.state == VoucherState.REDEEMED.value:
         closed = row.closed_at.isoformat().replace("+00:00", "Z") if row.closed_at else None
-        return AlreadyRedeemed("this voucher has already been spent", redeemed_at=closed)
+        return AlreadyRedeemed(T("this voucher has already been spent"), redeemed_at=closed)
     if row.state == VoucherState.EXPIRED.value:
-        return VoucherNotOpen("this voucher expired; its credits went back to the member")
-    return VoucherExpired("this voucher has expired")
+        return VoucherNotOpen(T("this voucher expired; its credits went back to the member"))
+    return VoucherExpired(T("this voucher has expired"))
 
 
 def claim_open_voucher(

@@ -51,7 +51,11 @@ def _blueprints() -> list[Blueprint]:
 def register_web(app: Flask) -> None:
     """Register the page blueprints, sign-in and CSRF protection."""
     from credits.web.auth import init_web_auth
+    from credits.web.filters import register_filters
+    from credits.web.i18n import init_i18n
 
     init_web_auth(app)
+    init_i18n(app)
+    register_filters(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

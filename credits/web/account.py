@@ -8,20 +8,21 @@ summarised at the top of the page with role="alert" and nothing is changed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from credits import i18n
 from credits.accounts import onboarding, tokens
 from credits.accounts.links import LinkPurpose
-from credits.accounts.people import view_person
+from credits.accounts.people import remember_language, view_person
 from credits.accounts.sessions import ROLE_PRIORITY
 from credits.api.context import services
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
-from credits.ledger import LONDON
+from credits.i18n import T
 from credits.web.auth import SESSION_COOKIE, current_principal, held_roles, page_requires
+from credits.web.i18n import gettext, page_language
 
 bp = Blueprint("account", __name__)
 
@@ -110,7 +111,9 @@ def confirm_email() -> Any:
             return _render("account/confirm_email.html", token=token)
         services().db.run(lambda s: onboarding.confirm_email(s, token, ip))
     except CreditsError as exc:
-        return _failed("account/link_problem.html", exc, heading="Confirm your email address")
+        return _failed(
+            "account/link_problem.html", exc, heading=gettext("Confirm your email address")
+        )
     return _render("account/email_confirmed.html")
 
 
@@ -127,7 +130,7 @@ def accept_invitation() -> Any:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
         person = svc.db.run(lambda s: onboarding.invitation_for(s, token))
     except CreditsError as exc:
-        return _failed("account/link_problem.html", exc, heading="Accept your invitation")
+        return _failed("account/link_problem.html", exc, heading=gettext("Accept your invitation"))
     if request.method == "GET":
         return _render("account/accept_invitation.html", token=token, person=person)
     try:
@@ -135,7 +138,10 @@ def accept_invitation() -> Any:
         svc.db.run(lambda s: onboarding.accept_invitation(s, token, password, ip=ip))
     except CreditsError as exc:
         return _failed("account/accept_invitation.html", exc, token=token, person=person)
-    flash("Your password is set. Sign in to start.", "success")
+    # Unless the inviting officer chose their language, it is the one they accepted in.
+    person_id = person.id
+    svc.db.run(lambda s: remember_language(s, person_id, page_language() or i18n.DEFAULT))
+    flash(gettext("Your password is set. Sign in to start."), "success")
     return redirect(url_for("auth.sign_in"))
 
 
@@ -146,8 +152,8 @@ def _new_password() -> onboarding.NewPassword:
         from credits.errors import ValidationFailed
 
         raise ValidationFailed(
-            "the two passwords are different",
-            errors={"password_again": ["Type the same password twice."]},
+            T("the two passwords are different"),
+            errors={"password_again": [T("Type the same password twice.")]},
         )
     return onboarding.NewPassword.make(password, services().settings.password_hash_profile)
 
@@ -169,7 +175,7 @@ def forgot_password() -> Any:
         return _failed(
             "account/forgot_password.html",
             ValidationFailed(
-                "enter your email address", errors={"email": ["Enter your email address."]}
+                T("enter your email address"), errors={"email": [T("Enter your email address.")]}
             ),
             email=email,
         )
@@ -193,7 +199,7 @@ def reset_password() -> Any:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
         person = svc.db.run(lambda s: onboarding.reset_for(s, token))
     except CreditsError as exc:
-        return _failed("account/link_problem.html", exc, heading="Choose a new password")
+        return _failed("account/link_problem.html", exc, heading=gettext("Choose a new password"))
     if request.method == "GET":
         return _render("account/reset_password.html", token=token, person=person)
     try:
@@ -205,7 +211,10 @@ def reset_password() -> Any:
     except CreditsError as exc:
         return _failed("account/reset_password.html", exc, token=token, person=person)
     deliver_quietly(messages)
-    flash("Your new password is set, and you have been signed out everywhere. Sign in.", "success")
+    flash(
+        gettext("Your new password is set, and you have been signed out everywhere. Sign in."),
+        "success",
+    )
     response = redirect(url_for("auth.sign_in"))
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -275,18 +284,10 @@ def revoke_my_token(token_id: int) -> Any:
         if exc.status == 404:
             abort(404)
         raise
-    flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
+    flash(
+        gettext("The token “%(name)s” is revoked: it no longer works.", name=token.name), "success"
+    )
     return redirect(url_for("account.my_tokens"))
-
-
-@bp.app_template_filter("london")
-def london(moment: datetime | None, with_time: bool = True) -> str:
-    """A stored UTC time as people here read it: ``3 Dec 2026, 14:05`` (London time)."""
-    if moment is None:
-        return "–"
-    local = moment.astimezone(LONDON)
-    text = f"{local.day} {local:%b %Y}"
-    return f"{text}, {local:%H:%M}" if with_time else text
 
 
 def _page_arg() -> int:

@@ -35,11 +35,15 @@ from flask import (
     url_for,
 )
 
+from credits import i18n
 from credits.accounts import Principal, Role, signin
 from credits.accounts import sessions as web_sessions
+from credits.accounts.people import remember_language
 from credits.api.context import services
 from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
+from credits.i18n import T
+from credits.web.i18n import gettext, page_language
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
@@ -89,7 +93,7 @@ def page_requires(*roles: Role) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             who = current_principal()
             if who is None:
-                flash("Please sign in to continue.", "info")
+                flash(gettext("Please sign in to continue."), "info")
                 return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
             if who.role not in allowed:
                 abort(403)
@@ -144,8 +148,10 @@ def _check_csrf() -> None:
     if not sent or not hmac.compare_digest(sent, csrf_token()):
         abort(
             403,
-            description="This form has expired or did not come from this site. "
-            "Go back, reload the page and try again.",
+            description=T(
+                "This form has expired or did not come from this site. "
+                "Go back, reload the page and try again."
+            ),
         )
 
 
@@ -201,6 +207,10 @@ def sign_in() -> Any:
         token = outcome.token
         if error is None and token is not None:
             g.pop("web_principal", None)
+            if outcome.row is not None:
+                # Until they choose one, their emails are written in the language they use.
+                person_id, language = outcome.row.person_id, page_language() or i18n.DEFAULT
+                services().db.run(lambda s: remember_language(s, person_id, language))
             response = redirect(
                 _safe_next(request.args.get("next")) or url_for("auth.after_sign_in")
             )
@@ -247,7 +257,7 @@ def sign_out() -> Any:
         services().db.run(lambda s: web_sessions.end_session(s, token))
     response = redirect(url_for("web.index"))
     response.delete_cookie(SESSION_COOKIE)
-    flash("You have signed out.", "info")
+    flash(gettext("You have signed out."), "info")
     return response
 
 

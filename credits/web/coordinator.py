@@ -18,23 +18,43 @@ from credits.earning.awards import AwardView
 from credits.earning.errors import LinesRefused
 from credits.errors import CreditsError
 from credits.web.auth import page_requires
-from credits.web.earning_common import form_key, me, new_key, problem_context
+from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.filters import capfirst, credits
+from credits.web.i18n import gettext, ngettext
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
 
+def _who(view: AwardView) -> str:
+    if view.member:
+        return view.member.name
+    return ngettext("%(num)s volunteer", "%(num)s volunteers", len(view.lines))
+
+
 def _outcome(view: AwardView, threshold: int) -> tuple[str, str]:
     """The flash message after recording or approving."""
-    who = view.member.name if view.member else f"{len(view.lines)} volunteers"
+    who, amount = _who(view), credits(view.credits)
     if view.replayed:
-        return f"That was already done: {view.credits} credits for {who}.", "info"
+        return gettext("That was already done: %(amount)s for %(who)s.", amount=amount, who=who), (
+            "info"
+        )
     if view.state == earning.AWAITING_OFFICER:
         return (
-            f"Sent to a council officer: {view.credits} credits for {who} is above the "
-            f"{threshold}-credit limit for one person, so an officer must approve it too.",
+            gettext(
+                "Sent to a council officer: %(amount)s for %(who)s is above the limit of "
+                "%(limit)s for one person, so an officer must approve it too.",
+                amount=amount,
+                who=who,
+                limit=credits(threshold),
+            ),
             "info",
         )
-    return f"Done: {view.credits} credits for {who} ({view.activity.name}).", "success"
+    return gettext(
+        "Done: %(amount)s for %(who)s (%(activity)s).",
+        amount=amount,
+        who=who,
+        activity=view.activity.name,
+    ), "success"
 
 
 def _scope(who: Principal) -> tuple[list[Any], list[Any], list[Any]]:
@@ -88,7 +108,7 @@ def record() -> Any:
                     who,
                     member_email=form.get("member_email", ""),
                     activity=form.get("activity", ""),
-                    quantity=form.get("quantity", ""),
+                    quantity=decimal_input(form.get("quantity", "")),
                     occurred_on=form.get("occurred_on", ""),
                     note=form.get("note", ""),
                     idempotency_key=form_key(form),
@@ -137,7 +157,7 @@ def sheet(group_id: int) -> Any:
         for person in found.members:
             value = (form.get(f"q-{person.id}") or "").strip()
             if value:
-                lines.append({"member_email": person.email, "quantity": value})
+                lines.append({"member_email": person.email, "quantity": decimal_input(value)})
                 rows.append(person.id)
         try:
             if not lines:
@@ -158,18 +178,26 @@ def sheet(group_id: int) -> Any:
             view, threshold = services().db.run(use_case)
         except _EmptySheet:
             context = {
-                "error": "Nothing was recorded: enter how long (or how many) for at least one "
-                "person.",
+                "error": gettext(
+                    "Nothing was recorded: enter how long (or how many) for at least one person."
+                ),
                 "field_errors": {},
                 "failed": True,
             }
             status = 422
         except LinesRefused as exc:
             for line in exc.lines:
-                row_errors[rows[line["line"] - 1]] = line["detail"]
+                # A line's own messages, each in the page's language (its "detail" joins
+                # them in English for the API).
+                errors = line.get("errors") or {}
+                messages = [m for ms in errors.values() for m in ms] or [line["detail"]]
+                row_errors[rows[line["line"] - 1]] = "; ".join(str(capfirst(m)) for m in messages)
             context = {
-                "error": f"Nothing was recorded: {len(exc.lines)} "
-                f"{'line needs' if len(exc.lines) == 1 else 'lines need'} correcting.",
+                "error": ngettext(
+                    "Nothing was recorded: %(num)s line needs correcting.",
+                    "Nothing was recorded: %(num)s lines need correcting.",
+                    len(exc.lines),
+                ),
                 "field_errors": {},
                 "failed": True,
             }
@@ -227,25 +255,42 @@ def decide(who: Principal, award_id: int, action: str, back: str) -> Any:
                 )
 
             view, threshold = services().db.run(use_case)
-            name = view.member.name if view.member else f"{len(view.lines)} volunteers"
+            name, amount = _who(view), credits(view.credits)
             if view.state == earning.AWAITING_OFFICER:
                 flash(
-                    f"Approved. {view.credits} credits for {name} is above the "
-                    f"{threshold}-credit limit, so a council officer must approve it too.",
+                    gettext(
+                        "Approved. %(amount)s for %(who)s is above the limit of %(limit)s, so a "
+                        "council officer must approve it too.",
+                        amount=amount,
+                        who=name,
+                        limit=credits(threshold),
+                    ),
                     "info",
                 )
             else:
-                flash(f"Approved: {view.credits} credits for {name}.", "success")
+                flash(
+                    gettext("Approved: %(amount)s for %(who)s.", amount=amount, who=name),
+                    "success",
+                )
         else:
             view = services().db.run(
                 lambda s: earning.reject(s, who, award_id, reason=form.get("reason", ""))
             )
-            name = view.member.name if view.member else f"{len(view.lines)} volunteers"
-            flash(f"Not approved: {name}'s {view.activity.name} ({view.credits} credits).", "info")
+            flash(
+                gettext(
+                    "Not approved: %(activity)s for %(who)s (%(amount)s).",
+                    activity=view.activity.name,
+                    who=_who(view),
+                    amount=credits(view.credits),
+                ),
+                "info",
+            )
     except CreditsError as exc:
-        message = exc.detail
+        message = capfirst(exc.detail)
         if exc.code == "validation_error" and action == "reject":
-            message = "Say why you are not approving it: the volunteer will see your reason."
+            message = gettext(
+                "Say why you are not approving it: the volunteer will see your reason."
+            )
         flash(message, "error")
     return redirect(back)
 

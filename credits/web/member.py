@@ -15,17 +15,18 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from credits import earning, ledger
+from credits import earning, i18n, ledger
 from credits.accounts import Principal, Role, member_account_id
 from credits.api.context import services
 from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
 from credits.errors import CreditsError
 from credits.web.auth import page_requires
-from credits.web.earning_common import form_key, me, new_key, problem_context, register_filters
+from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.filters import credits
+from credits.web.i18n import gettext
 
 bp = Blueprint("member", __name__, url_prefix="/me")
-bp.record_once(lambda state: register_filters(state.app))
 
 #: Functions ``(session, principal) -> dict`` whose results are added to the member home
 #: page's template context (vouchers adds ``in_vouchers`` here).
@@ -108,7 +109,7 @@ def claim() -> Any:
                     s,
                     who,
                     activity=form.get("activity", ""),
-                    quantity=form.get("quantity", ""),
+                    quantity=decimal_input(form.get("quantity", "")),
                     occurred_on=form.get("occurred_on", ""),
                     note=form.get("note", ""),
                     idempotency_key=form_key(form),
@@ -119,8 +120,13 @@ def claim() -> Any:
             status = 409 if exc.status == 409 else 422
         else:
             flash(
-                f"Claim sent: {view.credits} credits for {view.activity.name} on "
-                f"{view.occurred_on:%-d %b}. It is waiting for your coordinator's approval.",
+                gettext(
+                    "Claim sent: %(amount)s for %(activity)s on %(day)s. It is waiting for your "
+                    "coordinator's approval.",
+                    amount=credits(view.credits),
+                    activity=view.activity.name,
+                    day=i18n.format_day_month(view.occurred_on),
+                ),
                 "success",
             )
             return redirect(url_for("member.home"))
@@ -131,7 +137,7 @@ def claim() -> Any:
                 "name": a.name,
                 "unit": a.unit,
                 "rate": a.credits_per_unit,
-                "step": quantities.format_decimal(quantities.step(a.unit, a.credits_per_unit)),
+                "step": quantities.step(a.unit, a.credits_per_unit),
             }
             for a in _claimable(s, who)
         ]

@@ -12,16 +12,19 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from credits import audit, dashboard
+from credits import audit, dashboard, i18n
 from credits.accounts import people, tokens
 from credits.accounts.models import ApiToken, Person, PersonStatus, Role
 from credits.api.context import services
 from credits.api.requestinfo import deliver, outgoing
 from credits.dashboard import charts
 from credits.errors import CreditsError, ValidationFailed
+from credits.i18n import T, translate
 from credits.ledger import LONDON
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.filters import ROLE_LABELS, capfirst
+from credits.web.i18n import gettext
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
@@ -110,30 +113,31 @@ def home() -> Any:
 
 def _charts(dash: dashboard.Dashboard) -> dict[str, Any]:
     """The dashboard's two charts, as inline SVG."""
+    # "Jan 2026" on the first month and each January, "Feb" otherwise (the page's language).
     labels = [
-        m.month.starts_at.astimezone(LONDON).strftime(
-            "%b %Y" if m.month.month == 1 or i == 0 else "%b"
-        )
+        i18n.format_month_short(m.month.starts_at, year=m.month.month == 1 or i == 0)
         for i, m in enumerate(dash.months)
     ]
     flows = charts.bar_chart(
         "flows-chart",
-        "Credits issued and redeemed per month, last 12 months (London months)",
+        gettext("Credits issued and redeemed per month, last 12 months (London months)"),
         labels,
         [
-            charts.Series("Issued", [m.issued for m in dash.months], charts.ISSUED_COLOUR),
-            charts.Series("Redeemed", [m.redeemed for m in dash.months], charts.REDEEMED_COLOUR),
+            charts.Series(gettext("Issued"), [m.issued for m in dash.months], charts.ISSUED_COLOUR),
+            charts.Series(
+                gettext("Redeemed"), [m.redeemed for m in dash.months], charts.REDEEMED_COLOUR
+            ),
         ],
-        "credits",
+        gettext("credits"),
     )
     liability = charts.step_chart(
         "liability-chart",
-        "Outstanding liability at each month end (members' balances and open vouchers)",
+        gettext("Outstanding liability at each month end (members' balances and open vouchers)"),
         labels,
         charts.Series(
-            "Outstanding credits", [m.liability for m in dash.months], charts.LINE_COLOUR
+            gettext("Outstanding credits"), [m.liability for m in dash.months], charts.LINE_COLOUR
         ),
-        "credits",
+        gettext("credits"),
     )
     return {"flows_chart": flows, "liability_chart": liability, "month_labels": labels}
 
@@ -194,7 +198,7 @@ def _act(person_id: int, use_case: Any, done: str) -> Any:
         info = form_error(exc)
         status = info.pop("status")
         return _person_page(person_id, status, **info)
-    flash(done, "success")
+    flash(str(translate(done)), "success")
     return redirect(url_for("officer.person", person_id=person_id))
 
 
@@ -218,7 +222,7 @@ def edit_person(person_id: int) -> Any:
         info = form_error(exc)
         status = info.pop("status")
         return _render("officer/edit_person.html", status, person=current, form=form, **info)
-    flash("Saved.", "success")
+    flash(gettext("Saved."), "success")
     return redirect(url_for("officer.person", person_id=person_id))
 
 
@@ -232,7 +236,7 @@ def grant_role(person_id: int) -> Any:
     return _act(
         person_id,
         lambda s: people.grant(s, who, person_id, role, scope or None),
-        f"Role granted: {role.replace('_', ' ')}.",
+        T("Role granted: %(role)s.", role=ROLE_LABELS.get(role, role)),
     )
 
 
@@ -244,7 +248,10 @@ def revoke_role(person_id: int, role: str) -> Any:
     return _act(
         person_id,
         lambda s: people.revoke(s, who, person_id, role[:30]),
-        f"Role revoked: {role.replace('_', ' ')}. Their tokens and sessions in it have ended.",
+        T(
+            "Role revoked: %(role)s. Their tokens and sessions in it have ended.",
+            role=ROLE_LABELS.get(role, role),
+        ),
     )
 
 
@@ -257,7 +264,7 @@ def disable(person_id: int) -> Any:
     return _act(
         person_id,
         lambda s: people.disable(s, who, person_id, reason),
-        "Disabled. They are signed out everywhere and their API tokens no longer work.",
+        T("Disabled. They are signed out everywhere and their API tokens no longer work."),
     )
 
 
@@ -266,7 +273,7 @@ def disable(person_id: int) -> Any:
 def enable(person_id: int) -> Any:
     """Re-enable someone who was disabled."""
     who = _who()
-    return _act(person_id, lambda s: people.enable(s, who, person_id), "Re-enabled.")
+    return _act(person_id, lambda s: people.enable(s, who, person_id), T("Re-enabled."))
 
 
 # --- registrations ---------------------------------------------------------------------------
@@ -294,9 +301,9 @@ def approve(person_id: int) -> Any:
         info = form_error(exc)
         return registrations(info.pop("status"), **info)
     problems = deliver([message])
-    flash(f"{view.name} is approved and can sign in.", "success")
+    flash(gettext("%(name)s is approved and can sign in.", name=view.name), "success")
     for problem in problems:
-        flash(problem, "error")
+        flash(str(translate(problem)), "error")
     return redirect(url_for("officer.registrations"))
 
 
@@ -313,9 +320,15 @@ def decline(person_id: int) -> Any:
         info = form_error(exc)
         return registrations(info.pop("status"), declining=person_id, reason=reason, **info)
     problems = deliver([message])
-    flash(f"{view.name}'s registration is declined; they have been emailed the reason.", "success")
+    flash(
+        gettext(
+            "%(name)s's registration is declined; they have been emailed the reason.",
+            name=view.name,
+        ),
+        "success",
+    )
     for problem in problems:
-        flash(problem, "error")
+        flash(str(translate(problem)), "error")
     return redirect(url_for("officer.registrations"))
 
 
@@ -346,6 +359,7 @@ def invite() -> Any:
         "phone": request.form.get("phone", "")[:60],
         "roles": request.form.getlist("roles")[:10] if request.method == "POST" else ["member"],
         "scope_ref": request.form.get("scope_ref", "")[:130],
+        "language": request.form.get("language", "")[:8],
     }
     if request.method == "GET":
         return _render("officer/invite.html", form=form)
@@ -361,6 +375,7 @@ def invite() -> Any:
                 phone=form["phone"],
                 roles=form["roles"],
                 scope_ref=form["scope_ref"] or None,
+                language=form["language"] or None,
             )
         )
     except CreditsError as exc:
@@ -370,9 +385,18 @@ def invite() -> Any:
     problems = deliver([message])
     if problems:
         for problem in problems:
-            flash(problem + " Use “Send again” once mail works.", "error")
+            flash(
+                gettext(
+                    "%(problem)s Use “Send again” once mail works.",
+                    problem=translate(problem),
+                ),
+                "error",
+            )
     else:
-        flash(f"Invitation sent to {view.email}. The link works for 7 days.", "success")
+        flash(
+            gettext("Invitation sent to %(email)s. The link works for 7 days.", email=view.email),
+            "success",
+        )
     return redirect(url_for("officer.person", person_id=view.id))
 
 
@@ -389,9 +413,9 @@ def resend(person_id: int) -> Any:
         return _person_page(person_id, info.pop("status"), **info)
     problems = deliver([message])
     for problem in problems:
-        flash(problem, "error")
+        flash(str(translate(problem)), "error")
     if not problems:
-        flash(f"A new invitation was sent to {message.to}.", "success")
+        flash(gettext("A new invitation was sent to %(email)s.", email=message.to), "success")
     return redirect(url_for("officer.person", person_id=person_id))
 
 
@@ -404,7 +428,7 @@ def withdraw(person_id: int) -> Any:
     return _act(
         person_id,
         lambda s: people.withdraw_invitation(s, who, person_id, reason),
-        "Invitation withdrawn: the link no longer works.",
+        T("Invitation withdrawn: the link no longer works."),
     )
 
 
@@ -440,9 +464,9 @@ def revoke_token(token_id: int) -> Any:
     try:
         token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
     except CreditsError as exc:
-        flash(exc.detail, "error")
+        flash(capfirst(exc.detail), "error")
     else:
-        flash(f"The token “{token.name}” is revoked.", "success")
+        flash(gettext("The token “%(name)s” is revoked.", name=token.name), "success")
     if back.startswith("/officer/") and not back.startswith("//"):
         return redirect(back)
     return redirect(url_for("officer.all_tokens"))
@@ -460,7 +484,8 @@ def _day(raw: str, field: str) -> datetime | None:
         day = datetime.strptime(raw, "%Y-%m-%d").date()  # noqa: DTZ007 - a date, not a time
     except ValueError:
         raise ValidationFailed(
-            f"{raw!r} is not a date", errors={field: ["Use the form 2026-11-30."]}
+            T("“%(value)s” is not a date", value=raw),
+            errors={field: [T("Use the form 2026-11-30.")]},
         ) from None
     return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
 
@@ -484,7 +509,8 @@ def audit_log() -> Any:
         if filters["person_id"].strip():
             if not filters["person_id"].strip().isdigit():
                 raise ValidationFailed(
-                    "person must be a number", errors={"person_id": ["Give the person's number."]}
+                    T("person must be a number"),
+                    errors={"person_id": [T("Give the person's number.")]},
                 )
             person_id = int(filters["person_id"])
         found = services().db.run(

@@ -23,6 +23,8 @@ from credits.api.context import services
 from credits.errors import CreditsError
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.filters import credits
+from credits.web.i18n import gettext
 
 bp = Blueprint("officer_adjustments", __name__, url_prefix="/officer")
 
@@ -141,13 +143,29 @@ def adjust(person_id: int) -> Any:
         info = form_error(exc)
         status = info.pop("status")
         return _form(person_id, status, form, **info)
-    word = "credited to" if view.direction == adjustments.CREDIT else "debited from"
+    values = {"amount": credits(view.amount), "name": view.person_name}
+    credit = view.direction == adjustments.CREDIT
     if view.state == adjustments.POSTED:
-        flash(f"{view.amount} credits {word} {view.person_name}'s account.", "success")
+        flash(
+            gettext("%(amount)s credited to %(name)s's account.", **values)
+            if credit
+            else gettext("%(amount)s debited from %(name)s's account.", **values),
+            "success",
+        )
         return redirect(url_for("officer.person", person_id=person_id))
+    values["limit"] = credits(threshold)
     flash(
-        f"Asked: {view.amount} credits {word} {view.person_name}'s account. It is above "
-        f"{threshold} credits, so another officer must approve it.",
+        gettext(
+            "Asked: %(amount)s credited to %(name)s's account. It is above %(limit)s, so "
+            "another officer must approve it.",
+            **values,
+        )
+        if credit
+        else gettext(
+            "Asked: %(amount)s debited from %(name)s's account. It is above %(limit)s, so "
+            "another officer must approve it.",
+            **values,
+        ),
         "success",
     )
     return redirect(url_for("officer_adjustments.index"))
@@ -163,7 +181,13 @@ def approve(adjustment_id: int) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _list_page(info.pop("status"), **info)
-    flash(f"Approved: {view.amount} credits {view.direction}ed for {view.person_name}.", "success")
+    values = {"amount": credits(view.amount), "name": view.person_name}
+    flash(
+        gettext("Approved: %(amount)s credited to %(name)s.", **values)
+        if view.direction == adjustments.CREDIT
+        else gettext("Approved: %(amount)s debited from %(name)s.", **values),
+        "success",
+    )
     return redirect(url_for("officer_adjustments.index"))
 
 
@@ -178,5 +202,8 @@ def reject(adjustment_id: int) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _list_page(info.pop("status"), rejecting=adjustment_id, **info)
-    flash(f"Rejected: the adjustment for {view.person_name} will not be posted.", "success")
+    flash(
+        gettext("Rejected: the adjustment for %(name)s will not be posted.", name=view.person_name),
+        "success",
+    )
     return redirect(url_for("officer_adjustments.index"))

@@ -20,6 +20,8 @@ from credits.ledger import Month
 from credits.web.auth import page_requires
 from credits.web.coordinator import decide
 from credits.web.earning_common import me, new_key, problem_context
+from credits.web.filters import capfirst, credits
+from credits.web.i18n import gettext
 
 bp = Blueprint("officer_earning", __name__, url_prefix="/officer/earning")
 
@@ -83,10 +85,7 @@ def activities() -> str:
     return render_template(
         "officer_earning/activities.html",
         activities=rows,
-        steps={
-            a.slug: quantities.format_decimal(quantities.step(a.unit, a.credits_per_unit))
-            for a in rows
-        },
+        steps={a.slug: quantities.step(a.unit, a.credits_per_unit) for a in rows},
     )
 
 
@@ -105,7 +104,7 @@ def new_activity() -> Any:
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
-            flash(f"Activity “{row.name}” created.", "success")
+            flash(gettext("Activity “%(name)s” created.", name=row.name), "success")
             return redirect(url_for("officer_earning.activities"))
     return (
         render_template("officer_earning/activity_form.html", form=form, activity=None, **context),
@@ -128,7 +127,7 @@ def edit_activity(slug: str) -> Any:
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
-            flash(f"Activity “{row.name}” saved.", "success")
+            flash(gettext("Activity “%(name)s” saved.", name=row.name), "success")
             return redirect(url_for("officer_earning.activities"))
     with services().db.read() as s:
         activity = _plain(earning.get_activity(s, slug))
@@ -167,9 +166,11 @@ def budgets(slug: str) -> Any:
                 f"budget-{month}": message for message in context["field_errors"].values()
             }
         else:
+            values = {"month": view.month, "amount": credits(view.budget_credits)}
             flash(
-                f"Budget for {view.month}: {view.budget_credits} credits"
-                f"{' (the default)' if view.is_default else ''}.",
+                gettext("Budget for %(month)s: %(amount)s (the default).", **values)
+                if view.is_default
+                else gettext("Budget for %(month)s: %(amount)s.", **values),
                 "success",
             )
             return redirect(url_for("officer_earning.budgets", slug=slug))
@@ -222,7 +223,13 @@ def new_group() -> Any:
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
-            flash(f"Group “{view.name}” created. Now add its coordinators and members.", "success")
+            flash(
+                gettext(
+                    "Group “%(name)s” created. Now add its coordinators and members.",
+                    name=view.name,
+                ),
+                "success",
+            )
             return redirect(url_for("officer_earning.group", group_id=view.id))
     with services().db.read() as s:
         all_activities = [_plain(a) for a in earning.list_activities(s, include_inactive=True)]
@@ -253,7 +260,7 @@ def group(group_id: int) -> Any:
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
-            flash("Group saved.", "success")
+            flash(gettext("Group saved."), "success")
             return redirect(url_for("officer_earning.group", group_id=group_id))
     with services().db.read() as s:
         view = earning.get_group(s, who, group_id)
@@ -287,10 +294,15 @@ def _people(group_id: int, kind: str, action: str, person_id: int | None = None)
     try:
         services().db.run(functions[(kind, action)])
     except CreditsError as exc:
-        flash(exc.detail, "error")
+        flash(capfirst(exc.detail), "error")
     else:
-        what = "member" if kind == "members" else "coordinator"
-        flash(f"{what.capitalize()} {'added' if action == 'add' else 'removed'}.", "success")
+        done = {
+            ("members", "add"): gettext("Member added."),
+            ("members", "remove"): gettext("Member removed."),
+            ("coordinators", "add"): gettext("Coordinator added."),
+            ("coordinators", "remove"): gettext("Coordinator removed."),
+        }
+        flash(done[(kind, action)], "success")
     return redirect(url_for("officer_earning.group", group_id=group_id) + f"#{kind}")
 
 
@@ -367,7 +379,7 @@ def settings() -> Any:
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
-            flash("Saved: the new limit applies to decisions from now on.", "success")
+            flash(gettext("Saved: the new limit applies to decisions from now on."), "success")
             return redirect(url_for("officer_earning.settings"))
     with services().db.read() as s:
         current = earning.settings_view(s)

@@ -21,6 +21,7 @@ from credits import dashboard
 from credits.accounts.models import Person, Role
 from credits.api.context import services
 from credits.errors import CreditsError, NotFound, ValidationFailed
+from credits.i18n import T
 from credits.ledger import Month
 from credits.redemption import manage
 from credits.redemption.models import Redemption, RedemptionException
@@ -29,6 +30,7 @@ from credits.vouchers.code import reference
 from credits.vouchers.models import Voucher
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.i18n import gettext
 
 bp = Blueprint("officer_exceptions", __name__, url_prefix="/officer")
 
@@ -68,11 +70,15 @@ def index() -> Any:
     try:
         kind = filters["kind"] or None
         if kind is not None and kind not in dashboard.KINDS:
-            raise ValidationFailed("choose a kind from the list", errors={"kind": ["Unknown."]})
+            raise ValidationFailed(
+                T("choose a kind from the list"), errors={"kind": [T("Unknown.")]}
+            )
         shop_id = None
         if filters["shop"]:
             if not filters["shop"].isdigit():
-                raise ValidationFailed("choose a shop from the list", errors={"shop": ["Unknown."]})
+                raise ValidationFailed(
+                    T("choose a shop from the list"), errors={"shop": [T("Unknown.")]}
+                )
             shop_id = int(filters["shop"])
         month = Month.parse(filters["month"]) if filters["month"] else None
     except CreditsError as exc:
@@ -106,7 +112,7 @@ def _redemption_context(redemption_id: str) -> dict[str, Any]:
     def read(s: Any) -> dict[str, Any]:
         row = s.get(Redemption, redemption_id)
         if row is None:
-            raise NotFound("there is no such redemption")
+            raise NotFound(T("there is no such redemption"))
         voucher = s.get(Voucher, row.voucher_id)
         shop = s.get(Shop, row.shop_id)
         terminal = s.get(Terminal, row.terminal_id)
@@ -145,7 +151,10 @@ def reverse(redemption_id: str) -> Any:
         info = form_error(exc)
         return redemption(redemption_id, info.pop("status"), reason=reason, **info)
     flash(
-        "Reversed: the shop's credits are taken back and the member has the voucher's value again.",
+        gettext(
+            "Reversed: the shop's credits are taken back and the member has the voucher's "
+            "value again."
+        ),
         "success",
     )
     return redirect(url_for("officer_exceptions.redemption", redemption_id=redemption_id))
@@ -160,7 +169,7 @@ def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
     def read(s: Any) -> dict[str, Any]:
         v = s.get(Voucher, voucher_id)
         if v is None:
-            raise NotFound("there is no such voucher")
+            raise NotFound(T("there is no such voucher"))
         t_red = Redemption.__table__  # type: ignore[attr-defined]
         t_exc = RedemptionException.__table__  # type: ignore[attr-defined]
         spent = s.execute(
@@ -207,5 +216,5 @@ def resolve(exception_id: str) -> Any:
         return voucher(
             voucher_id, info.pop("status"), resolving=exception_id, resolution=resolution, **info
         )
-    flash("Recorded how the double spend was resolved.", "success")
+    flash(gettext("Recorded how the double spend was resolved."), "success")
     return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))

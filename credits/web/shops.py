@@ -10,7 +10,9 @@ from credits import shops
 from credits.accounts import Role
 from credits.api.context import services
 from credits.errors import CreditsError, ValidationFailed
+from credits.i18n import T
 from credits.web.auth import current_principal, page_requires
+from credits.web.i18n import gettext
 
 bp = Blueprint("shop_pages", __name__, url_prefix="/officer/shops")
 
@@ -26,7 +28,7 @@ def _who() -> Any:
 def _int_field(name: str, errors: dict[str, list[str]]) -> int:
     raw = (request.form.get(name) or "").strip()
     if not raw.isdigit() or len(raw) > 9:
-        errors[name] = ["Enter a whole number."]
+        errors[name] = [T("Enter a whole number.")]
         return 0
     return int(raw)
 
@@ -112,11 +114,10 @@ def update(shop_id: int) -> Any:
                 lambda s: shops.update_shop(s, who, shop_id, active=action == "activate")
             )
             flash(
-                "The shop is now "
-                + (
-                    "active."
-                    if action == "activate"
-                    else "inactive: its terminals can no longer redeem vouchers."
+                gettext("The shop is now active.")
+                if action == "activate"
+                else gettext(
+                    "The shop is now inactive: its terminals can no longer redeem vouchers."
                 ),
                 "success",
             )
@@ -128,7 +129,7 @@ def update(shop_id: int) -> Any:
                     s, who, shop_id, name=name, address=address, contact_email=email
                 )
             )
-            flash("Saved.", "success")
+            flash(gettext("Saved."), "success")
     except CreditsError as exc:
         return _render_shop(shop_id, error=exc.detail), exc.status
     return redirect(url_for(".show", shop_id=shop_id))
@@ -144,7 +145,7 @@ def add_terminal(shop_id: int) -> Any:
     who = _who()
     try:
         if errors:
-            raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
+            raise ValidationFailed(T("Some offline limits are not whole numbers."), errors=errors)
         terminal, token = services().db.run(
             lambda s: shops.add_terminal(s, who, shop_id, name=name, limits=limits)
         )
@@ -170,15 +171,17 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
         terminal = shops.get_terminal(s, terminal_id)
         shop = shops.get_shop(s, shop_id)
     if terminal.shop_id != shop_id:
-        return _render_shop(shop_id, error="That terminal belongs to another shop."), 404
+        return _render_shop(shop_id, error=gettext("That terminal belongs to another shop.")), 404
     try:
         if action == "limits":
             errors: dict[str, list[str]] = {}
             limits = _limits_from_form(errors)
             if errors:
-                raise ValidationFailed("Some offline limits are not whole numbers.", errors=errors)
+                raise ValidationFailed(
+                    T("Some offline limits are not whole numbers."), errors=errors
+                )
             services().db.run(lambda s: shops.update_terminal(s, who, terminal_id, limits=limits))
-            flash(f"Offline limits for {terminal.name} saved.", "success")
+            flash(gettext("Offline limits for %(name)s saved.", name=terminal.name), "success")
         elif action == "rotate":
             token = services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
             return render_template(
@@ -191,7 +194,10 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
         elif action == "revoke":
             services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
             flash(
-                f"{terminal.name} can no longer connect. Issue a new token to set it up again.",
+                gettext(
+                    "%(name)s can no longer connect. Issue a new token to set it up again.",
+                    name=terminal.name,
+                ),
                 "success",
             )
         elif action in ("deactivate", "activate"):
@@ -199,11 +205,13 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
                 lambda s: shops.update_terminal(s, who, terminal_id, active=action == "activate")
             )
             flash(
-                f"{terminal.name} is now {'active' if action == 'activate' else 'inactive'}.",
+                gettext("%(name)s is now active.", name=terminal.name)
+                if action == "activate"
+                else gettext("%(name)s is now inactive.", name=terminal.name),
                 "success",
             )
         else:
-            raise ValidationFailed("Unknown action.")
+            raise ValidationFailed(T("Unknown action."))
     except CreditsError as exc:
         return _render_shop(shop_id, error=exc.detail), exc.status
     return redirect(url_for(".show", shop_id=shop_id))

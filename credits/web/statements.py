@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
+from credits import i18n
 from credits.accounts import Role
 from credits.api.context import services
 from credits.db import utcnow
@@ -21,6 +22,7 @@ from credits.ledger import LONDON, Month, closed_months
 from credits.statements import close, close_runs, service, signing
 from credits.statements.render import as_dict
 from credits.web.auth import current_principal, page_requires
+from credits.web.i18n import gettext
 
 bp = Blueprint("statement_pages", __name__, url_prefix="/officer/statements")
 
@@ -51,10 +53,13 @@ def _shop_arg() -> int | None:
 
 
 def _days(month: Month) -> str:
-    """ "1 October 2026 to 31 October 2026" (London dates, inclusive)."""
-    first = month.starts_at.astimezone(LONDON)
-    last = (month.ends_at - timedelta(seconds=1)).astimezone(LONDON)
-    return f"{first.day} {first:%B %Y} to {last.day} {last:%B %Y}"
+    """ "1 October 2026 to 31 October 2026" (London dates, inclusive; the page's language)."""
+    last = month.ends_at - timedelta(seconds=1)
+    return gettext(
+        "%(first)s to %(last)s",
+        first=i18n.format_day_long(month.starts_at),
+        last=i18n.format_day_long(last),
+    )
 
 
 def _recent_months() -> list[Month]:

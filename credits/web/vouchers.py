@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +30,7 @@ from credits.accounts.service import normalise_email
 from credits.api.context import services
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
+from credits.i18n import T
 from credits.vouchers import qr
 from credits.vouchers.inactivity import warning_for
 from credits.vouchers.models import Voucher, VoucherState
@@ -46,6 +46,8 @@ from credits.vouchers.service import (
     list_vouchers,
 )
 from credits.web.auth import current_principal, page_requires
+from credits.web.filters import capfirst
+from credits.web.i18n import gettext, ngettext
 
 bp = Blueprint("vouchers_pages", __name__, template_folder="templates")
 
@@ -53,27 +55,6 @@ LONDON = ZoneInfo("Europe/London")
 _WHOLE = re.compile(r"^\s*(\d{1,7})\s*$")
 #: Amounts offered as one-tap buttons on the phone (only those the member can afford).
 QUICK_AMOUNTS = (5, 10, 20, 50)
-
-
-def _when(t: datetime | None) -> str:
-    """A time as people read it here: London time, day month year."""
-    if t is None:
-        return ""
-    return t.astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
-
-
-def _day(t: datetime | None) -> str:
-    return "" if t is None else t.astimezone(LONDON).strftime("%-d %B %Y")
-
-
-@bp.app_template_filter("london")
-def _london_filter(t: datetime | None) -> str:
-    return _when(t)
-
-
-@bp.app_template_filter("london_day")
-def _london_day_filter(t: datetime | None) -> str:
-    return _day(t)
 
 
 def _read(use_case: Any) -> Any:
@@ -94,8 +75,8 @@ def parse_amount(raw: str | None) -> int:
     match = _WHOLE.match(raw or "")
     if not match or not 1 <= int(match.group(1)) <= MAX_FACE_VALUE:
         raise ValidationFailed(
-            "Enter a whole number of credits, like 10.",
-            errors={"amount": ["Enter a whole number of credits, like 10."]},
+            T("Enter a whole number of credits, like 10."),
+            errors={"amount": [T("Enter a whole number of credits, like 10.")]},
         )
     return int(match.group(1))
 
@@ -202,10 +183,11 @@ def new() -> Any:
 
 
 def _friendly(exc: CreditsError) -> str:
-    """A refusal in words for the page."""
+    """A refusal in words for the page (in its language)."""
     if exc.code == "insufficient_funds":
-        return f"You do not have enough credits for that. {exc.detail.capitalize()}."
-    return exc.detail[:1].upper() + exc.detail[1:]
+        detail = capfirst(exc.detail).rstrip(".")
+        return gettext("You do not have enough credits for that. %(detail)s.", detail=detail)
+    return capfirst(exc.detail)
 
 
 @bp.route("/vouchers/<voucher_id>")
@@ -218,7 +200,8 @@ def show(voucher_id: str) -> str:
     svg = None
     if view["is_open"]:
         code = code_for(v, runtime(services().settings).keyring)
-        svg = Markup(qr.svg(code, "M", title=f"QR code of voucher {view['reference']}"))  # noqa: S704 (our own SVG)
+        title = gettext("QR code of voucher %(ref)s", ref=view["reference"])
+        svg = Markup(qr.svg(code, "M", title=title))  # noqa: S704 (our own SVG)
     return render_template("vouchers/show.html", v=view, qr_svg=svg)
 
 
@@ -240,8 +223,12 @@ def cancel(voucher_id: str) -> Any:
             error = _friendly(exc)
         else:
             flash(
-                f"Voucher {display_reference(v)} is cancelled: {v.face_value} credits are back "
-                "in your balance.",
+                ngettext(
+                    "Voucher %(ref)s is cancelled: %(num)s credit is back in your balance.",
+                    "Voucher %(ref)s is cancelled: %(num)s credits are back in your balance.",
+                    v.face_value,
+                    ref=display_reference(v),
+                ),
                 "info",
             )
             return redirect(url_for("vouchers_pages.index"), code=303)
@@ -266,7 +253,8 @@ def printable(voucher_id: str) -> str:
     svg = None
     if view["is_open"]:
         code = code_for(v, runtime(services().settings).keyring)
-        svg = Markup(qr.svg(code, "Q", title=f"QR code of voucher {view['reference']}"))  # noqa: S704
+        title = gettext("QR code of voucher %(ref)s", ref=view["reference"])
+        svg = Markup(qr.svg(code, "Q", title=title))  # noqa: S704 (our own SVG)
     return render_template("vouchers/print.html", v=view, qr_svg=svg, holder=holder)
 
 
@@ -302,7 +290,10 @@ def officer_new() -> Any:
         except CreditsError as exc:
             error, status = _friendly(exc), exc.status
         else:
-            flash(f"Voucher {display_reference(voucher)} issued. Print it below.", "info")
+            flash(
+                gettext("Voucher %(ref)s issued. Print it below.", ref=display_reference(voucher)),
+                "info",
+            )
             return redirect(url_for("vouchers_pages.printable", voucher_id=voucher.id), code=303)
     return (
         render_template(
@@ -319,19 +310,19 @@ def officer_new() -> Any:
 class MemberNotFound(ValidationFailed):
     code = "not_found"
     status = 404
-    title = "No such member"
+    title = T("No such member")
 
 
 def _find_member(email: str) -> int:
     try:
         address = normalise_email(email)
     except ValidationFailed as exc:
-        raise ValidationFailed("Enter the member's email address.") from exc
+        raise ValidationFailed(T("Enter the member's email address.")) from exc
 
     def find(s: Any) -> int | None:
         return s.execute(select(Person.id).where(Person.email == address)).scalar_one_or_none()  # type: ignore[arg-type]
 
     found = _read(find)
     if found is None:
-        raise MemberNotFound(f"No member is registered with {address}.")
+        raise MemberNotFound(T("No member is registered with %(email)s.", email=address))
     return int(found)

@@ -10,6 +10,13 @@
   var busy = false;
 
   function $(id) { return document.getElementById(id); }
+  // The words this script shows, in the page's language (the template's <template
+  // id="counter-words" data-...>); English if the page has none.
+  function word(name, english) {
+    var holder = $("counter-words");
+    var found = holder && holder.getAttribute("data-" + name);
+    return found || english;
+  }
   function codeBox() { return $("code"); }
 
   // --- keep the scan box focused --------------------------------------------------------------
@@ -52,7 +59,7 @@
     function open(yes) {
       panel.classList.toggle("amount--open", yes);
       button.setAttribute("aria-expanded", yes ? "true" : "false");
-      button.textContent = yes ? "Take all of it" : "Take part of it";
+      button.textContent = yes ? word("take-all", "Take all of it") : word("take-part", "Take part of it");
       if (!yes) amount.value = "";
       (yes ? amount : codeBox()).focus({ preventScroll: true });
     }
@@ -177,7 +184,7 @@
         }).catch(function () { timer = setTimeout(look, 250); });
       }
       button.addEventListener("click", function () {
-        note.textContent = "Starting the camera…";
+        note.textContent = word("camera-starting", "Starting the camera…");
         dialog.showModal();
         navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })
           .then(function (s) {
@@ -185,10 +192,10 @@
             video.srcObject = s;
             return video.play();
           }).then(function () {
-            note.textContent = "Looking for a voucher QR code…";
+            note.textContent = word("camera-looking", "Looking for a voucher QR code…");
             look();
           }).catch(function () {
-            note.textContent = "The camera could not be started. Use the scanner, or read a picture.";
+            note.textContent = word("camera-failed", "The camera could not be started. Use the scanner, or read a picture.");
           });
       });
       $("camera-close").addEventListener("click", stop);
@@ -210,7 +217,7 @@
         if (!(lists && lists.contains(focused))) { swap("lists", s.lists_html); }
       }).catch(function () {
         var state = $("connection");
-        if (state) state.textContent = "The terminal app is not running";
+        if (state) state.textContent = word("app-down", "The terminal app is not running");
       });
   }
 

@@ -17,8 +17,9 @@
       .then(function (run) {
         if (!run) { later(5000); return; }
         if (run.status !== "running" || run.stopped) { window.location.reload(); return; }
-        var text = run.done + " of " + run.total + " checks done" +
-          (run.phase === "closing" ? "; writing the close." : ".");
+        // The words come from the page, in its language: "{done} of {total} checks done."
+        var pattern = box.getAttribute(run.phase === "closing" ? "data-progress-closing" : "data-progress");
+        var text = pattern.replace("{done}", run.done).replace("{total}", run.total);
         if (count.textContent !== text) count.textContent = text;
         bar.value = run.done;
         later(2000);
