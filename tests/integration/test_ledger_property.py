@@ -25,6 +25,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         run = next(_run)
+        # Keys carry the run's number: id(self) is reused by a later machine once this one is
+        # collected, and its keys would then replay (or conflict with) this one's entries.
+        self.run = run
         self.key = itertools.count()
 
         def open_all(s):
@@ -59,7 +62,7 @@ class LedgerMachine(RuleBasedStateMachine):
             legs=tuple(ledger.Leg(a, amt) for a, amt in legs.items()),
             memo=kind.value,
             actor="hypothesis",
-            idempotency_key=f"prop-{id(self)}-{next(self.key)}",
+            idempotency_key=f"prop-{self.run}-{next(self.key)}",
         )
         would_go_negative = any(
             self.model[a] + amt < 0 for a, amt in legs.items() if a in self.members
