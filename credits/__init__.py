@@ -34,6 +34,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["credits"] = svc
+    # The public record (/open, /api/v1/open): one cache per process, for every request.
+    from credits.open import Meta, PublicRecordService
+
+    app.extensions["credits_open"] = PublicRecordService(
+        svc.db,
+        svc.settings.instance_path,
+        Meta(publisher=svc.settings.council_name, licence=svc.settings.open_data_licence),
+    )
     register_web(app)
     register_api(app)
     # Vouchers and redemptions described in members' histories and on their home page.

@@ -76,6 +76,10 @@ class Settings:
     #: once on PostgreSQL, sharing one snapshot; 1 runs them one after another. Two suits the
     #: reference machine's two cores (docs/benchmarks.md).
     verify_jobs: int = 2
+    #: The licence of the open data (/open, /api/v1/open): a name from
+    #: credits.open.LICENCES — OGL-UK-3.0 (default), CC-BY-4.0, CC0-1.0, ODC-BY-1.0,
+    #: ODbL-1.0 or PDDL-1.0.
+    open_data_licence: str = "OGL-UK-3.0"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
