@@ -6,6 +6,7 @@
     credits verify [--json]         full reconciliation; exit 0 only if every rule holds
     credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
     credits statement, verify-statement, set-rate, close-month: credits/statements/cli.py
+    credits hold-publication, release-publication: credits/open/cli.py
 
 Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
 that is not migrated...), with the reason on stderr.
@@ -147,10 +148,11 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
 
 
 def _add_capability_commands() -> None:
+    from credits.open.cli import COMMANDS as open_commands
     from credits.statements.cli import COMMANDS as statement_commands
     from credits.vouchers.cli import COMMANDS as voucher_commands
 
-    for command in (*voucher_commands, *statement_commands):
+    for command in (*voucher_commands, *statement_commands, *open_commands):
         main.add_command(command)
 
 

@@ -82,6 +82,8 @@ ACTIONS: dict[str, str] = {
     "terminal.token_revoke": "disconnected a shop terminal",
     "rate.set": "set the reimbursement rate",
     "month.close": "closed a month",
+    "publication.hold": "held back a month's publication",
+    "publication.release": "released a month's publication",
 }
 
 _MAX_DETAIL_CHARS = 4000

@@ -174,9 +174,7 @@ def sorted_quantities(by_unit: dict[str, int]) -> tuple[Quantity, ...]:
     """Quantities by unit, in :data:`UNITS` order, leaving out zeros."""
     order = list(UNITS)
     return tuple(
-        Quantity(u, c)
-        for u, c in sorted(by_unit.items(), key=lambda uc: order.index(uc[0]))
-        if c
+        Quantity(u, c) for u, c in sorted(by_unit.items(), key=lambda uc: order.index(uc[0])) if c
     )
 
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, Integer, String, Table, UniqueConstraint

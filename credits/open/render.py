@@ -25,7 +25,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from credits.ledger.periods import LONDON, Month
@@ -140,9 +140,14 @@ def _shop(shop: ShopFigures) -> dict[str, Any]:
     }
 
 
-def _days(month: Month) -> dict[str, str]:
+def first_and_last_day(month: Month) -> tuple[date, date]:
+    """The month's first and last London days."""
     first = month.starts_at.astimezone(LONDON).date()
-    last = month.ends_at.astimezone(LONDON).date() - timedelta(days=1)
+    return first, month.ends_at.astimezone(LONDON).date() - timedelta(days=1)
+
+
+def _days(month: Month) -> dict[str, str]:
+    first, last = first_and_last_day(month)
     return {"first_day": first.isoformat(), "last_day": last.isoformat()}
 
 
