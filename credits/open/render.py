@@ -200,8 +200,8 @@ def month_document(pm: PublishedMonth, meta: Meta) -> dict[str, Any]:
             "reversals": f.reversals,
             "adjustments": f.adjustments,
             "at_end": f.outstanding_at_end,
-            "at_end_members": f.outstanding_members,
-            "at_end_vouchers": f.outstanding_vouchers,
+            "at_end_in_balances": f.outstanding_members,
+            "at_end_in_vouchers": f.outstanding_vouchers,
         },
         "suppression": suppression_dict(),
     }
