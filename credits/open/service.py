@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,15 @@ class PublicationHeld(NotFound):
 
 
 def stamp(db: Database) -> tuple[int, ...]:
-    """The public record's version: any close, hold or release changes it. One round trip
-    on a pooled connection, outside the ORM."""
-    with db.read() as session:
-        return tuple(int(v) for v in session.execute(text(_STAMP)).one())
+    """The public record's version: any close, hold or release changes it. On PostgreSQL one
+    round trip in autocommit on a pooled connection (no BEGIN, no ROLLBACK, no ORM; the
+    statement prepared server-side); on SQLite a read of the local file."""
+    if db.dialect == "postgresql":
+        row = db.execute_autocommit(_STAMP, {})
+    else:
+        with db.read() as session:
+            row = session.execute(text(_STAMP)).one()
+    return tuple(int(v) for v in row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,77 +74,42 @@ class OpenFile:
         return hashlib.sha256(self.data).hexdigest()[:32]
 
 
-@dataclass
-class _Built:
-    stamp: tuple[int, ...]
-    record: PublicRecord
-    files: dict[Any, Any] = field(default_factory=dict)
+class RecordVersion:
+    """One version of the public record in one process, with everything derived from it
+    (files, pages, charts) built at most once. Obtained from
+    :meth:`PublicRecordService.current`; a request uses one version throughout."""
 
+    def __init__(
+        self, stamp_: tuple[int, ...], record: PublicRecord, service: PublicRecordService
+    ) -> None:
+        self.stamp = stamp_
+        self.record = record
+        self._service = service
+        self._made: dict[Any, Any] = {}
 
-class PublicRecordService:
-    """The public record of one process (one per app): see the module docstring."""
-
-    def __init__(self, db: Database, instance_path: Path | str, meta: render.Meta) -> None:
-        self.db = db
-        self.instance_path = instance_path
-        self.meta = meta
-        self._built: _Built | None = None
-        self._lock = threading.Lock()
-        #: Records built so far (the cache's misses), for tests and the benchmark.
-        self.builds = 0
-
-    # --- the cache ---------------------------------------------------------------------------
-
-    def _current(self) -> _Built:
-        now = stamp(self.db)
-        built = self._built
-        if built is not None and built.stamp == now:
-            return built
-        with self._lock:
-            built = self._built
-            if built is not None and built.stamp == now:
-                return built
-            with self.db.read() as session:
-                # The stamp first, then the record: never an older record under a newer stamp.
-                fresh = tuple(int(v) for v in session.execute(text(_STAMP)).one())
-                record = build_record(session)
-            built = _Built(fresh, record)
-            self._built = built
-            self.builds += 1
-            return built
-
-    def _memo(self, built: _Built, key: Any, make: Callable[[], Any]) -> Any:
-        """Build ``key`` once per record (idempotent, so a race only builds it twice)."""
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` once per version (idempotent, so a race only builds it twice)."""
         try:
-            return built.files[key]
+            return self._made[key]
         except KeyError:
             value = make()
-            built.files[key] = value
+            self._made[key] = value
             return value
 
     def cached(self, key: Any, make: Callable[[PublicRecord], Any]) -> Any:
-        """Something derived from the record (a page fragment, a chart), built once per
-        version of the record and process. ``key`` must name everything ``make`` depends
-        on besides the record (the page, the language...)."""
-        built = self._current()
-        return self._memo(built, ("derived", key), lambda: make(built.record))
-
-    def record(self) -> PublicRecord:
-        """The current public record."""
-        return self._current().record
+        """Something derived from the record (a page, a chart), built once per version and
+        process. ``key`` must name everything ``make`` depends on besides the record (the
+        page, the language...)."""
+        return self.memo(("derived", key), lambda: make(self.record))
 
     def _file(self, data: bytes, media_type: str, filename: str) -> OpenFile:
-        return OpenFile(data, media_type, filename, signing.sign(self.instance_path, data))
-
-    # --- what is served ------------------------------------------------------------------------
+        signature = signing.sign(self._service.instance_path, data)
+        return OpenFile(data, media_type, filename, signature)
 
     def published_month(self, text_: str) -> PublishedMonth:
         """The published month ``YYYY-MM``, or the reason it is not public."""
-        return self._published(self._current(), text_)
-
-    def _published(self, built: _Built, text_: str) -> PublishedMonth:
         month = Month.parse(text_)
-        entry = built.record.entry(month)
+        entry = self.record.entry(month)
         if entry is None:
             raise NotFound(
                 f"{month} is not on the public record: only closed months are published",
@@ -159,45 +129,93 @@ class PublicRecordService:
             raise ValidationFailed(
                 f"format must be one of {', '.join(FORMATS)}", errors={"format": ["Unknown."]}
             )
-        return self._month_file(self._current(), text_, fmt)
-
-    def _month_file(self, built: _Built, text_: str, fmt: str) -> OpenFile:
-        pm = self._published(built, text_)
+        pm = self.published_month(text_)
+        meta = self._service.meta
 
         def make() -> OpenFile:
-            data = render.month_json(pm, self.meta) if fmt == "json" else render.month_csv(pm)
+            data = render.month_json(pm, meta) if fmt == "json" else render.month_csv(pm)
             return self._file(data, MEDIA_TYPES[fmt], f"open-{pm.figures.month}.{fmt}")
 
-        return self._memo(built, ("month", pm.figures.month, fmt), make)  # type: ignore[no-any-return]
+        return self.memo(("month", pm.figures.month, fmt), make)  # type: ignore[no-any-return]
 
     def months_file(self) -> OpenFile:
         """The index of closed months and the year so far (JSON)."""
-        built = self._current()
 
         def make() -> OpenFile:
-            data = render.canonical_json(render.months_document(built.record, self.meta))
+            data = render.canonical_json(render.months_document(self.record, self._service.meta))
             return self._file(data, MEDIA_TYPES["json"], "open-months.json")
 
-        return self._memo(built, "months", make)  # type: ignore[no-any-return]
+        return self.memo("months", make)  # type: ignore[no-any-return]
 
     def datapackage_file(self) -> OpenFile:
         """datapackage.json: every published month's CSV, with its table schema."""
-        built = self._current()
 
         def make() -> OpenFile:
-            published = built.record.published
+            published = self.record.published
             signatures = {
-                pm.figures.month: self._month_file(built, pm.figures.month, "csv").signature
+                pm.figures.month: self.month_file(pm.figures.month, "csv").signature
                 for pm in published
             }
-            package = render.datapackage(published, self.meta, signatures)
+            package = render.datapackage(published, self._service.meta, signatures)
             data = render.canonical_json(package)
             return self._file(data, MEDIA_TYPES["json"], "datapackage.json")
 
-        return self._memo(built, "datapackage", make)  # type: ignore[no-any-return]
+        return self.memo("datapackage", make)  # type: ignore[no-any-return]
 
     def resource_file(self, filename: str) -> OpenFile:
         """A data package resource by its file name (``2026-10.csv``)."""
         if not filename.endswith(".csv"):
             raise NotFound(f"there is no file {filename[:40]!r} in the data package")
         return self.month_file(filename.removesuffix(".csv"), "csv")
+
+
+class PublicRecordService:
+    """The public record of one process (one per app): see the module docstring."""
+
+    def __init__(self, db: Database, instance_path: Path | str, meta: render.Meta) -> None:
+        self.db = db
+        self.instance_path = instance_path
+        self.meta = meta
+        self._version: RecordVersion | None = None
+        self._lock = threading.Lock()
+        #: Records built so far (the cache's misses), for tests and the benchmark.
+        self.builds = 0
+
+    def current(self) -> RecordVersion:
+        """The current version: one stamp read, and a rebuild only when it changed."""
+        now = stamp(self.db)
+        version = self._version
+        if version is not None and version.stamp == now:
+            return version
+        with self._lock:
+            version = self._version
+            if version is not None and version.stamp == now:
+                return version
+            with self.db.read() as session:
+                # The stamp first, then the record: never an older record under a newer stamp.
+                fresh = tuple(int(v) for v in session.execute(text(_STAMP)).one())
+                record = build_record(session)
+            version = RecordVersion(fresh, record, self)
+            self._version = version
+            self.builds += 1
+            return version
+
+    # One call, one version: shorthands for a request that needs one thing.
+
+    def record(self) -> PublicRecord:
+        return self.current().record
+
+    def published_month(self, text_: str) -> PublishedMonth:
+        return self.current().published_month(text_)
+
+    def month_file(self, text_: str, fmt: str) -> OpenFile:
+        return self.current().month_file(text_, fmt)
+
+    def months_file(self) -> OpenFile:
+        return self.current().months_file()
+
+    def datapackage_file(self) -> OpenFile:
+        return self.current().datapackage_file()
+
+    def resource_file(self, filename: str) -> OpenFile:
+        return self.current().resource_file(filename)

@@ -24,6 +24,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -39,6 +40,7 @@ from credits.ledger import LONDON, Month
 from credits.open import holds
 from credits.open.record import PublicRecord
 from credits.open.render import first_and_last_day
+from credits.open.service import RecordVersion
 from credits.statements.render import pounds
 from credits.web.auth import SESSION_COOKIE, current_principal, page_requires
 
@@ -66,11 +68,10 @@ def _page_variant() -> str:
     return ""
 
 
-def _serve_page(key: str, render: Any) -> Response:
+def _serve_page(version: RecordVersion, key: str, render: Any) -> Response:
     if not _anonymous_and_plain():
-        response = Response(render(), mimetype="text/html")
-        return response
-    html: bytes = public_record().cached(
+        return Response(render(), mimetype="text/html")
+    html: bytes = version.cached(
         ("page", key, _page_variant()), lambda _record: render().encode("utf-8")
     )
     response = Response(html, mimetype="text/html")
@@ -82,37 +83,42 @@ def _serve_page(key: str, render: Any) -> Response:
 @bp.route("/open")
 def index() -> Response:
     """The scheme in numbers: every closed month and the year so far."""
-    return _serve_page("index", lambda: render_template("open/index.html", **_context()))
+    version = public_record().current()
+    return _serve_page(
+        version, "index", lambda: render_template("open/index.html", **_context(version))
+    )
 
 
 @bp.route("/open/<month>")
 def month(month: str) -> Response:
     """One published month. Not closed, held back or malformed: the error page says which."""
-    pm = public_record().published_month(month)
-    key = f"month:{pm.figures.month}"
+    version = public_record().current()
+    pm = version.published_month(month)
     return _serve_page(
-        key, lambda: render_template("open/month.html", pm=pm, f=pm.figures, **_context())
+        version,
+        f"month:{pm.figures.month}",
+        lambda: render_template("open/month.html", pm=pm, f=pm.figures, **_context(version)),
     )
 
 
-def _context() -> dict[str, Any]:
-    service = public_record()
+def _context(version: RecordVersion) -> dict[str, Any]:
+    g.open_version = version  # the charts of this page come from the same version
     return {
-        "record": service.record(),
-        "licence": service.meta.licence_dict(),
+        "record": version.record,
+        "licence": public_record().meta.licence_dict(),
         "month_label": month_label,
         "day_label": day_label,
         "first_and_last_day": first_and_last_day,
     }
 
 
+# --- helpers the templates use ---------------------------------------------------------------
+
+
 @bp.app_template_filter("pounds_text")
 def pounds_text(pence: int | None) -> str | None:
     """``1450`` → ``"14.50"`` (integers only; None stays None)."""
     return pounds(pence)
-
-
-# --- helpers the templates use ---------------------------------------------------------------
 
 
 def month_label(month: Month | str) -> str:
@@ -189,7 +195,8 @@ def open_chart(kind: str, month: str | None = None, **labels: str) -> Markup:
     months; ``activities``, ``shops`` of one month). Its title, legend and unit words come
     from the template, so they are translated with the page."""
     key = ("chart", kind, month, tuple(sorted(labels.items())))
-    chart: Markup = public_record().cached(key, lambda r: _chart(r, kind, month, labels))
+    version: RecordVersion = g.get("open_version") or public_record().current()
+    chart: Markup = version.cached(key, lambda r: _chart(r, kind, month, labels))
     return chart
 
 

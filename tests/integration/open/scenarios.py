@@ -65,9 +65,7 @@ def snow_day(db: Any, client: Any, make_person: Any) -> SnowDay:
         assert resp.status_code == 201, resp.get_json()
         redemption = resp.get_json()
     with freeze_time(london(2026, 10, 5, 9)):
-        db.run(
-            lambda s: close_month(s, audit.Actor("cli:test"), SEPTEMBER, now=datetime.now(UTC))
-        )
+        db.run(lambda s: close_month(s, audit.Actor("cli:test"), SEPTEMBER, now=datetime.now(UTC)))
     day = SnowDay(sch, volunteers, shop)
     with db.read() as s:
         people = s.execute(text("SELECT id, name, email FROM person")).all()
