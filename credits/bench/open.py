@@ -211,7 +211,11 @@ def main(argv: list[str] | None = None) -> None:
                 )
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)  # gunicorn's graceful timeout is 20 s
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
     baseline = statistics.median(r["per_s"] for r in results["/healthz (baseline)"])
     print(f"  {'URL':44s} {'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'of /healthz':>11s}")
     for name, runs in results.items():
