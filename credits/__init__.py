@@ -43,7 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
         if services is None:
             svc.close()  # built here: release its connections before refusing to start
         raise
-    app.extensions["credits_open"] = PublicRecordService(svc.db, svc.settings.instance_path, meta)
+    app.extensions["credits_open"] = PublicRecordService(
+        svc.db,
+        svc.settings.instance_path,
+        meta,
+        recheck_s=svc.settings.open_recheck_ms / 1000,
+    )
     register_web(app)
     register_api(app)
     # Vouchers and redemptions described in members' histories and on their home page.

@@ -3,11 +3,15 @@ invalidates in every process at once.
 
 Guarantees:
 
-- Each request reads one cheap *stamp* from the database (:func:`stamp`: three counts that
-  only grow — months closed, holds made, holds released). While it is unchanged the process
-  serves what it built before: the record, the files' bytes, their ETags and signatures.
-  A close, hold or release commits a new stamp, so every gunicorn worker rebuilds on its
-  next request; none can serve a held month after the hold commits.
+- A process reads one cheap *stamp* from the database (:func:`stamp`: three counts that
+  only grow — months closed, holds made, holds released) at most once every ``recheck_s``
+  seconds (the setting ``OPEN_RECHECK_MS``, default 1000; 0 reads it on every request).
+  While it is unchanged the process serves what it built before: the record, the files'
+  bytes, their ETags and signatures, the pages. A close, hold or release commits a new
+  stamp, so every gunicorn worker rebuilds within ``recheck_s`` of the commit (the process
+  that made the change at once: :meth:`PublicRecordService.expire`); no worker serves a
+  held month longer than that. Serving a page therefore costs the database nothing most of
+  the time, however widely it is shared.
 - The stamp is read before the record it keys, in the same session: a cached record is never
   older than its stamp (a close committing in between only makes the next request rebuild).
 - The files are the canonical bytes of credits.open.render, signed with the statement key
@@ -19,7 +23,9 @@ Guarantees:
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,20 +178,45 @@ class RecordVersion:
 class PublicRecordService:
     """The public record of one process (one per app): see the module docstring."""
 
-    def __init__(self, db: Database, instance_path: Path | str, meta: render.Meta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        instance_path: Path | str,
+        meta: render.Meta,
+        *,
+        recheck_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.instance_path = instance_path
         self.meta = meta
+        #: How long a version is served before the stamp is read again (0: every request).
+        self.recheck_s = recheck_s
+        self._clock = clock
+        self._checked_at = -math.inf
         self._version: RecordVersion | None = None
         self._lock = threading.Lock()
         #: Records built so far (the cache's misses), for tests and the benchmark.
         self.builds = 0
+        #: Stamps read so far (database round trips), for tests and the benchmark.
+        self.stamp_reads = 0
+
+    def expire(self) -> None:
+        """Read the stamp on the next request (this process just closed, held or released a
+        month: its own next page must show it)."""
+        self._checked_at = -math.inf
 
     def current(self) -> RecordVersion:
-        """The current version: one stamp read, and a rebuild only when it changed."""
-        now = stamp(self.db)
+        """The current version: the stamp read at most once every ``recheck_s`` seconds in
+        this process, and the record rebuilt only when the stamp changed."""
         version = self._version
+        checked = self._clock()
+        if version is not None and checked - self._checked_at < self.recheck_s:
+            return version
+        now = stamp(self.db)
+        self.stamp_reads += 1
         if version is not None and version.stamp == now:
+            self._checked_at = checked
             return version
         with self._lock:
             version = self._version
@@ -197,6 +228,7 @@ class PublicRecordService:
                 record = build_record(session)
             version = RecordVersion(fresh, record, self)
             self._version = version
+            self._checked_at = checked
             self.builds += 1
             return version
 

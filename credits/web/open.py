@@ -216,6 +216,7 @@ def hold(month: str) -> Any:
         m = Month.parse(month)
         reason = request.form.get("reason", "")
         services().db.run(lambda s: holds.hold(s, who, m, reason))
+        public_record().expire()
     except CreditsError as exc:
         flash(exc.detail, "error")
         return _back(month)
@@ -232,6 +233,7 @@ def release(month: str) -> Any:
         m = Month.parse(month)
         reason = request.form.get("reason", "")
         services().db.run(lambda s: holds.release(s, who, m, reason))
+        public_record().expire()
     except CreditsError as exc:
         flash(exc.detail, "error")
         return _back(month)

@@ -16,7 +16,14 @@ NOW = london(2026, 11, 25, 12)
 @pytest.fixture
 def settings_overrides(settings_overrides: dict[str, Any]) -> dict[str, Any]:
     # Vouchers last 5 days, so one expires inside the worked month.
-    return {**settings_overrides, "VOUCHER_EXPIRY_DAYS": 5, "COUNCIL_NAME": "Test Council"}
+    # The record's stamp is read on every request here: the tests change the record from
+    # other processes (and under a frozen clock) and look at once.
+    return {
+        **settings_overrides,
+        "VOUCHER_EXPIRY_DAYS": 5,
+        "COUNCIL_NAME": "Test Council",
+        "OPEN_RECHECK_MS": 0,
+    }
 
 
 @pytest.fixture

@@ -196,3 +196,35 @@ def test_two_officers_holding_at_once_make_one_hold(worked, db):
     # Retried, as Database.run does, the loser is told the month is already held.
     with pytest.raises(AlreadyHeld):
         db.run(lambda s: hold(s, audit.Actor("cli:officer2"), OCTOBER, "complaint 2", now=NOW))
+
+
+def test_a_process_reads_the_stamp_at_most_once_a_second(worked, db, services):
+    """Serving costs the database one small query a second per process, whatever the
+    traffic; a change reaches the process within that second, or at once where it was
+    made (expire)."""
+    from credits.open import Meta, PublicRecordService
+
+    now = [100.0]
+    record = PublicRecordService(
+        db, services.settings.instance_path, Meta("Test Council"), recheck_s=1.0,
+        clock=lambda: now[0],
+    )  # fmt: skip
+    first = record.current()
+    for _ in range(50):
+        assert record.current() is first
+    assert record.stamp_reads == 1 and record.builds == 1
+    with freeze_time(NOW):
+        db.run(lambda s: hold(s, audit.Actor("cli:test"), OCTOBER, "a complaint"))
+    now[0] += 0.5
+    assert record.current() is first, "within the second: the version already served"
+    now[0] += 0.5
+    held = record.current()
+    assert held is not first and held.record.entry(OCTOBER).published is None
+    assert record.stamp_reads == 2
+    now[0] += 0.1
+    assert record.current() is held and record.stamp_reads == 2
+    with freeze_time(NOW):
+        db.run(lambda s: release(s, audit.Actor("cli:test"), OCTOBER))
+    record.expire()  # as the officer's page does after a hold or release
+    assert record.current().record.entry(OCTOBER).published is not None
+    assert record.stamp_reads == 3 and record.builds == 3
