@@ -34,6 +34,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["credits"] = svc
+    # The public record (/open, /api/v1/open): one cache per process, for every request.
+    from credits.open import Meta, PublicRecordService
+
+    try:
+        meta = Meta(publisher=svc.settings.council_name, licence=svc.settings.open_data_licence)
+    except ValueError:
+        if services is None:
+            svc.close()  # built here: release its connections before refusing to start
+        raise
+    app.extensions["credits_open"] = PublicRecordService(
+        svc.db,
+        svc.settings.instance_path,
+        meta,
+        recheck_s=svc.settings.open_recheck_ms / 1000,
+    )
     register_web(app)
     register_api(app)
     # Vouchers and redemptions described in members' histories and on their home page.

@@ -7,6 +7,7 @@
     credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
     credits statement, verify-statement, set-rate, close-month: credits/statements/cli.py
     credits reconcile-bank FILE, settlement-file RUN: credits/settlement/cli.py
+    credits hold-publication, release-publication: credits/open/cli.py
 
 Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
 that is not migrated...), with the reason on stderr.
@@ -148,11 +149,12 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
 
 
 def _add_capability_commands() -> None:
+    from credits.open.cli import COMMANDS as open_commands
     from credits.settlement.cli import COMMANDS as settlement_commands
     from credits.statements.cli import COMMANDS as statement_commands
     from credits.vouchers.cli import COMMANDS as voucher_commands
 
-    for command in (*voucher_commands, *statement_commands, *settlement_commands):
+    for command in (*voucher_commands, *statement_commands, *settlement_commands, *open_commands):
         main.add_command(command)
 
 

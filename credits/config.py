@@ -87,6 +87,14 @@ class Settings:
     #: (default: ``council_name``).
     settlement_payer_account: str = ""
     settlement_payer_name: str = ""
+    #: The licence of the open data (/open, /api/v1/open): a name from
+    #: credits.open.LICENCES — OGL-UK-3.0 (default), CC-BY-4.0, CC0-1.0, ODC-BY-1.0,
+    #: ODbL-1.0 or PDDL-1.0.
+    open_data_licence: str = "OGL-UK-3.0"
+    #: How often (milliseconds) each process checks whether the public record changed (a
+    #: close, hold or release): a change reaches every worker within this time. 0 checks on
+    #: every request (one small query each).
+    open_recheck_ms: int = 1000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

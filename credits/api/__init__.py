@@ -46,6 +46,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.groups import blp as groups
     from credits.api.health import blp as health
     from credits.api.me import blp as me
+    from credits.api.open import blp as open_data
     from credits.api.redemptions import blp as redemptions
     from credits.api.settlements import blp as settlements
     from credits.api.shops import blp as shops
@@ -64,6 +65,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         audit.blp,
         shops,
         statements,
+        open_data,
         vouchers,
         redemptions,
         me_entries,

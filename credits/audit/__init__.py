@@ -83,6 +83,16 @@ ACTIONS: dict[str, Text] = {
     "terminal.token_revoke": T("disconnected a shop terminal"),
     "rate.set": T("set the reimbursement rate"),
     "month.close": T("closed a month"),
+    "publication.hold": T("held back a month's publication"),
+    "publication.release": T("released a month's publication"),
+    "payee.request": T("asked to change a shop's bank details"),
+    "payee.approve": T("approved a shop's bank details"),
+    "payee.reject": T("rejected a shop's bank details"),
+    "settlement.create": T("started a settlement run"),
+    "settlement.approve": T("approved a settlement run"),
+    "settlement.cancel": T("cancelled a settlement run"),
+    "bank.import": T("imported a bank statement"),
+    "bank_mismatch.resolve": T("resolved a bank mismatch"),
 }
 
 _MAX_DETAIL_CHARS = 4000

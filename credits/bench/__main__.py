@@ -14,6 +14,7 @@ BENCHES = {
     "dashboard": "credits.bench.dashboard",
     "snapshots": "credits.bench.snapshots",
     "settlement": "credits.bench.settlement",
+    "open": "credits.bench.open",
 }
 
 

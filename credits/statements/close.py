@@ -20,8 +20,10 @@ Guarantees (each tested):
   and each snapshot builds on the previous month's.
 - The close is recorded in ``month_close`` (who, when, each check's result and the SHA-256
   of the scheme statement's canonical JSON bytes) and in the audit log (``month.close``),
-  in the same transaction as :func:`credits.ledger.close_month`. From then on nothing can
-  be dated in the month (``period_closed``); corrections go into the open month.
+  in the same transaction as :func:`credits.ledger.close_month`, with the month's public
+  figures (:func:`credits.open.figures.store_month`, from the statement it hashed). From
+  then on nothing can be dated in the month (``period_closed``); corrections go into the
+  open month.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def close_month(
                 for c in failed
             ],
         )
-    digest = hashlib.sha256(render.json_bytes(build_statement(session, month))).hexdigest()
+    statement = build_statement(session, month)
+    digest = hashlib.sha256(render.json_bytes(statement)).hexdigest()
     ledger.close_month(session, month, closed_by=by.actor, now=now)
     record = MonthClose(
         month=str(month),
@@ -204,6 +207,10 @@ def close_month(
     session.add(record)
     session.flush()
     snapshot = snapshot_month(session, month)
+    # The public record's figures of the month, from the statement just hashed (credits.open).
+    from credits.open.figures import store_month
+
+    store_month(session, month, statement, closed_at=now, sha256=digest)
     # snapshot_month stored the figures with SQL: reload them on the next read.
     session.expire(record, ["issued", "redeemed", "liability"])
     audit.record(

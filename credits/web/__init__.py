@@ -27,6 +27,7 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer_exceptions import bp as officer_exceptions
     from credits.web.settlements import bp as settlements
     from credits.web.settlements import shop_bp as remittances
+    from credits.web.open import bp as open_pages
     from credits.web.shops import bp as shops
     from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers
@@ -45,6 +46,7 @@ def _blueprints() -> list[Blueprint]:
         officer_exceptions,
         settlements,
         remittances,
+        open_pages,
     ]
 
 

@@ -19,6 +19,7 @@ from credits.api.context import services
 from credits.db import utcnow
 from credits.errors import CreditsError
 from credits.ledger import LONDON, Month, closed_months
+from credits.open import holds as open_holds
 from credits.statements import close, close_runs, service, signing
 from credits.statements.render import as_dict
 from credits.web.auth import current_principal, page_requires
@@ -106,12 +107,14 @@ def scheme(month: str) -> str:
     with services().db.read() as s:
         file = service.statement_file(s, m, "json")
         record = close.month_close(s, m)
+        hold = open_holds.hold_of(s, m)
     return render_template(
         "statements/scheme.html",
         month=m,
         days=_days(m),
         st=as_dict(file.statement),
         record=record,
+        hold=hold,
         ended=utcnow() >= m.ends_at,
         london=LONDON,
     )

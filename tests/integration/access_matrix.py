@@ -164,6 +164,12 @@ ACCESS: dict[str, Access] = {
     "GET /api/v1/redemption-exceptions": Access(OFFICERS),
     # statements: officers (the scheme or any shop); a terminal its own shop's
     "GET /api/v1/statements/<month>": Access(OFFICER | TERMINAL),
+    # the public record (open data): no authentication, whatever token is sent
+    "GET /api/v1/open/months": Access(PUBLIC),
+    "GET /api/v1/open/<month>": Access(PUBLIC),
+    "GET /api/v1/open/<month>/signature": Access(PUBLIC),
+    "GET /api/v1/open/data/datapackage.json": Access(PUBLIC),
+    "GET /api/v1/open/data/<filename>": Access(PUBLIC, path={"filename": "2026-10.csv"}),
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),
