@@ -101,7 +101,8 @@ def serve(host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             from credits import create_app
 
-            return create_app()
+            # Checked above; a worker restarted later during an outage must still start.
+            return create_app(services=Services.build(check_migrations="when-reachable"))
 
     click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
     _Server().run()

@@ -76,6 +76,15 @@ class Settings:
     #: once on PostgreSQL, sharing one snapshot; 1 runs them one after another. Two suits the
     #: reference machine's two cores (docs/benchmarks.md).
     verify_jobs: int = 2
+    #: An optional streaming replica of the database for reads that may lag a moment
+    #: (statements, the officer dashboard, history pages): ``postgresql+psycopg://...``.
+    #: Unset, everything reads the primary. docs/scaling.md.
+    read_database_url: str = ""
+    #: ``pgbouncer`` when PgBouncer in transaction pooling sits between the app and
+    #: PostgreSQL: no server-side prepared statements, no session state (docs/scaling.md).
+    database_pooler: str = ""
+    #: Database connections each process keeps (and as many again at peaks).
+    database_pool_size: int = 10
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

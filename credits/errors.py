@@ -79,3 +79,22 @@ class PeriodClosed(CreditsError):
     code = "period_closed"
     status = 409
     title = "That month is closed"
+
+
+class Unavailable(CreditsError):
+    """The database (or another service the request needs) cannot be used right now.
+
+    Answered 503 with ``Retry-After``: nothing the caller did is wrong, and the same request
+    — with the same idempotency key — may simply be sent again a little later. Terminals
+    treat it as being offline.
+    """
+
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 2, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = retry_after_s
+        #: Response headers the error edge adds (credits/api/problems.py).
+        self.headers = {"Retry-After": str(retry_after_s)}
