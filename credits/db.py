@@ -222,26 +222,29 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DisconnectionError):
         return True
-    if not isinstance(exc, DBAPIError):
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: Any = exc.orig
+    elif type(exc).__module__.startswith("psycopg"):
+        orig = exc  # raised unwrapped by Engine.raw_connection() when connecting fails
+    else:
         return False
-    if exc.connection_invalidated:
-        return True
-    orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None) or ""
     if sqlstate in DISCONNECT_SQLSTATES or sqlstate.startswith("08"):
         return True
-    if isinstance(exc, OperationalError):
-        if type(orig).__module__.startswith("sqlite3"):
-            text = str(orig)
-            return any(
-                m in text
-                for m in ("database is locked", "disk I/O error", "unable to open database")
-            )
+    if type(orig).__module__.startswith("sqlite3"):
+        text = str(orig)
+        return isinstance(exc, OperationalError) and any(
+            m in text for m in ("database is locked", "disk I/O error", "unable to open database")
+        )
+    if type(orig).__name__ == "OperationalError" or type(orig).__name__ == "InterfaceError":
         # psycopg's OperationalError without a SQLSTATE comes from the client side: the
         # connection could not be made, or broke ("server closed the connection
         # unexpectedly", "consuming input failed"). With a SQLSTATE it is the server's
         # answer to this statement (a deadlock, a cancelled query): not an outage.
         return not sqlstate
+    return False
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -392,7 +395,7 @@ class Database:
         for reconnects in range(RECONNECT_ATTEMPTS + 1):
             try:
                 return self._execute_autocommit_once(sql, params)
-            except (DBAPIError, DisconnectionError) as exc:
+            except Exception as exc:
                 if not is_unavailable(exc):
                     raise
                 if reconnects >= RECONNECT_ATTEMPTS:

@@ -51,6 +51,15 @@ def need(condition: bool, reason: str) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The fault suite starts servers of its own and takes minutes: it runs when asked for
+    # (`-m faults`; CI runs it once, as its own step), not in every leg.
+    if "faults" not in (config.getoption("markexpr") or ""):
+        skip_faults = pytest.mark.skip(
+            reason="fault suite: run `./dev test tests/faults -m faults` (CI runs it)"
+        )
+        for item in items:
+            if "faults" in item.keywords:
+                item.add_marker(skip_faults)
     if PG_URL:
         return
     skip = pytest.mark.skip(
