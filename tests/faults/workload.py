@@ -306,7 +306,7 @@ class Client(threading.Thread):
             return
         v = self.rng.choice(choices)
         # A terminal that tries it first is refused: it expired 10 days ago.
-        shop_id, token = self.rng.choice(self.scheme.shops)
+        _, token = self.rng.choice(self.scheme.shops)
         body = {"code": v.code, "idempotency_key": self.key("redeem_expired")}
         status, (data, tries) = self.call("POST", "/api/v1/redemptions", token, body, "expire")
         if not (status in (409, 422) and data.get("code") == "expired"):
@@ -498,11 +498,15 @@ class Report:
         t = self.tally
         gaps = sorted(t.gaps)
         longest = f"{gaps[-1]:.2f}" if gaps else "0"
+
+        def counted(c: Counter[Any]) -> str:
+            return f"{sum(c.values())} {dict(sorted(c.items()))}"
+
         return [
             f"seed {self.seed} (replay: CREDITS_FAULT_SEED={self.seed}), {self.seconds:.0f} s",
-            f"operations acknowledged: {sum(t.acknowledged.values())} {dict(sorted(t.acknowledged.items()))}",
-            f"refused as expected: {sum(t.refused.values())} {dict(sorted(t.refused.items()))}",
-            f"faults injected: {sum(self.faults.values())} {dict(sorted(self.faults.items()))}",
+            f"operations acknowledged: {counted(t.acknowledged)}",
+            f"refused as expected: {counted(t.refused)}",
+            f"faults injected: {counted(self.faults)}",
             f"answers by status: {dict(sorted(t.statuses.items()))} (0 = connection lost)",
             f"requests sent again: {sum(t.resent.values())}; longest wait for a definite "
             f"answer: {longest} s",
