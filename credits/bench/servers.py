@@ -478,7 +478,9 @@ class AppServer:
                 with urllib.request.urlopen(self.url + path, timeout=2) as resp:
                     if resp.status == 200:
                         return
-            except (OSError, urllib.error.HTTPError):
+            except urllib.error.HTTPError as exc:
+                exc.close()
+            except OSError:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{self.url}{path} not ready after {timeout_s} s: {self.log_tail()}")
