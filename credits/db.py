@@ -344,6 +344,7 @@ class Database:
         assert limit >= 1
         reconnects = 0
         attempt = 0
+        in_doubt = False  # a COMMIT whose answer was lost: it may have been saved
         while True:
             attempt += 1
             committing = False
@@ -357,17 +358,20 @@ class Database:
                     return result
             except (DBAPIError, DisconnectionError, RetryTransaction) as exc:
                 if is_unavailable(exc):
+                    in_doubt = in_doubt or committing
                     if committing and not idempotent:
                         raise Unavailable(
                             "the database connection was lost while this change was being "
                             "saved, so whether it was saved is not known: repeat the request "
                             "with the same idempotency key, or check before repeating it",
                             retry_after_s=RETRY_AFTER_S,
+                            in_doubt=True,
                         ) from exc
                     if reconnects >= RECONNECT_ATTEMPTS:
                         raise Unavailable(
                             "the database cannot be reached at the moment",
                             retry_after_s=RETRY_AFTER_S,
+                            in_doubt=in_doubt,
                         ) from exc
                     reconnects += 1
                     log.info("database connection lost; running the use case again: %s", exc)
@@ -392,9 +396,10 @@ class Database:
         committed is then replayed, not repeated. A database that cannot be reached raises
         :class:`~credits.errors.Unavailable`.
         """
+        sent: list[bool] = []  # one entry per attempt whose statement left for the server
         for reconnects in range(RECONNECT_ATTEMPTS + 1):
             try:
-                return self._execute_autocommit_once(sql, params)
+                return self._execute_autocommit_once(sql, params, sent)
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
@@ -402,11 +407,12 @@ class Database:
                     raise Unavailable(
                         "the database cannot be reached at the moment",
                         retry_after_s=RETRY_AFTER_S,
+                        in_doubt=bool(sent),
                     ) from exc
                 log.info("database connection lost; sending the statement again: %s", exc)
         raise AssertionError("unreachable")
 
-    def _execute_autocommit_once(self, sql: str, params: dict[str, Any]) -> Any:
+    def _execute_autocommit_once(self, sql: str, params: dict[str, Any], sent: list[bool]) -> Any:
         import psycopg
 
         raw = self.engine.raw_connection()
@@ -418,6 +424,7 @@ class Database:
                 # prepare=None follows the connection's prepare_threshold (None behind
                 # PgBouncer: never prepare); prepare=True would force it.
                 prepare = None if conn.prepare_threshold is None else True
+                sent.append(True)
                 return conn.execute(sql, params, prepare=prepare).fetchone()
             except psycopg.Error as exc:
                 sqlstate = getattr(exc, "sqlstate", None) or ""

@@ -121,8 +121,14 @@ def _unavailable(exc: BaseException) -> Response:
     _outages.note(exc)
     if isinstance(exc, Unavailable):
         return _from_credits_error(exc)
+    # A raw database error here came from a read; whether an earlier step of the request
+    # wrote something is not known at this point, so say so.
     return _from_credits_error(
-        Unavailable("the database cannot be reached at the moment", retry_after_s=RETRY_AFTER_S)
+        Unavailable(
+            "the database cannot be reached at the moment",
+            retry_after_s=RETRY_AFTER_S,
+            in_doubt=request.method not in ("GET", "HEAD", "OPTIONS"),
+        )
     )
 
 

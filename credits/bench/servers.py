@@ -495,7 +495,8 @@ class AppServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            # SIGINT: gunicorn's quick shutdown (SIGTERM waits for the graceful timeout).
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:

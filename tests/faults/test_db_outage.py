@@ -220,9 +220,7 @@ def test_readyz_is_503_on_a_standby(cluster: PostgresCluster, tmp_path: Path) ->
                 "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)
             ).fetchone()[0]:  # type: ignore[index]
                 conn.execute("SELECT pg_sleep(0.05)")
-        app = create_app(
-            {"DATABASE_URL": standby.url("credits"), "INSTANCE_PATH": str(tmp_path)}
-        )
+        app = create_app({"DATABASE_URL": standby.url("credits"), "INSTANCE_PATH": str(tmp_path)})
         r = app.test_client().get("/readyz")
         assert r.status_code == 503
         assert r.get_json()["code"] == "unavailable"
