@@ -268,11 +268,12 @@ class AutoFailover:
     keepers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: The node killed on purpose (its keeper's exit is expected).
     killed: str = ""
+    logs: list[Any] = field(default_factory=list)
 
     def _env(self, pgdata: Path, port: int) -> dict[str, str]:
         return {
             **os.environ,
-            "PATH": f"{pg_bindir()}:{os.environ.get('PATH', '')}",
+            "PATH": f"{pg_bindir()}:/usr/local/bin:/usr/bin:/bin",
             "PGDATA": str(pgdata),
             "PGPORT": str(port),
             "XDG_CONFIG_HOME": str(self.root / "config"),
@@ -282,6 +283,7 @@ class AutoFailover:
 
     def _start(self, name: str, args: list[str], pgdata: Path, port: int) -> None:
         log = (self.root / f"{name}.log").open("ab")
+        self.logs.append(log)
         env = self._env(pgdata, port)
         cmd = as_service_user(
             ["env", *(f"{k}={env[k]}" for k in _AUTOCTL_ENV), "pg_autoctl", *args]
@@ -334,6 +336,31 @@ class AutoFailover:
             port,
         )  # fmt: skip
 
+    def start(self, *, timeout_s: float = 240) -> float:
+        """Monitor, first node (primary), second node (its synchronous standby); returns the
+        seconds it took."""
+        started = time.monotonic()
+        self.start_monitor()
+        self.start_node(0)
+        self.wait_until(
+            lambda st: any(n["reported"] == "single" for n in st),
+            timeout_s=timeout_s,
+            what="the first node to run alone",
+        )
+        self.start_node(1)
+        primary = self.node_ports[0]
+
+        def paired(state: list[dict[str, Any]]) -> bool:
+            # The standby's pg_basebackup waits for a checkpoint on the primary, spread over
+            # minutes by default: ask for it now (an immediate CHECKPOINT finishes one that
+            # is under way at full speed).
+            with contextlib.suppress(Exception):
+                self._sql(primary, "postgres", "CHECKPOINT")
+            return sorted(n["reported"] for n in state) == ["primary", "secondary"]
+
+        self.wait_until(paired, timeout_s=timeout_s, what="primary and synchronous standby")
+        return time.monotonic() - started
+
     def state(self) -> list[dict[str, Any]]:
         """The monitor's view: each node's name, port and reported/assigned state."""
         rows = self._sql(
@@ -356,7 +383,7 @@ class AutoFailover:
             for name, keeper in self.keepers.items():
                 if keeper.poll() is not None and name != self.killed:
                     raise RuntimeError(f"pg_autoctl {name} exited: {self.log_tail(name)}")
-            time.sleep(0.2)
+            time.sleep(0.5)
         raise TimeoutError(f"{what}: not after {timeout_s} s (monitor says {last})")
 
     def primary_port(self) -> int | None:
@@ -400,8 +427,11 @@ class AutoFailover:
         for folder in ("monitor", "node0", "node1"):
             pidfile = self.root / folder / "postmaster.pid"
             if pidfile.exists():
-                with contextlib.suppress(ProcessLookupError, ValueError):
+                with contextlib.suppress(ProcessLookupError, ValueError, OSError):
                     os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+        for log in self.logs:
+            log.close()
+        self.logs.clear()
 
     @staticmethod
     def _sql(port: int, database: str, statement: str) -> list[tuple[Any, ...]]:

@@ -104,7 +104,9 @@ def home() -> Any:
             "terminals_never_seen": never_seen,
         }
 
-    data = services().db.run(read)
+    # Lag-tolerant: on the read replica when there is one (docs/scaling.md).
+    with services().db.read(lag_ok=True) as s:
+        data = read(s)
     return _render("officer/home.html", **data, **_charts(data["dash"]))
 
 
@@ -487,8 +489,8 @@ def audit_log() -> Any:
                     "person must be a number", errors={"person_id": ["Give the person's number."]}
                 )
             person_id = int(filters["person_id"])
-        found = services().db.run(
-            lambda s: audit.list_events(
+        with services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
+            found = audit.list_events(
                 s,
                 action=filters["action"] or None,
                 person_id=person_id,
@@ -497,7 +499,6 @@ def audit_log() -> Any:
                 page=_page(),
                 per_page=50,
             )
-        )
     except CreditsError as exc:
         info = form_error(exc)
         status = info.pop("status")

@@ -85,6 +85,7 @@ class Tally:
     resent: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)  # seconds an op waited for an answer
+    ack_times: list[float] = field(default_factory=list)  # time.monotonic() of each ack
 
     def add(self, counter: str, key: Any, n: int = 1) -> None:
         with self.lock:
@@ -188,6 +189,8 @@ class Client(threading.Thread):
 
     def ack(self, op: str) -> None:
         self.tally.add("acknowledged", op)
+        with self.tally.lock:
+            self.tally.ack_times.append(time.monotonic())
 
     def refuse(self, op: str, code: str) -> None:
         self.tally.add("refused", f"{op}:{code}")
@@ -486,6 +489,16 @@ def expirer(database_url: str, instance: Path) -> tuple[Callable[[str], str], Ca
 # --- the checks -----------------------------------------------------------------------------
 
 
+def longest_silence(tally: Tally, after: float) -> tuple[float, float]:
+    """(seconds from ``after`` to the first acknowledgement following it, the longest gap
+    between two acknowledgements after it): how long the service was out."""
+    times = sorted(t for t in tally.ack_times if t >= after)
+    if not times:
+        return float("inf"), float("inf")
+    gaps = [b - a for a, b in zip([after, *times], times, strict=False)]
+    return times[0] - after, max(gaps)
+
+
 @dataclass
 class Report:
     seed: int
@@ -664,6 +677,7 @@ def run(
     inject: dict[str, Callable[[], None]],
     expire: Callable[[str], str],
     every_s: tuple[float, float] = (0.8, 1.8),
+    max_faults: int | None = None,
     say: Callable[[str], None] = print,
 ) -> tuple[list[Client], Tally, Counter[str], float]:
     """Run the workload for ``seconds`` while injecting faults, then let every client
@@ -696,6 +710,8 @@ def run(
     while time.monotonic() - started < seconds:
         # The fault schedule: the pause between two faults is part of the seeded plan.
         stop.wait(rng.uniform(*every_s))
+        if max_faults is not None and n >= max_faults:
+            continue
         kind = first[n] if n < len(first) else rng.choice(kinds)
         n += 1
         t = time.monotonic() - started
