@@ -225,11 +225,12 @@ class PgBouncer:
         if _is_root():
             for path in (folder, *folder.iterdir()):
                 shutil.chown(path, "postgres", "postgres")
-        self.process = subprocess.Popen(
-            as_service_user(["pgbouncer", str(ini)]),
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / "stderr.log").open("wb"),
-        )
+        with (folder / "stderr.log").open("wb") as stderr:
+            self.process = subprocess.Popen(
+                as_service_user(["pgbouncer", str(ini)]),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         wait_for_port(self.port, process=self.process)
         return self
 
