@@ -117,9 +117,9 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestData
             return
         from sqlalchemy.engine import make_url
 
-        from credits.bench.servers import PgBouncer, private_dir
+        from credits.bench.servers import PgBouncer, pgbouncer_program, private_dir
 
-        need(shutil.which("pgbouncer") is not None, "pgbouncer (apt-get install pgbouncer)")
+        need(pgbouncer_program() is not None, "pgbouncer (apt-get install pgbouncer)")
         target = make_url(PG_URL)
         root = private_dir("credits-test-pgbouncer-")
         bouncer = PgBouncer(root, server_port=target.port or 5432, pool_size=30).start()

@@ -51,6 +51,12 @@ def as_service_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def pgbouncer_program() -> str | None:
+    """Where PgBouncer is (Debian installs it in /usr/sbin, not on every user's PATH)."""
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    return found if Path(found).exists() else None
+
+
 def pg_bindir() -> Path:
     """The PostgreSQL server programs' folder (``pg_config --bindir``)."""
     out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
@@ -227,7 +233,7 @@ class PgBouncer:
                 shutil.chown(path, "postgres", "postgres")
         with (folder / "stderr.log").open("wb") as stderr:
             self.process = subprocess.Popen(
-                as_service_user(["pgbouncer", str(ini)]),
+                as_service_user([pgbouncer_program() or "pgbouncer", str(ini)]),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )

@@ -6,6 +6,10 @@ as the server starts answering — so it has done the work and committed — bot
 reset and the client never reads the answer. This is the fault that idempotency keys exist
 for: the client cannot tell a lost request from a lost answer.
 
+``hold(n)``: the next ``n`` connections get their request through, and the answer is held
+back (``holding`` is set once one is) until ``release()`` — time for the test to kill the
+client while its request is in flight and already committed.
+
 ``down()``/``up()``: while down, new connections are reset at once (the network is cut).
 """
 
@@ -20,9 +24,12 @@ from credits.bench.servers import free_port
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a TCP RST (SO_LINGER 0), as a cut cable or a crashed peer looks."""
+    """Close with a TCP RST (SO_LINGER 0), as a cut cable or a crashed peer looks. The
+    shutdown first wakes a thread blocked reading it (close alone would not)."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -33,7 +40,12 @@ class CuttingProxy:
         self.port = port or free_port()
         self._lock = threading.Lock()
         self._to_cut = 0
+        self._to_hold = 0
+        self._match = b""
         self._down = False
+        #: Set when a held connection has its answer waiting (the server has committed).
+        self.holding = threading.Event()
+        self._released = threading.Event()
         self.cut_count = 0
         self._listener: socket.socket | None = None
         self._stopped = threading.Event()
@@ -53,10 +65,24 @@ class CuttingProxy:
         if self._listener is not None:
             self._listener.close()
 
-    def cut(self, n: int = 1) -> None:
-        """Lose the answers of the next ``n`` connections (after the server sent them)."""
+    def cut(self, n: int = 1, *, only: bytes = b"") -> None:
+        """Lose the answers of the next ``n`` connections (after the server sent them) whose
+        request starts with ``only`` (any request if empty)."""
         with self._lock:
             self._to_cut += n
+            self._match = only
+
+    def hold(self, n: int = 1, *, only: bytes = b"") -> None:
+        """Hold back the answers of the next ``n`` connections whose request starts with
+        ``only`` until :meth:`release`."""
+        with self._lock:
+            self._to_hold += n
+            self._match = only
+        self.holding.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def down(self) -> None:
         with self._lock:
@@ -79,23 +105,39 @@ class CuttingProxy:
                 if self._down:
                     _reset(client)
                     continue
-                cut = self._to_cut > 0
-                if cut:
-                    self._to_cut -= 1
-            threading.Thread(target=self._serve, args=(client, cut), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _serve(self, client: socket.socket, cut: bool) -> None:
+    def _decide(self, first: bytes) -> tuple[bool, bool]:
+        """(cut, held) for a connection whose request begins with ``first``."""
+        with self._lock:
+            if not first.startswith(self._match):
+                return False, False
+            if self._to_cut > 0:
+                self._to_cut -= 1
+                return True, False
+            if self._to_hold > 0:
+                self._to_hold -= 1
+                return False, True
+            return False, False
+
+    def _serve(self, client: socket.socket) -> None:
         try:
             server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
         except OSError:
             _reset(client)
             return
         server.settimeout(None)
-        done = threading.Event()
+        decided = threading.Event()
+        fate = [False, False]  # cut, held
 
         def upstream() -> None:  # client -> server
             try:
+                first = True
                 while data := client.recv(65536):
+                    if first:
+                        fate[:] = self._decide(data)
+                        decided.set()
+                        first = False
                     server.sendall(data)
                 with contextlib.suppress(OSError):
                     server.shutdown(socket.SHUT_WR)
@@ -103,18 +145,28 @@ class CuttingProxy:
                 pass
 
         threading.Thread(target=upstream, daemon=True).start()
+        cut = held = False
+        answered = False
         try:
             while data := server.recv(65536):
+                if not answered:
+                    answered = True
+                    decided.wait(5)
+                    cut, held = fate
                 if cut:
                     # The server answered: it has done the work. The client never hears.
                     with self._lock:
                         self.cut_count += 1
                     break
+                if held:
+                    self.holding.set()
+                    self._released.wait(60)
+                    held = False
                 client.sendall(data)
         except OSError:
             pass
         finally:
-            done.set()
+            decided.set()
             if cut:
                 _reset(client)
                 _reset(server)
