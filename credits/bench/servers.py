@@ -567,13 +567,14 @@ def children(pid: int) -> list[int]:
 
 
 def copy_instance(source: Path, target: Path) -> Path:
-    """A second server's instance folder: the same secret key and voucher signing keys."""
+    """A second server's instance folder: the same secret key, voucher signing keys and
+    statement signing key (every server must sign, and publish, the same keys)."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("secret_key",):
-        if (source / name).exists():
-            shutil.copy2(source / name, target / name)
-    if (source / "voucher-keys").exists():
-        shutil.copytree(source / "voucher-keys", target / "voucher-keys", dirs_exist_ok=True)
+    if (source / "secret_key").exists():
+        shutil.copy2(source / "secret_key", target / "secret_key")
+    for folder in ("voucher-keys", "statement-keys"):
+        if (source / folder).exists():
+            shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
     return target
 
 

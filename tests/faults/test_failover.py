@@ -25,7 +25,7 @@ from tests.faults.conftest import app_env
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-SECONDS = float(os.environ.get("CREDITS_FAILOVER_SECONDS", "30"))
+SECONDS = float(os.environ.get("CREDITS_FAILOVER_SECONDS", "24"))
 
 
 def test_losing_the_primary_loses_nothing_acknowledged(

@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from credits.bench.servers import AppServer, PostgresCluster, copy_instance
@@ -25,7 +26,7 @@ from tests.faults.proxy import CuttingProxy
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-SECONDS = float(os.environ.get("CREDITS_FAULT_SECONDS", "40"))
+SECONDS = float(os.environ.get("CREDITS_FAULT_SECONDS", "30"))
 
 
 def test_two_servers_on_postgresql_under_faults(
@@ -46,6 +47,9 @@ def test_two_servers_on_postgresql_under_faults(
                 AppServer(app_env(url, instance), tmp_path / f"server-{n}.log", workers=2).start()
             )
         proxies = [CuttingProxy(s.port).start() for s in servers]
+        # Both servers publish the same keys (the copied instance folder).
+        lists = {httpx.get(f"{s.url}/api/v1/trust-list", timeout=30).text for s in servers}
+        assert len(lists) == 1
         workload.join_group(servers[0].url, scheme)
         before = workload.snapshot(url)
         expire, close_expirer = workload.expirer(url, first)
