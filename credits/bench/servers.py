@@ -123,15 +123,15 @@ class PostgresCluster:
     def init(self, **settings: str | int) -> PostgresCluster:
         """``initdb`` and write the settings (listen on 127.0.0.1 only, sockets here)."""
         self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "-A", "trust", "-N")
-        self.configure(
-            port=self.port,
-            listen_addresses="'127.0.0.1'",
-            unix_socket_directories=f"'{self.root}'",
-            wal_level="replica",
-            max_wal_senders=10,
-            max_connections=200,
-            **settings,
-        )
+        defaults: dict[str, str | int] = {
+            "port": self.port,
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.root}'",
+            "wal_level": "replica",
+            "max_wal_senders": 10,
+            "max_connections": 200,
+        }
+        self.configure(**{**defaults, **settings})
         hba = self.datadir / "pg_hba.conf"
         with hba.open("a") as fh:
             fh.write("host replication all 127.0.0.1/32 trust\n")
