@@ -281,9 +281,11 @@ def run_wrk(
 ) -> dict[str, float]:
     """One wrk run; returns its figures."""
     threads = 2
-    codes_file = workdir / f"codes-{time.monotonic_ns()}.txt"
+    # Files of this run alone: several wrk may run at once (--servers).
+    run = f"{time.monotonic_ns()}-{threading.get_ident()}"
+    codes_file = workdir / f"codes-{run}.txt"
     codes_file.write_text("\n".join(codes) + "\n")
-    script = workdir / "redeem.lua"
+    script = workdir / f"redeem-{run}.lua"
     script.write_text(WRK_SCRIPT)
     env = {
         **os.environ,
