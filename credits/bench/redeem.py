@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from credits.bench.common import machine, percentile, scratch_database
 
@@ -431,6 +432,7 @@ def _measure(
     servers: int,
     pooler: str,
     cluster_port: int,
+    postgres_pids: Any,
 ) -> dict[str, float]:
     """Serve with ``servers`` gunicorn instances (through PgBouncer if ``pooler``), run wrk
     (one per server), and return the median figures and CPU per redemption."""
@@ -488,11 +490,11 @@ def _measure(
         bouncer_pids = _pids("pgbouncer") if bouncer else []
         runs, cpu = [], []
         for _ in range(args.runs):
-            postgres_before = {p: _cpu_ms([p]) for p in _pids("postgres")}
+            postgres_before = {p: _cpu_ms([p]) for p in postgres_pids()}
             app_before = _cpu_ms(app_pids)
             bouncer_before = _cpu_ms(bouncer_pids)
             result = drive(args.duration, per_run)
-            postgres_ms = sum(_cpu_ms([p]) - postgres_before.get(p, 0.0) for p in _pids("postgres"))
+            postgres_ms = sum(_cpu_ms([p]) - postgres_before.get(p, 0.0) for p in postgres_pids())
             n = max(result["requests"], 1)
             runs.append(result)
             cpu.append(
@@ -583,6 +585,17 @@ def main(argv: list[str] | None = None) -> None:
             f"workers per server, {args.duration:.0f} s per run, median of {args.runs} runs"
         )
         codes, token, terminal_id = seed(url, instance, needed, procs=4)
+
+        def postgres_pids() -> list[int]:
+            # On a cluster of our own, exactly its processes; else every "postgres" process
+            # on the machine (keep it quiet).
+            if cluster is None:
+                return _pids("postgres")
+            from credits.bench.servers import children
+
+            postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+            return [postmaster, *children(postmaster)]
+
         configs = [("1 server, direct (baseline)", 1, "")]
         if compare:
             where = "PgBouncer" if pooler else "direct"
@@ -604,6 +617,7 @@ def main(argv: list[str] | None = None) -> None:
                         servers=servers,
                         pooler=how,
                         cluster_port=cluster_port,
+                        postgres_pids=postgres_pids,
                     ),
                 )
             )
