@@ -197,6 +197,10 @@ def test_an_unreachable_database_is_503_unavailable_then_heals(
         assert r.mimetype == "application/problem+json"
         assert r.get_json()["code"] == "unavailable"
         assert int(r.headers["Retry-After"]) > 0
+    # A browser following a link that needs the database gets the same, as a page.
+    page = client.get("/register/confirm?token=x", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert page.headers["Retry-After"] == "2"
     # One line for the stretch of trouble, no traceback per request.
     assert "Traceback" not in caplog.text
     assert not any(rec.exc_info for rec in caplog.records)
