@@ -131,6 +131,11 @@ def release(session: Session, name: str, *, holder: str) -> None:
     session.execute(
         delete(T_JOB_LEASE).where(T_JOB_LEASE.c.name == name, T_JOB_LEASE.c.holder == holder)
     )
+    # The row may be loaded in this session: forget it, so a take() after this one starts
+    # from what the database holds.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, JobLease) and obj.name == name:
+            session.expunge(obj)
 
 
 def holder_of(session: Session, name: str, *, now: datetime | None = None) -> JobLease | None:

@@ -111,6 +111,11 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
         going = current(session)
         if going is not None:
             raise _in_progress(going)
+        # A page run's lease is taken and given back with its active slot, so one held by a
+        # page run while no run is active belongs to a run that stopped (just abandoned).
+        held = leases.holder_of(session, leases.MONTH_CLOSE, now=now)
+        if held is not None and held.holder.startswith("close-run:"):
+            leases.release(session, leases.MONTH_CLOSE, holder=held.holder)
         try:
             leases.take(session, leases.MONTH_CLOSE, holder=holder, ttl=LEASE_TTL, now=now)
         except leases.JobRunning as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from freezegun import freeze_time
+from sqlalchemy import text
 
 from credits import jobs
 from credits.accounts import Role
@@ -111,3 +112,24 @@ def test_a_page_close_and_the_close_command_never_run_together(db, make_person, 
     started.thread.join(120)
     with db.read() as s:
         assert jobs.holder_of(s, jobs.MONTH_CLOSE) is None  # released when the run ended
+
+
+def test_a_stopped_page_runs_lease_does_not_block_the_next_run(db, make_person):
+    """A page run gives its lease back with its active slot; if its process died, the run is
+    abandoned when the next one starts, and so is its lease — not left to expire."""
+    from .statements.conftest import NOW
+    from .statements.test_close_runs import stopped_run
+
+    officer = make_person(Role.OFFICER)
+    from credits.accounts import Principal
+
+    who = Principal(role=Role.OFFICER, name=officer.name, person_id=officer.id, via="test")
+    month = Month.containing(NOW).previous()
+    stopped_run(db, str(month), "check", beat=NOW - timedelta(minutes=5))
+    db.run(lambda s: jobs.take(s, jobs.MONTH_CLOSE, holder="close-run:gone:1:ab", ttl=TTL, now=NOW))
+    with freeze_time(NOW):
+        started = close_runs.start(db, who, month, "check")
+        started.thread.join(120)
+    with db.read() as s:
+        statuses = s.execute(text("SELECT status FROM close_run ORDER BY id")).scalars().all()
+    assert statuses == ["abandoned", "passed"]
