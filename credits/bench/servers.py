@@ -568,7 +568,11 @@ def children(pid: int) -> list[int]:
 
 def copy_instance(source: Path, target: Path) -> Path:
     """A second server's instance folder: the same secret key, voucher signing keys and
-    statement signing key (every server must sign, and publish, the same keys)."""
+    statement signing key (every server must sign, and publish, the same keys: made now if
+    the first server has not made them yet, as `credits init-db` does)."""
+    from credits.cli import ensure_instance_keys
+
+    ensure_instance_keys(source)
     target.mkdir(parents=True, exist_ok=True)
     if (source / "secret_key").exists():
         shutil.copy2(source / "secret_key", target / "secret_key")
