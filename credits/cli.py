@@ -43,11 +43,31 @@ def main() -> None:
     """Cooperative Credits: the council's ledger of volunteering credits."""
 
 
+def ensure_instance_keys(instance_path: Any) -> None:
+    """Create the instance folder's secrets if missing: the secret key, the voucher signing
+    key and the statement signing key. Every app server of a deployment must hold the same
+    ones, so they are made once (by ``credits init-db``) and copied, never made by each
+    server on its first request."""
+    from pathlib import Path
+
+    from credits.config import Settings
+    from credits.statements.signing import statement_key
+    from credits.vouchers.keys import keyring_for
+
+    settings = Settings.load({"INSTANCE_PATH": str(instance_path), "DATABASE_URL": "sqlite://"})
+    keyring_for(settings.instance_path).ensure()
+    statement_key(Path(settings.instance_path))
+
+
 @main.command("init-db")
 def init_db() -> None:
-    """Create the database or upgrade it to the latest schema."""
+    """Create the database or upgrade it to the latest schema, and the instance folder's
+    keys (copy the folder's secret_key, voucher-keys/ and statement-keys/ to every other
+    app server)."""
     with _services(migrate=True) as svc:
+        ensure_instance_keys(svc.settings.instance_path)
         click.echo(f"database ready: {svc.db.engine.url.render_as_string(hide_password=True)}")
+        click.echo(f"instance keys in: {svc.settings.instance_path}")
 
 
 @main.command()
@@ -103,7 +123,8 @@ def serve(host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             from credits import create_app
 
-            return create_app()
+            # Checked above; a worker restarted later during an outage must still start.
+            return create_app(services=Services.build(check_migrations="when-reachable"))
 
     click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
     _Server().run()

@@ -95,6 +95,15 @@ class Settings:
     #: close, hold or release): a change reaches every worker within this time. 0 checks on
     #: every request (one small query each).
     open_recheck_ms: int = 1000
+    #: An optional streaming replica of the database for reads that may lag a moment
+    #: (statements, the officer dashboard, history pages): ``postgresql+psycopg://...``.
+    #: Unset, everything reads the primary. docs/scaling.md.
+    read_database_url: str = ""
+    #: ``pgbouncer`` when PgBouncer in transaction pooling sits between the app and
+    #: PostgreSQL: no server-side prepared statements, no session state (docs/scaling.md).
+    database_pooler: str = ""
+    #: Database connections each process keeps (and as many again at peaks).
+    database_pool_size: int = 10
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

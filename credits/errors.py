@@ -84,3 +84,31 @@ class PeriodClosed(CreditsError):
     code = "period_closed"
     status = 409
     title = T("That month is closed")
+
+
+class Unavailable(CreditsError):
+    """The database (or another service the request needs) cannot be used right now.
+
+    Answered 503 with ``Retry-After``: nothing the caller did is wrong, and the same request
+    — with the same idempotency key — may simply be sent again a little later. Terminals
+    treat it as being offline.
+
+    The problem body says what became of the request: ``"outcome": "not_done"`` when the
+    change it asked for was certainly not made (the database was out of reach before it was
+    saved), ``"unknown"`` when the connection was lost while it was being saved. Only a
+    request known not done may be treated as never sent; an unknown one is repeated with
+    its idempotency key to find out.
+    """
+
+    code = "unavailable"
+    status = 503
+    title = T("Service unavailable")
+
+    def __init__(
+        self, detail: str, *, retry_after_s: int = 2, in_doubt: bool = False, **extra: Any
+    ) -> None:
+        super().__init__(detail, outcome="unknown" if in_doubt else "not_done", **extra)
+        self.retry_after_s = retry_after_s
+        self.in_doubt = in_doubt
+        #: Response headers the error edge adds (credits/api/problems.py).
+        self.headers = {"Retry-After": str(retry_after_s)}

@@ -3,7 +3,7 @@
 A new capability adds its models module here.
 """
 
-from credits import ratelimit  # noqa: F401
+from credits import jobs, ratelimit  # noqa: F401
 from credits.accounts import links as accounts_links  # noqa: F401
 from credits.accounts import models as accounts_models  # noqa: F401
 from credits.accounts import sessions as accounts_sessions  # noqa: F401

@@ -3,12 +3,15 @@ the command line) and handed to use cases; nothing here knows about HTTP."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from credits.config import Settings
-from credits.db import Database, make_engine, require_migrated, upgrade_to_head
+from credits.db import Database, is_unavailable, make_engine, require_migrated, upgrade_to_head
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,25 +35,55 @@ class Services:
         overrides: Mapping[str, Any] | None = None,
         *,
         migrate: bool = False,
-        check_migrations: bool = True,
+        check_migrations: bool | str = True,
     ) -> Services:
         """Load settings, connect, and either migrate (``migrate=True``) or refuse a database
-        that is not at the code's migration head."""
+        that is not at the code's migration head.
+
+        ``check_migrations="when-reachable"`` (the web app's workers): a database that
+        cannot be reached right now is not a reason to refuse to start — a worker restarted
+        during an outage must come up and answer 503 until the database is back — so the
+        check is skipped with a warning then (``credits serve`` checked before forking).
+        """
         settings = Settings.load(overrides)
-        engine = make_engine(settings.database_url, echo=settings.echo_sql)
-        db = Database(engine, attempts=settings.transaction_attempts)
+        engine = make_engine(
+            settings.database_url,
+            echo=settings.echo_sql,
+            pooler=settings.database_pooler,
+            pool_size=settings.database_pool_size,
+        )
+        replica = None
+        if settings.read_database_url:
+            replica = make_engine(
+                settings.read_database_url,
+                echo=settings.echo_sql,
+                pooler=settings.database_pooler,
+                pool_size=settings.database_pool_size,
+            )
+        db = Database(engine, attempts=settings.transaction_attempts, read_engine=replica)
         if migrate:
             upgrade_to_head(engine)
             from credits.ledger import bootstrap
 
             db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
+        elif check_migrations == "when-reachable":
+            try:
+                require_migrated(engine)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                log.warning(
+                    "the database cannot be reached at start-up (%s); starting anyway, "
+                    "requests get 503 until it is back",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc),
+                )
         elif check_migrations:
             require_migrated(engine)
         return cls(settings=settings, db=db)
 
     def close(self) -> None:
         """Release database connections."""
-        self.db.engine.dispose()
+        self.db.dispose()
 
     def __enter__(self) -> Services:
         return self

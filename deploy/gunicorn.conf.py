@@ -24,3 +24,7 @@ errorlog = "-"
 # The app is built in each worker (its own database pool); preloading would share sockets.
 preload_app = False
 forwarded_allow_ips = os.environ.get("CREDITS_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 24+ opens a control socket at one fixed path per user ($HOME/.gunicorn/): two
+# servers on one host (docs/scaling.md) would take each other's. Off unless a path is given.
+control_socket = os.environ.get("CREDITS_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket

@@ -10,6 +10,9 @@ exception classes that tell *where* a request failed — which is what the termi
   back (read/write timeout, connection dropped, a 5xx from the ledger or a proxy, a body that
   is not JSON). For a redemption this means *the outcome is unknown*: the caller must resend
   the same body with the same idempotency key, never a new one.
+  :class:`LedgerUnavailable` (a kind of no answer) — the ledger said 503: its database is
+  out of reach for now (or a proxy has no ledger to send to). Nothing to wait for at the
+  counter: the terminal decides offline at once, and sync resends with the same key.
 - :class:`LedgerRefused` — the ledger answered with a problem (``code``, ``status``, body).
 """
 
@@ -34,6 +37,21 @@ class LedgerNoAnswer(Exception):
     """The request may have reached the ledger, but no usable answer came back."""
 
 
+class LedgerUnavailable(LedgerNoAnswer):
+    """The ledger answered 503 (``unavailable``): it cannot serve now; work offline.
+
+    ``not_done``: the ledger said the request was certainly not carried out (its problem
+    body's ``outcome`` is ``not_done``), so it may be treated as never sent. Otherwise (a
+    commit whose answer the ledger lost, or a 503 from a proxy) the outcome is unknown."""
+
+    def __init__(
+        self, detail: str, retry_after_s: float | None = None, *, not_done: bool = False
+    ) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+        self.not_done = not_done
+
+
 @dataclass
 class LedgerRefused(Exception):
     """The ledger answered with an error (``application/problem+json``)."""
@@ -44,6 +62,14 @@ class LedgerRefused(Exception):
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.problem.get('detail', '')}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the ledger sends whole seconds; a date is ignored)."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,16 @@ class LedgerClient:
         except (httpx.TransportError, httpx.DecodingError) as exc:
             # Read/write timeouts, a dropped connection, a protocol error: sent, maybe seen.
             raise LedgerNoAnswer(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 503:
+            try:
+                outcome = response.json().get("outcome")
+            except (ValueError, AttributeError):
+                outcome = None
+            raise LedgerUnavailable(
+                "the ledger answered 503: it cannot serve right now",
+                _retry_after(response.headers.get("Retry-After")),
+                not_done=outcome == "not_done",
+            )
         if response.status_code >= 500:
             raise LedgerNoAnswer(f"the ledger answered {response.status_code}")
         return response

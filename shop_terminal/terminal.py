@@ -44,6 +44,7 @@ from shop_terminal.ledger import (
     LedgerClient,
     LedgerNoAnswer,
     LedgerRefused,
+    LedgerUnavailable,
     LedgerUnreachable,
 )
 from shop_terminal.store import (
@@ -471,6 +472,13 @@ class Terminal:
                 self._contact_failed(str(exc))
                 if attempt == 0:
                     # The connection was never made: the ledger cannot have this request.
+                    self.store.mark_not_sent(submission.idempotency_key)
+                break
+            except LedgerUnavailable as exc:
+                # 503: the ledger cannot serve now; no point in keeping the customer waiting.
+                self._contact_failed(str(exc))
+                if exc.not_done and attempt == 0:
+                    # It says it did nothing with this request: as good as never sent.
                     self.store.mark_not_sent(submission.idempotency_key)
                 break
             except LedgerNoAnswer as exc:

@@ -37,6 +37,10 @@ from credits.db import Database, make_engine, upgrade_to_head
 from credits.services import Services
 
 PG_URL = os.environ.get("CREDITS_TEST_DATABASE_URL") or None
+#: CREDITS_TEST_PGBOUNCER=1 (with a PostgreSQL URL): the tests reach the database through a
+#: PgBouncer in transaction pooling that the run starts itself, and the app runs with
+#: CREDITS_DATABASE_POOLER=pgbouncer (CI runs the redemption, race and close tests so).
+VIA_PGBOUNCER = os.environ.get("CREDITS_TEST_PGBOUNCER", "") == "1"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +68,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "real_clock" in item.keywords:
                 item.add_marker(moved)
+    # The fault suite starts servers of its own and takes minutes: it runs when asked for
+    # (`-m faults`; CI runs it once, as its own step), not in every leg.
+    if "faults" not in (config.getoption("markexpr") or ""):
+        skip_faults = pytest.mark.skip(
+            reason="fault suite: run `./dev test tests/faults -m faults` (CI runs it)"
+        )
+        for item in items:
+            if "faults" in item.keywords:
+                item.add_marker(skip_faults)
     if PG_URL:
         return
     skip = pytest.mark.skip(
@@ -76,6 +89,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_report_header(config: pytest.Config) -> str:
     where = PG_URL or "SQLite (set CREDITS_TEST_DATABASE_URL for the PostgreSQL leg)"
+    if PG_URL and VIA_PGBOUNCER:
+        where += ", through a PgBouncer of the run's own (transaction pooling)"
     return f"credits test database: {where}"
 
 
@@ -99,8 +114,9 @@ def _wipe_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_database(tmp_path_factory: pytest.TempPathFactory) -> TestDatabase:
-    """Migrate the test database once per run."""
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    """Migrate the test database once per run (and start PgBouncer in front of it when
+    CREDITS_TEST_PGBOUNCER=1)."""
     if PG_URL:
         try:
             _wipe_postgres(PG_URL)
@@ -109,12 +125,28 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> TestDatabase:
         engine = make_engine(PG_URL)
         upgrade_to_head(engine)
         engine.dispose()
-        return TestDatabase(PG_URL, None)
+        if not VIA_PGBOUNCER:
+            yield TestDatabase(PG_URL, None)
+            return
+        from sqlalchemy.engine import make_url
+
+        from credits.bench.servers import PgBouncer, pgbouncer_program, private_dir
+
+        need(pgbouncer_program() is not None, "pgbouncer (apt-get install pgbouncer)")
+        target = make_url(PG_URL)
+        root = private_dir("credits-test-pgbouncer-")
+        bouncer = PgBouncer(root, server_port=target.port or 5432, pool_size=30).start()
+        try:
+            yield TestDatabase(bouncer.url(target.database or "postgres"), None)
+        finally:
+            bouncer.stop()
+            shutil.rmtree(root, ignore_errors=True)
+        return
     template = tmp_path_factory.mktemp("template") / "credits.sqlite3"
     engine = make_engine(f"sqlite:///{template}")
     upgrade_to_head(engine)
     engine.dispose()
-    return TestDatabase(None, template)
+    yield TestDatabase(None, template)
 
 
 def _tables_in_delete_order() -> list[str]:
@@ -145,12 +177,15 @@ def database_url(test_database: TestDatabase, tmp_path: Path) -> str:
 @pytest.fixture
 def settings_overrides(database_url: str, tmp_path: Path) -> dict[str, Any]:
     """Settings every test app and service uses; override in a test module to change."""
-    return {
+    overrides = {
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret-key-not-for-production",
         "PASSWORD_HASH_PROFILE": "fast",
     }
+    if PG_URL and VIA_PGBOUNCER:
+        overrides["DATABASE_POOLER"] = "pgbouncer"
+    return overrides
 
 
 @pytest.fixture

@@ -152,7 +152,8 @@ def create(args: dict[str, Any]) -> Any:
             occurred_on=args.get("occurred_on"),
             idempotency_key=args["idempotency_key"],
             threshold=threshold,
-        )
+        ),
+        idempotent=True,  # keyed: a second run replays the first adjustment
     )
     status = 202 if view.state == adjustments.PENDING else 201
     location = url_for("adjustments.show", adjustment_id=view.id)

@@ -50,8 +50,8 @@ class AuditArgs(PageArgs):
 @blp.response(200, page_schema(AuditEventSchema, "AuditEventsPage"))
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """Audit events, newest first, filtered by action, person, target and time."""
-    found = services().db.run(
-        lambda s: audit.list_events(
+    with services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
+        found = audit.list_events(
             s,
             action=args.get("action"),
             person_id=args.get("person_id"),
@@ -61,5 +61,4 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
             page=args["page"],
             per_page=args["per_page"],
         )
-    )
     return page_out(found)

@@ -61,7 +61,8 @@ def authenticate(*, cached: bool = False) -> Principal | None:
         if hit is not None and hit[0] > time.monotonic():
             found = hit[1]
         else:
-            found = services().db.run(lambda s: authenticate_token(s, token))
+            # It notes when the token was last used: doing that twice changes nothing.
+            found = services().db.run(lambda s: authenticate_token(s, token), idempotent=True)
             if cached and found is not None:
                 if len(_TOKEN_CACHE) >= TOKEN_CACHE_MAX:
                     _TOKEN_CACHE.clear()

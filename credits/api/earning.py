@@ -287,7 +287,8 @@ def record(body: dict[str, Any]) -> Any:
     group) or `self_award`.
     """
     who = principal()
-    view = services().db.run(lambda s: earning.record_award(s, who, **body))
+    # Keyed: a second run replays the first award.
+    view = services().db.run(lambda s: earning.record_award(s, who, **body), idempotent=True)
     return _created(view)
 
 

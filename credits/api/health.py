@@ -6,16 +6,10 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from credits.api.context import services
-from credits.errors import CreditsError
-from credits.i18n import T
+from credits.db import RETRY_AFTER_S, is_unavailable
+from credits.errors import Unavailable
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and operators")
-
-
-class DatabaseUnavailable(CreditsError):
-    code = "unavailable"
-    status = 503
-    title = T("The database cannot be reached")
 
 
 @blp.route("/healthz")
@@ -28,10 +22,24 @@ def healthz() -> dict[str, str]:
 @blp.route("/readyz")
 @blp.response(200, description="The database answers.")
 def readyz() -> dict[str, str]:
-    """The database is reachable: ready for traffic."""
+    """The database is reachable and takes writes: ready for traffic (503 ``unavailable``
+    with ``Retry-After`` otherwise, at the same moment requests would get it)."""
+    db = services().db
     try:
-        with services().db.read() as session:
+        with db.read() as session:
             session.execute(text("SELECT 1"))
+            if db.dialect == "postgresql":
+                # After a failover a server can answer and still be a standby.
+                standby = session.execute(text("SELECT pg_is_in_recovery()")).scalar()
+                if standby:
+                    raise Unavailable(
+                        "the database is a standby: no primary reached yet",
+                        retry_after_s=RETRY_AFTER_S,
+                    )
+    except Unavailable:
+        raise
     except Exception as exc:
-        raise DatabaseUnavailable("the database did not answer") from exc
-    return {"status": "ready", "database": services().db.dialect}
+        if not is_unavailable(exc):
+            raise
+        raise Unavailable("the database cannot be reached", retry_after_s=RETRY_AFTER_S) from exc
+    return {"status": "ready", "database": db.dialect}

@@ -9,12 +9,15 @@ Browsers asking for a page (not under /api/) get the same information as a small
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from credits.errors import CreditsError
+from credits.db import RETRY_AFTER_S, is_unavailable
+from credits.errors import CreditsError, Unavailable
 from credits.i18n import T
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,58 @@ def _wants_html() -> bool:
     return best == "text/html"
 
 
+class _OutageLog:
+    """One log line per stretch of database trouble, not a traceback per request.
+
+    While the database is unavailable every request would otherwise log the same failure;
+    this logs the first at once and then at most one summary line every ``every_s`` seconds
+    with how many requests were answered 503 meanwhile.
+    """
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def note(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.every_s:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        cause = exc.__cause__ or exc
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        more = f" ({suppressed} more answered 503 since the last note)" if suppressed else ""
+        log.warning(
+            "database unavailable, answering 503 on %s %s: %s: %s%s",
+            request.method,
+            request.path,
+            type(cause).__name__,
+            first_line[:300],
+            more,
+        )
+
+
+_outages = _OutageLog()
+
+
+def _unavailable(exc: BaseException) -> Response:
+    _outages.note(exc)
+    if isinstance(exc, Unavailable):
+        return _from_credits_error(exc)
+    # A raw database error here came from a read; whether an earlier step of the request
+    # wrote something is not known at this point, so say so.
+    return _from_credits_error(
+        Unavailable(
+            "the database cannot be reached at the moment",
+            retry_after_s=RETRY_AFTER_S,
+            in_doubt=request.method not in ("GET", "HEAD", "OPTIONS"),
+        )
+    )
+
+
 def _from_credits_error(exc: CreditsError) -> Response:
     # An error may carry response headers of its own (Retry-After on rate_limited).
     headers = getattr(exc, "headers", None)
@@ -145,6 +200,10 @@ def _flatten_locations(messages: Any) -> Any:
 
 
 def _from_unexpected(exc: BaseException) -> Response:
+    if is_unavailable(exc):
+        # A read that met a dead connection or an unreachable database (writes come as
+        # Unavailable from the unit of work): 503 with Retry-After, never 500.
+        return _unavailable(exc)
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=exc)
     return problem(
         500,
@@ -157,6 +216,7 @@ def _from_unexpected(exc: BaseException) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """Route every error to problem+json. Call after flask-smorest's Api is initialised, so
     these replace its own JSON error handler."""
+    app.register_error_handler(Unavailable, _unavailable)
     app.register_error_handler(CreditsError, _from_credits_error)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)

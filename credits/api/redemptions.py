@@ -209,7 +209,8 @@ def reverse_redemption(data: dict[str, Any], redemption_id: str) -> dict[str, An
     voucher's value back (two ledger entries, in the open month). Once only."""
     who = principal()
     row = services().db.run(
-        lambda s: manage.reverse_redemption(s, who, redemption_id, reason=data["reason"])
+        lambda s: manage.reverse_redemption(s, who, redemption_id, reason=data["reason"]),
+        idempotent=True,  # once only: a second run finds it reversed and changes nothing
     )
     return manage.render(row)
 
@@ -261,5 +262,8 @@ def upload_journal(data: dict[str, Any]) -> dict[str, int]:
         for e in data["entries"]
     ]
     terminal_id, shop_id = who.terminal_id, int(who.scope_ref.split(":", 1)[1])
-    accepted = services().db.run(lambda s: manage.record_journal(s, terminal_id, shop_id, reports))
+    # The latest report for a scan replaces the earlier one: sending it twice changes nothing.
+    accepted = services().db.run(
+        lambda s: manage.record_journal(s, terminal_id, shop_id, reports), idempotent=True
+    )
     return {"accepted": accepted}

@@ -204,7 +204,7 @@ def get_statement(args: dict[str, Any], month: str) -> Response:
     svc = services()
     parsed = service.parse_month(month)
     shop_id = service.shop_in_scope(who, args.get("shop"))
-    with svc.db.read() as s:
+    with svc.db.read(lag_ok=True) as s:  # lag-tolerant: the replica, if there is one
         file = service.statement_file(s, parsed, args["format"], shop_id=shop_id)
     signature = signing.sign(svc.settings.instance_path, file.data)
     return Response(

@@ -204,7 +204,8 @@ def create_voucher(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
             amount=body["amount"],
             client_key=body["idempotency_key"],
             actor=who.actor,
-        )
+        ),
+        idempotent=True,  # keyed: a second run returns the first voucher
     )
     out = voucher_json(voucher)
     return out, 201, {"Location": url_for("vouchers.voucher", voucher_id=voucher.id)}
@@ -250,7 +251,10 @@ def cancel(voucher_id: str) -> dict[str, Any]:
     """
     who = principal()
     v = services().db.run(
-        lambda s: cancel_voucher(s, voucher_id, actor=who.actor, person_id=_owner_filter())
+        lambda s: cancel_voucher(s, voucher_id, actor=who.actor, person_id=_owner_filter()),
+        # A second run after a committed first one posts nothing (the voucher is no longer
+        # open; its closing key is taken) and answers voucher_cancelled.
+        idempotent=True,
     )
     return voucher_json(v)
 

@@ -16,7 +16,17 @@
    PostgreSQL backends, wrk): milliseconds of CPU per redemption, which is what limits a
    2-core machine.
 
-Needs ``wrk`` (Debian: apt-get install wrk) and a local PostgreSQL.
+6. ``--servers N --pooler pgbouncer``: measures that set-up too, in the same run and on the
+   same database, beside the single-server, direct baseline: N gunicorn instances (own
+   instance folders, the same keys), each driven by its own ``wrk`` with a share of the
+   connections, through a PgBouncer in transaction pooling the bench starts itself
+   (``CREDITS_DATABASE_POOLER=pgbouncer``). PgBouncer's CPU is counted too.
+
+``--own-cluster`` runs everything on a PostgreSQL cluster the bench starts in a temporary
+folder (and stops), instead of the local server.
+
+Needs ``wrk`` (Debian: apt-get install wrk), PostgreSQL, and for ``--pooler pgbouncer``
+Debian's ``pgbouncer``.
 """
 
 from __future__ import annotations
@@ -31,11 +41,11 @@ import secrets
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
+import threading
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 from credits.bench.common import machine, percentile, scratch_database
 
@@ -267,27 +277,16 @@ def _pids(name: str) -> list[int]:
     return out
 
 
-def _children(pid: int) -> list[int]:
-    out = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                out.append(int(entry.name))
-    return out
-
-
 def run_wrk(
     url: str, token: str, codes: list[str], clients: int, seconds: float, workdir: Path
 ) -> dict[str, float]:
     """One wrk run; returns its figures."""
     threads = 2
-    codes_file = workdir / f"codes-{time.monotonic_ns()}.txt"
+    # Files of this run alone: several wrk may run at once (--servers).
+    run = f"{time.monotonic_ns()}-{threading.get_ident()}"
+    codes_file = workdir / f"codes-{run}.txt"
     codes_file.write_text("\n".join(codes) + "\n")
-    script = workdir / "redeem.lua"
+    script = workdir / f"redeem-{run}.lua"
     script.write_text(WRK_SCRIPT)
     env = {
         **os.environ,
@@ -421,6 +420,108 @@ def run_sql(
     }
 
 
+def _measure(
+    label: str,
+    url: str,
+    instance: Path,
+    workdir: Path,
+    token: str,
+    codes: list[str],
+    args: argparse.Namespace,
+    *,
+    servers: int,
+    pooler: str,
+    cluster_port: int,
+    postgres_pids: Any,
+) -> dict[str, float]:
+    """Serve with ``servers`` gunicorn instances (through PgBouncer if ``pooler``), run wrk
+    (one per server), and return the median figures and CPU per redemption."""
+    from sqlalchemy.engine import make_url
+
+    from credits.bench.servers import AppServer, PgBouncer, copy_instance, private_dir
+
+    bouncer = None
+    app_url = url
+    if pooler == "pgbouncer":
+        bouncer = PgBouncer(private_dir("credits-bench-pgbouncer-"), server_port=cluster_port)
+        bouncer.start()
+        app_url = bouncer.url(make_url(url).database or "postgres")
+    apps: list[AppServer] = []
+    try:
+        for n in range(servers):
+            folder = instance if n == 0 else copy_instance(instance, workdir / f"instance-{n}")
+            env = {
+                **os.environ,
+                "CREDITS_DATABASE_URL": app_url,
+                "CREDITS_INSTANCE_PATH": str(folder),
+                "CREDITS_ACCESS_LOG": "",
+                "CREDITS_DATABASE_POOLER": pooler,
+            }
+            apps.append(AppServer(env, workdir / f"{label}-{n}.log", workers=args.workers).start())
+        per_run = int(args.max_rate * args.duration)
+        warmup = int(args.max_rate * 2)
+        cursor = 0
+
+        def drive(seconds: float, count: int) -> dict[str, float]:
+            nonlocal cursor
+            batch = codes[cursor : cursor + count]
+            cursor += count
+            share = max(1, args.clients // servers)
+            results: list[dict[str, float]] = [{} for _ in apps]
+
+            def one(i: int) -> None:
+                results[i] = run_wrk(apps[i].url, token, batch[i::servers], share, seconds, workdir)
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(servers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return {
+                "requests": sum(r["requests"] for r in results),
+                "errors": sum(r["errors"] for r in results),
+                "per_s": sum(r["per_s"] for r in results),
+                "p50_ms": max(r["p50_ms"] for r in results),
+                "p99_ms": max(r["p99_ms"] for r in results),
+            }
+
+        drive(2, warmup)
+        app_pids = [p for a in apps for p in [a.process.pid, *a.worker_pids()] if a.process]
+        bouncer_pids = _pids("pgbouncer") if bouncer else []
+        runs, cpu = [], []
+        for _ in range(args.runs):
+            postgres_before = {p: _cpu_ms([p]) for p in postgres_pids()}
+            app_before = _cpu_ms(app_pids)
+            bouncer_before = _cpu_ms(bouncer_pids)
+            result = drive(args.duration, per_run)
+            postgres_ms = sum(_cpu_ms([p]) - postgres_before.get(p, 0.0) for p in postgres_pids())
+            n = max(result["requests"], 1)
+            runs.append(result)
+            cpu.append(
+                {
+                    "app": (_cpu_ms(app_pids) - app_before) / n,
+                    "postgres": postgres_ms / n,
+                    "pgbouncer": (_cpu_ms(bouncer_pids) - bouncer_before) / n,
+                }
+            )
+            print(
+                f"    {label} run: {result['per_s']:.0f} redemptions/s, p50 "
+                f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+                f"{result['errors']:.0f} not 201",
+                flush=True,
+            )
+    finally:
+        for a in apps:
+            a.stop()
+        if bouncer is not None:
+            bouncer.stop()
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out["errors"] = sum(r["errors"] for r in runs)
+    for k in ("app", "postgres", "pgbouncer"):
+        out[f"cpu_{k}_ms"] = statistics.median(c[k] for c in cpu)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m credits.bench redeem",
@@ -430,7 +531,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections (16)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per run (10)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median is reported (3)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per server (4)")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="app servers (gunicorn instances) to compare (1)"
+    )
+    parser.add_argument(
+        "--pooler",
+        choices=["none", "pgbouncer"],
+        default="none",
+        help="put PgBouncer (transaction pooling) between the servers and PostgreSQL",
+    )
     parser.add_argument(
         "--max-rate",
         type=int,
@@ -438,98 +548,108 @@ def main(argv: list[str] | None = None) -> None:
         help="vouchers to prepare per second of each run (2500)",
     )
     parser.add_argument("--database-url", default=None, help=f"scratch database ({DEFAULT_URL})")
+    parser.add_argument(
+        "--own-cluster",
+        action="store_true",
+        help="run on a PostgreSQL cluster the bench starts (and stops) in a temporary folder",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
+    pooler = "" if args.pooler == "none" else args.pooler
+    compare = args.servers > 1 or bool(pooler)
 
-    url = scratch_database(args.database_url or DEFAULT_URL)
-    workdir = Path(tempfile.mkdtemp(prefix="credits-bench-redeem-"))
-    instance = workdir / "instance"
-    per_run = int(args.max_rate * args.duration)
-    warmup = int(args.max_rate * 2)
-    sql_codes = 4000
-    needed = warmup + per_run * args.runs + sql_codes
-    print(f"redeem benchmark — {machine()}")
-    print(
-        f"database: {url.split('@')[-1]}; {args.clients} clients, {args.workers} gunicorn "
-        f"workers, {args.duration:.0f} s per run, median of {args.runs} runs"
-    )
-    codes, token, terminal_id = seed(url, instance, needed, procs=4)
+    from sqlalchemy.engine import make_url
 
-    port = 20000 + secrets.randbelow(20000)
-    env = {
-        **os.environ,
-        "CREDITS_DATABASE_URL": url,
-        "CREDITS_INSTANCE_PATH": str(instance),
-        "CREDITS_BIND": f"127.0.0.1:{port}",
-        "CREDITS_WORKERS": str(args.workers),
-        "CREDITS_ACCESS_LOG": "",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT / "deploy/gunicorn.conf.py"),
-            "credits.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=(workdir / "gunicorn.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    from credits.bench.servers import PostgresCluster, private_dir
+
+    cluster = None
+    database_url = args.database_url or DEFAULT_URL
+    if args.own_cluster:
+        cluster = PostgresCluster(private_dir("credits-bench-pg-")).init(
+            shared_buffers="256MB", max_connections=300
+        )
+        cluster.start()
+        database_url = cluster.url("credits_bench_redeem")
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        cursor = 0
-        run_wrk(base, token, codes[cursor : cursor + warmup], args.clients, 2, workdir)
-        cursor += warmup
-        runs, cpu = [], []
-        gunicorn_pids = _children(server.pid)
-        for _ in range(args.runs):
-            postgres_before = {p: _cpu_ms([p]) for p in _pids("postgres")}
-            gunicorn_before = _cpu_ms(gunicorn_pids)
-            result = run_wrk(
-                base, token, codes[cursor : cursor + per_run], args.clients, args.duration, workdir
-            )
-            cursor += per_run
-            postgres_ms = sum(_cpu_ms([p]) - postgres_before.get(p, 0.0) for p in _pids("postgres"))
-            gunicorn_ms = _cpu_ms(gunicorn_pids) - gunicorn_before
-            runs.append(result)
-            n = max(result["requests"], 1)
-            cpu.append({"app": gunicorn_ms / n, "postgres": postgres_ms / n})
-            print(
-                f"    run: {result['per_s']:.0f} redemptions/s, p50 {result['p50_ms']:.1f} ms, "
-                f"p99 {result['p99_ms']:.1f} ms, {result['errors']:.0f} not 201",
-                flush=True,
-            )
-    finally:
-        server.terminate()
-        server.wait(10)
+        url = scratch_database(database_url)
+        cluster_port = make_url(url).port or 5432
+        workdir = Path(tempfile.mkdtemp(prefix="credits-bench-redeem-"))
+        instance = workdir / "instance"
+        per_config = int(args.max_rate * 2) + int(args.max_rate * args.duration) * args.runs
+        sql_codes = 4000
+        needed = per_config * (2 if compare else 1) + sql_codes
+        print(f"redeem benchmark — {machine()}")
+        print(
+            f"database: {url.split('@')[-1]}; {args.clients} clients, {args.workers} gunicorn "
+            f"workers per server, {args.duration:.0f} s per run, median of {args.runs} runs"
+        )
+        codes, token, terminal_id = seed(url, instance, needed, procs=4)
 
-    sql = run_sql(
-        url, token, terminal_id, codes[cursor : cursor + sql_codes], args.clients, instance
-    )
-    http = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    app_ms = statistics.median(c["app"] for c in cpu)
-    pg_ms = statistics.median(c["postgres"] for c in cpu)
+        def postgres_pids() -> list[int]:
+            # On a cluster of our own, exactly its processes; else every "postgres" process
+            # on the machine (keep it quiet).
+            if cluster is None:
+                return _pids("postgres")
+            from credits.bench.servers import children
+
+            postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+            return [postmaster, *children(postmaster)]
+
+        configs = [("1 server, direct (baseline)", 1, "")]
+        if compare:
+            where = "PgBouncer" if pooler else "direct"
+            configs.append((f"{args.servers} servers, {where}", args.servers, pooler))
+        figures = []
+        cursor = 0
+        for label, servers, how in configs:
+            figures.append(
+                (
+                    label,
+                    _measure(
+                        label,
+                        url,
+                        instance,
+                        workdir,
+                        token,
+                        codes[cursor : cursor + per_config],
+                        args,
+                        servers=servers,
+                        pooler=how,
+                        cluster_port=cluster_port,
+                        postgres_pids=postgres_pids,
+                    ),
+                )
+            )
+            cursor += per_config
+        sql = run_sql(
+            url, token, terminal_id, codes[cursor : cursor + sql_codes], args.clients, instance
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop("immediate")
     print(
-        f"  HTTP (gunicorn, {args.workers} sync workers, wrk {args.clients} connections): "
-        f"{http['per_s']:.0f} redemptions/s, p50 {http['p50_ms']:.1f} ms, "
-        f"p99 {http['p99_ms']:.1f} ms; answers not 201: {sum(r['errors'] for r in runs):.0f}"
+        f"  {'set-up':32} {'redemptions/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'not 201':>8}"
+        f"  CPU ms per redemption: app / PostgreSQL / PgBouncer"
     )
+    for label, f in figures:
+        print(
+            f"  {label:32} {f['per_s']:13.0f} {f['p50_ms']:7.1f} {f['p99_ms']:7.1f} "
+            f"{f['errors']:8.0f}  {f['cpu_app_ms']:.2f} / {f['cpu_postgres_ms']:.2f} / "
+            f"{f['cpu_pgbouncer_ms']:.2f}"
+        )
     print(
-        f"  bare SQL (redeem_voucher from {args.clients} Python processes): "
-        f"{sql['per_s']:.0f} redemptions/s, p50 {sql['p50_ms']:.2f} ms, p99 {sql['p99_ms']:.2f} ms"
+        f"  {'bare SQL, ' + str(args.clients) + ' processes':32} {sql['per_s']:13.0f} "
+        f"{sql['p50_ms']:7.2f} {sql['p99_ms']:7.2f}"
     )
-    print(f"  ratio HTTP / bare SQL: {http['per_s'] / sql['per_s']:.2f}")
+    base = figures[0][1]
+    print(f"  ratio HTTP / bare SQL (baseline): {base['per_s'] / sql['per_s']:.2f}")
+    if compare:
+        other = figures[1][1]
+        print(f"  {figures[1][0]} / baseline: {other['per_s'] / base['per_s']:.2f}")
+    total = base["cpu_app_ms"] + base["cpu_postgres_ms"]
     print(
-        f"  CPU per redemption (HTTP runs): app workers {app_ms:.2f} ms, PostgreSQL "
-        f"{pg_ms:.2f} ms (2 cores = {2000 / max(app_ms + pg_ms, 0.001):.0f}/s if nothing else ran)"
+        f"  CPU per redemption (baseline): app workers {base['cpu_app_ms']:.2f} ms, PostgreSQL "
+        f"{base['cpu_postgres_ms']:.2f} ms (2 cores = {2000 / max(total, 0.001):.0f}/s if "
+        "nothing else ran)"
     )

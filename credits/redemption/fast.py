@@ -60,7 +60,10 @@ def redeem_now(
         fast = _one_statement(services, who, request, token_hash, keyring)
         if fast is not None:
             return fast
-    return db.run(lambda s: redeem(s, terminal_info(s, who), request, keyring=keyring))
+    # Keyed (the terminal's idempotency key): a second run replays the first answer.
+    return db.run(
+        lambda s: redeem(s, terminal_info(s, who), request, keyring=keyring), idempotent=True
+    )
 
 
 def _one_statement(

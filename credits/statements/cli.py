@@ -147,6 +147,7 @@ def set_rate_command(pence: int, from_month: str) -> None:
 @click.argument("month_text", metavar="YYYY-MM")
 def close_month_command(month_text: str) -> None:
     """Run every reconciliation check, then close the month; exit 1 if a check fails."""
+    from credits import jobs
     from credits.db import utcnow
     from credits.ledger import Month
     from credits.statements.close import CloseRefused, close_month
@@ -155,9 +156,14 @@ def close_month_command(month_text: str) -> None:
     with _services() as svc:
         try:
             month = Month.parse(month_text)
-            result = svc.db.run(
-                lambda s: close_month(s, actor, month, now=utcnow(), jobs=svc.settings.verify_jobs)
-            )
+            # One close at a time across every server, and never beside a close or check run
+            # started from the officer's pages (credits.statements.close_runs).
+            with jobs.exclusive(svc.db, jobs.MONTH_CLOSE):
+                result = svc.db.run(
+                    lambda s: close_month(
+                        s, actor, month, now=utcnow(), jobs=svc.settings.verify_jobs
+                    )
+                )
         except CloseRefused as exc:
             click.echo(f"{exc.detail}", err=True)
             for failed in exc.extra["failed"]:

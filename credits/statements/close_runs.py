@@ -17,6 +17,10 @@ Guarantees (each tested):
   (the close committed), ``refused`` (a check failed; every check's result is kept),
   ``error`` (the close refused for another reason, or failed unexpectedly: nothing written);
   a run of the checks alone ends ``passed`` or ``failed``.
+- One at a time across servers, with the command line too: a run holds the ``month-close``
+  job lease (credits.jobs) from the moment it is recorded until it ends, renewed with its
+  heartbeat; ``credits close-month`` takes the same lease, so neither starts while the
+  other is going.
 - A run writes a heartbeat every few seconds. One whose heartbeat stopped and whose process
   is gone shows as stopped, and is marked ``abandoned`` when the next run starts. (A run on
   this host is alive while its process is: on SQLite a close holds the database's write
@@ -37,6 +41,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from credits import jobs as leases
 from credits.db import Database, unique_violation, utcnow
 from credits.errors import Conflict, CreditsError
 from credits.i18n import T
@@ -55,6 +60,8 @@ HEARTBEAT_EVERY = timedelta(seconds=5)
 STALE_AFTER = timedelta(seconds=60)
 #: ...and one older than this has stopped whatever its process id says (ids are reused).
 GIVE_UP_AFTER = timedelta(hours=6)
+#: How long a run's month-close lease lasts without a heartbeat renewing it.
+LEASE_TTL = timedelta(minutes=2)
 
 _STOPPED = (
     "The run stopped before it reported how it ended (the service was restarted or its "
@@ -97,6 +104,7 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
     total = total_checks()
+    holder = leases.new_holder("close-run")
 
     def record(session: Session) -> int:
         now = utcnow()
@@ -104,6 +112,18 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
         going = current(session)
         if going is not None:
             raise _in_progress(going)
+        # A page run's lease is taken and given back with its active slot, so one held by a
+        # page run while no run is active belongs to a run that stopped (just abandoned).
+        held = leases.holder_of(session, leases.MONTH_CLOSE, now=now)
+        if held is not None and held.holder.startswith("close-run:"):
+            leases.release(session, leases.MONTH_CLOSE, holder=held.holder)
+        try:
+            leases.take(session, leases.MONTH_CLOSE, holder=holder, ttl=LEASE_TTL, now=now)
+        except leases.JobRunning as exc:
+            raise RunInProgress(
+                f"A month close is running from the command line ({exc.extra['holder']}): "
+                "wait for it to finish"
+            ) from exc
         if purpose == "close":
             close.check_can_close(session, month, now=now)
         run = CloseRun(
@@ -131,7 +151,7 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
         raise
     thread = threading.Thread(
         target=_execute,
-        args=(db, run_id, by, month, purpose, jobs, total),
+        args=(db, run_id, by, month, purpose, jobs, total, holder),
         name=f"close-run-{run_id}",
         # Not a daemon: a worker asked to stop lets a close finish within its grace period.
         daemon=False,
@@ -140,7 +160,9 @@ def start(db: Database, by: Any, month: Month, purpose: str, *, jobs: int = 1) -
         thread.start()
     except RuntimeError:  # no thread to be had: say so now rather than leave it "running"
         log.exception("close run %s: could not start its thread", run_id)
-        _finish(db, run_id, _Outcome("error", error_code="internal", error=_UNEXPECTED), None)
+        _finish(
+            db, run_id, _Outcome("error", error_code="internal", error=_UNEXPECTED), None, holder
+        )
         raise
     return Started(run_id, thread)
 
@@ -256,13 +278,20 @@ class _Outcome:
 
 
 def _execute(
-    db: Database, run_id: int, by: Any, month: Month, purpose: str, jobs: int, total: int
+    db: Database,
+    run_id: int,
+    by: Any,
+    month: Month,
+    purpose: str,
+    jobs: int,
+    total: int,
+    holder: str,
 ) -> None:
     progress = _Progress(total)
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat,
-        args=(db, run_id, progress, stop),
+        args=(db, run_id, progress, stop, holder),
         name=f"close-run-{run_id}-beat",
         daemon=True,
     )
@@ -276,7 +305,7 @@ def _execute(
         stop.set()
         beat.join()
     try:
-        _finish(db, run_id, outcome, progress)
+        _finish(db, run_id, outcome, progress, holder)
     except Exception:
         log.exception("close run %s: could not record how it ended (%s)", run_id, outcome.status)
 
@@ -303,7 +332,9 @@ def _run(
     return _Outcome("closed", result.checks)
 
 
-def _heartbeat(db: Database, run_id: int, progress: _Progress, stop: threading.Event) -> None:
+def _heartbeat(
+    db: Database, run_id: int, progress: _Progress, stop: threading.Event, holder: str
+) -> None:
     while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
         try:
             with db.engine.begin() as conn:
@@ -311,6 +342,15 @@ def _heartbeat(db: Database, run_id: int, progress: _Progress, stop: threading.E
                     update(T_CLOSE_RUN)
                     .where(T_CLOSE_RUN.c.id == run_id, T_CLOSE_RUN.c.status == "running")
                     .values(heartbeat_at=utcnow(), progress=progress.as_json())
+                )
+                now = utcnow()
+                conn.execute(
+                    update(leases.T_JOB_LEASE)
+                    .where(
+                        leases.T_JOB_LEASE.c.name == leases.MONTH_CLOSE,
+                        leases.T_JOB_LEASE.c.holder == holder,
+                    )
+                    .values(renewed_at=now, expires_at=now + LEASE_TTL)
                 )
         except OperationalError as exc:
             if "database is locked" in str(exc.orig):
@@ -320,7 +360,9 @@ def _heartbeat(db: Database, run_id: int, progress: _Progress, stop: threading.E
             log.warning("close run %s: heartbeat not written", run_id, exc_info=True)
 
 
-def _finish(db: Database, run_id: int, outcome: _Outcome, progress: _Progress | None) -> None:
+def _finish(
+    db: Database, run_id: int, outcome: _Outcome, progress: _Progress | None, holder: str
+) -> None:
     values: dict[str, Any] = {
         "status": outcome.status,
         "active": None,
@@ -336,5 +378,6 @@ def _finish(db: Database, run_id: int, outcome: _Outcome, progress: _Progress | 
     def write(session: Session) -> None:
         # By id alone: if the run was marked abandoned meanwhile, what happened wins.
         session.execute(update(T_CLOSE_RUN).where(T_CLOSE_RUN.c.id == run_id).values(**values))
+        leases.release(session, leases.MONTH_CLOSE, holder=holder)
 
     db.run(write)

@@ -100,11 +100,19 @@ def keys_revoke(kid: str, yes: bool) -> None:
 @click.command("expire-vouchers")
 def expire_vouchers() -> None:
     """Return the value of expired, unused vouchers to their members (one entry each).
-    Safe to run twice or at the same time as another run."""
+    One run at a time across every server (a second one says "skipped" and exits 0); even
+    without that, two runs could not expire a voucher twice."""
+    from credits import jobs
     from credits.vouchers.service import expire_due
 
     with _services() as svc:
-        run = expire_due(svc.db)
+        try:
+            # One sweep at a time across every server sharing the database.
+            with jobs.exclusive(svc.db, jobs.EXPIRE_VOUCHERS):
+                run = expire_due(svc.db)
+        except jobs.JobRunning as exc:
+            click.echo(f"skipped: {exc.detail}")
+            return
     click.echo(f"expired {run.expired} vouchers; {run.credits_returned} credits returned")
 
 
@@ -112,6 +120,7 @@ def expire_vouchers() -> None:
 def expire_inactive() -> None:
     """Apply the inactivity policy (CREDITS_INACTIVITY_MONTHS; off when 0): give 30 days'
     notice, then lapse the balances of members inactive that long."""
+    from credits import jobs
     from credits.vouchers.inactivity import InactivityPolicy, run_inactivity
 
     with _services() as svc:
@@ -119,7 +128,12 @@ def expire_inactive() -> None:
         if not policy.enabled:
             click.echo("inactivity policy is off (CREDITS_INACTIVITY_MONTHS=0): nothing to do")
             return
-        run = run_inactivity(svc.db, policy)
+        try:
+            with jobs.exclusive(svc.db, jobs.EXPIRE_INACTIVE):
+                run = run_inactivity(svc.db, policy)
+        except jobs.JobRunning as exc:
+            click.echo(f"skipped: {exc.detail}")
+            return
     click.echo(
         f"inactivity ({policy.months} months): {run.noticed} notices given; "
         f"{run.lapsed} balances lapsed, {run.credits_lapsed} credits to the expired account"

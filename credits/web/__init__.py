@@ -25,9 +25,9 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer_adjustments import bp as officer_adjustments
     from credits.web.officer_earning import bp as officer_earning
     from credits.web.officer_exceptions import bp as officer_exceptions
+    from credits.web.open import bp as open_pages
     from credits.web.settlements import bp as settlements
     from credits.web.settlements import shop_bp as remittances
-    from credits.web.open import bp as open_pages
     from credits.web.shops import bp as shops
     from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers

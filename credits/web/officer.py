@@ -107,7 +107,9 @@ def home() -> Any:
             "terminals_never_seen": never_seen,
         }
 
-    data = services().db.run(read)
+    # Lag-tolerant: on the read replica when there is one (docs/scaling.md).
+    with services().db.read(lag_ok=True) as s:
+        data = read(s)
     return _render("officer/home.html", **data, **_charts(data["dash"]))
 
 
@@ -513,8 +515,8 @@ def audit_log() -> Any:
                     errors={"person_id": [T("Give the person's number.")]},
                 )
             person_id = int(filters["person_id"])
-        found = services().db.run(
-            lambda s: audit.list_events(
+        with services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
+            found = audit.list_events(
                 s,
                 action=filters["action"] or None,
                 person_id=person_id,
@@ -523,7 +525,6 @@ def audit_log() -> Any:
                 page=_page(),
                 per_page=50,
             )
-        )
     except CreditsError as exc:
         info = form_error(exc)
         status = info.pop("status")

@@ -103,6 +103,9 @@ def test_init_db_then_serve_works(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    # The keys every other app server must copy exist before any server starts.
+    assert list((tmp_path / "voucher-keys").glob("*.pem"))
+    assert list((tmp_path / "statement-keys").glob("*.pem"))
     from credits import create_app
 
     app = create_app({"INSTANCE_PATH": str(tmp_path)})

@@ -113,6 +113,8 @@ class FakeLedger:
     delay_after_commit_s: float = 0.0
     drop_after_commit: int = 0
     hang_up: bool = False
+    #: Answer every request 503 ``unavailable`` (the ledger's database is down).
+    unavailable: bool = False
     received: list[dict[str, Any]] = field(default_factory=list)
     clock: Any = time.time
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -387,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _problem(self, p: Problem) -> None:
+        headers = {"Retry_After": "2"} if p.status == 503 else {}
         self._send(
             p.status,
             {
@@ -397,6 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "code": p.code,
                 **p.extra,
             },
+            **headers,
         )
 
     def _body(self) -> Any:
@@ -410,6 +414,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         try:
+            if self.fake.unavailable:
+                raise Problem(
+                    "unavailable", "the database cannot be reached", 503, outcome="not_done"
+                )
             if url.path == "/api/v1/trust-list":
                 data = self.fake.trust_list_json()
                 etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
@@ -449,8 +457,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         try:
-            term = self.fake.terminal_for(self.headers.get("Authorization"))
             body = self._body()
+            if self.fake.unavailable:
+                raise Problem(
+                    "unavailable", "the database cannot be reached", 503, outcome="not_done"
+                )
+            term = self.fake.terminal_for(self.headers.get("Authorization"))
             if url.path == "/api/v1/redemptions":
                 with self.fake.lock:
                     self.fake.received.append(body if isinstance(body, dict) else {})

@@ -246,3 +246,30 @@ def test_while_offline_scans_do_not_wait_for_the_network(
     # The sync (the background one in `serve`) always tries, and brings it back online.
     assert terminal.sync().reachable and terminal.online()
     assert terminal.scan(codes[2]).scan.state == "redeemed"
+
+
+def test_a_ledger_answering_503_is_offline_at_once_and_syncs_later(
+    terminal: Terminal, fake_ledger: FakeLedger
+):
+    """503 ``unavailable`` (the ledger's database is down, ``outcome: not_done``): the
+    terminal does not keep the customer waiting by resending for seconds; it decides offline
+    at once within its limits and sync sends the queued one. The voucher it turned away is
+    not redeemed behind the customer's back: the ledger said it did nothing with it."""
+    small, big = fake_ledger.issue(15, member="ann"), fake_ledger.issue(30, member="bob")
+    fake_ledger.unavailable = True
+
+    a = terminal.scan(small)
+    assert a.scan.state == "queued" and a.message.title == "Accepted offline."
+    assert fake_ledger.count(*REDEEM, status=503) == 1  # asked once, not for seconds
+    b = terminal.scan(big)  # above the floor limit of 20
+    assert b.scan.state == "declined" and b.scan.reason == "offline_floor_limit"
+    assert not terminal.online()
+
+    fake_ledger.unavailable = False
+    report = terminal.sync()
+    assert report.reachable and report.still_queued == 0
+    assert len(fake_ledger.redemptions) == 1
+    assert fake_ledger.balances["shop:1"] == 15
+    scan = terminal.store.scan(a.scan.id)
+    assert scan is not None and scan.state == "redeemed"
+    assert fake_ledger.vouchers[b.scan.voucher_id].state == "open"  # the customer kept it

@@ -17,7 +17,7 @@ from alembic import op
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = '0020'
-down_revision = '0017'
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
