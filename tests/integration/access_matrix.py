@@ -157,6 +157,10 @@ ACCESS: dict[str, Access] = {
     "GET /api/v1/redemption-exceptions": Access(OFFICERS),
     # statements: officers (the scheme or any shop); a terminal its own shop's
     "GET /api/v1/statements/<month>": Access(OFFICER | TERMINAL),
+    "POST /api/v1/redemption-exceptions/<string:exception_id>/pay": Access(OFFICERS, {}),
+    "POST /api/v1/redemption-exceptions/<string:exception_id>/decline": Access(
+        OFFICERS, {"reason": "not convinced"}
+    ),
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),
@@ -232,6 +236,7 @@ ACCESS: dict[str, Access] = {
     ),
     "GET /api/v1/claims": Access(MEMBER),
     "GET /api/v1/claims/<int:claim_id>": Access(MEMBER),
+    "GET /api/v1/terminal/spent-vouchers": Access(TERMINAL),
     "POST /api/v1/terminal/journal": Access(
         TERMINAL,
         {
