@@ -19,9 +19,10 @@ is on the terminal's list. The bounding rule (credits.redemption.claims, rule 3)
 offline claim of a voucher closed before F. Continuation pages do not move F: their cursor
 comes from the terminal and is not trusted for anything but what to list next.
 
-**304.** The ETag covers the request's cursor and the whole answer. A cursor advances only
-every :data:`CURSOR_STEP` (until then the same ``since`` comes back as the next cursor), so a
-terminal polling every minute with ``If-None-Match`` gets 304 while nothing closes.
+**304.** The ETag covers the whole answer (its vouchers and the next cursor). A cursor
+advances only every :data:`CURSOR_STEP` (until then the same ``since`` comes back as the next
+cursor), so a terminal polling every minute with ``If-None-Match`` gets 304 while nothing
+closes.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def spent_list(
     redeemed = [(r.id, int(r.expires_at.timestamp())) for r in rows if r.state == _SPENT[0]]
     cancelled = [(r.id, int(r.expires_at.timestamp())) for r in rows if r.state == _SPENT[1]]
     digest = hashlib.sha256(
-        json.dumps([since or "", cursor.text(), more, redeemed, cancelled]).encode()
+        json.dumps([cursor.text(), more, redeemed, cancelled]).encode()
     ).hexdigest()[:32]
     return SpentList(
         as_of=walk_started,
