@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 NOT_VALID = "This is not a valid voucher."
 CANT_ACCEPT = "Can't accept this voucher now."
+GO_ONLINE = "Can't accept vouchers offline until this till connects."
+#: A scan's ``detail`` when this till's copy of the council's spent list refused it.
+SPENT_LIST_DETAIL = "on the council's list of used vouchers"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,21 @@ def describe(scan: Any, ctx: Context) -> Message:
     """The message for a journal row (``shop_terminal.store.Scan``)."""
     ref = f"Voucher {scan.reference}" if scan.reference else "Voucher"
     state = scan.state
+    if state == "held":
+        taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
+        return Message(
+            "yes",
+            credits(taken),
+            "Accepted offline — used elsewhere; the council will decide.",
+            (
+                _taken_line(ref, taken, scan.face_value, None),
+                f"Accepted offline {when(scan.offline_accepted_at, ctx)}.",
+                _exception_line(scan),
+                "This till has had several such vouchers this month, so a council officer "
+                "will decide whether the council pays your shop for this one. Nothing more to "
+                "do; the council may contact you.",
+            ),
+        )
     if state in ("redeemed", "exception"):
         taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
         lines = [_taken_line(ref, taken, scan.face_value, scan.change)]
@@ -138,13 +156,20 @@ def _exception_line(scan: Any) -> str:
     return "Meanwhile it had been used at another shop."
 
 
-def _already(scan: Any, ctx: Context) -> str:
+def _where(scan: Any, ctx: Context) -> str:
+    """Where and when it was used: ``here at 10:31``, ``at Brixton Bakery on …``."""
     at = when(scan.other_redeemed_at, ctx)
     if scan.other_shop_id is not None and scan.other_shop_id == ctx.shop_id:
-        return f"This voucher was already used here {at}."
+        return f"here {at}"
     if scan.other_shop_name:
-        return f"This voucher was already used at {scan.other_shop_name} {at}."
-    return f"This voucher was already used at another shop {at}."
+        return f"at {scan.other_shop_name} {at}"
+    return f"at another shop {at}"
+
+
+def _already(scan: Any, ctx: Context) -> str:
+    if scan.detail == SPENT_LIST_DETAIL:
+        return "This voucher has already been used."
+    return f"This voucher was already used {_where(scan, ctx)}."
 
 
 def _refused(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
@@ -166,8 +191,26 @@ def _refused(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
             f"It was valid until {_expiry(scan.expires_at, ctx)}.",
             "The customer can ask the council for help.",
         )
+    if scan.offline_accepted_at is not None and reason in ("already_redeemed", "voucher_cancelled"):
+        # Accepted offline, then refused by the council: it does not pay for this one.
+        fate = (
+            "Its owner had cancelled it."
+            if reason == "voucher_cancelled"
+            else f"It had already been used {_where(scan, ctx)}."
+        )
+        said = (f"The council's system said: {scan.detail}.",) if scan.detail else ()
+        return "The council refused a voucher this till accepted offline.", (
+            fate,
+            "The council pays for a voucher taken offline only when the till could not have "
+            "known it was used.",
+            *said,
+            "Contact the council if you think this is wrong.",
+        )
     if reason == "already_redeemed":
-        return _already(scan, ctx), ("A voucher can be used only once.",)
+        lines: tuple[str, ...] = ("A voucher can be used only once.",)
+        if scan.detail == SPENT_LIST_DETAIL:
+            lines = ("It is on the council's list of used vouchers, which this till keeps.", *lines)
+        return _already(scan, ctx), lines
     if reason == "voucher_cancelled":
         return "This voucher was cancelled by its owner.", (
             "Its credits went back to their account; they can make a new voucher.",
@@ -211,6 +254,20 @@ def _declined(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
         )
     if reason == "offline_never_connected":
         return CANT_ACCEPT, (down, "This till has no offline allowance yet.", later)
+    if reason == "offline_list_stale":
+        return GO_ONLINE, (
+            down,
+            "Its list of used vouchers is more than a day old (or was not fully updated), so "
+            "it can't take vouchers offline: connect it to the internet first.",
+            later,
+        )
+    if reason == "offline_queue_too_old":
+        return GO_ONLINE, (
+            down,
+            "It has held vouchers taken offline for more than a day without sending them: "
+            "connect it to the internet so it can send them first.",
+            later,
+        )
     if reason == "offline_floor_limit":
         floor = limits.get("floor_limit")
         return CANT_ACCEPT, (
