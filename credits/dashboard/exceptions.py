@@ -3,8 +3,11 @@
 Three kinds of item, each read from its own table with a bounded, indexed query and merged
 by time:
 
-- ``double_spend``: a voucher a shop accepted offline that had already been spent or
-  cancelled (``redemption_exception``); the scheme paid the shop, the member is flagged;
+- ``double_spend``: an offline claim on a voucher that had already been spent or cancelled
+  (``redemption_exception``), whatever became of it — paid by the scheme (state ``open``
+  until an officer records how it was followed up), ``held`` for an officer's decision,
+  ``refused`` by the bounding rule (docs/redemption.md), ``declined`` by an officer; the
+  member is flagged;
 - ``reversal``: a redemption an officer reversed (``redemption.reversed_at``);
 - ``adjustment``: a manual adjustment, pending or decided (``adjustment``).
 
@@ -44,6 +47,14 @@ KINDS = {
 }
 #: The most items of each kind one page reads.
 MAX_ITEMS = 200
+#: An offline claim's status in words, first in its "why".
+_STATUS_WORDS = {
+    "paid": "Paid to the shop by the scheme",
+    "held": "Held: above the till's monthly exception ceiling, waiting for a decision",
+    "refused": "Refused: the shop could have known, or the voucher already had an exception",
+    "declined": "Declined by an officer: nothing paid",
+    "overpaid": "Paid twice before the one-exception rule: recover it from the shop",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +114,9 @@ def _double_spends(
             e.c.voucher_id,
             e.c.offline_accepted_at,
             T_TERMINAL.c.name,
+            e.c.status,
+            e.c.decided_by,
+            e.c.decision_reason,
         )
         .join(T_PERSON, T_PERSON.c.id == e.c.person_id)
         .join(T_SHOP, T_SHOP.c.id == e.c.shop_id)
@@ -116,6 +130,17 @@ def _double_spends(
     out = []
     for r in session.execute(query):
         resolved = f"; resolved by {r[6]}: {r[7]}" if r[5] is not None else ""
+        status = r[15]
+        decided = ""
+        if r[16] is not None:
+            decided = f"; {'paid' if status == 'paid' else status} by {r[16]}"
+            decided += f": {r[17]}" if r[17] else ""
+        if r[5] is not None:
+            state = "resolved"
+        elif status in ("paid", "overpaid"):
+            state = "open"
+        else:
+            state = status
         out.append(
             QueueItem(
                 kind="double_spend",
@@ -125,9 +150,9 @@ def _double_spends(
                     f"{r[14]} at {r[11]} (terminal {r[2]}), accepted offline "
                     f"{r[13].astimezone(LONDON):%d %b %Y %H:%M} London time"
                 ),
-                why=f"{r[3]}{resolved}",
+                why=f"{_STATUS_WORDS.get(status, status)}. {r[3]}{decided}{resolved}",
                 amount=int(r[4]),
-                state="resolved" if r[5] is not None else "open",
+                state=state,
                 person_id=int(r[8]),
                 person_name=r[9],
                 shop_id=int(r[10]),

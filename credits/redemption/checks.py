@@ -153,9 +153,14 @@ def check_redemption_exceptions(session: Session) -> CheckResult:
         )
     )
     for claim_id, amount, kind, postings, to_shop, from_adjustments in rows:
-        if kind != "adjustment" or postings != 2 or (to_shop, from_adjustments) != (
-            amount,
-            -amount,
+        if (
+            kind != "adjustment"
+            or postings != 2
+            or (to_shop, from_adjustments)
+            != (
+                amount,
+                -amount,
+            )
         ):
             result.add(
                 f"claim {claim_id} pays {amount}: its entry is {kind or 'missing'} with "
