@@ -207,12 +207,13 @@ def judge(session: Session, terminal: TerminalInfo, claim: Claim, *, now: dateti
         amount=claim.amount,
     )
     status, rule = decide(facts)
-    reason = "already_redeemed" if spent is not None else "voucher_cancelled"
+    redeemed = voucher.state == VoucherState.REDEEMED.value
+    reason = "already_redeemed" if redeemed else "voucher_cancelled"
     if spent is not None:
         told = already_redeemed(session, voucher.id)
         where = told.extra.get("shop_name", "another shop")
         what = f"already spent at {where} on {told.extra.get('redeemed_at', 'an earlier date')}"
-    elif voucher.state == VoucherState.REDEEMED.value:
+    elif redeemed:
         what = "already spent"
     else:
         what = "cancelled by the member before the terminal came back online"

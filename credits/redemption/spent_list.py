@@ -187,7 +187,8 @@ def _first_closed(session: Session, now: datetime) -> datetime | None:
             V.state.in_(_SPENT), V.expires_at > now
         )
     ).scalar_one_or_none()
-    return first if isinstance(first, datetime) else None
+    assert first is None or isinstance(first, datetime), first  # typed: never a bare string
+    return first
 
 
 def _record_fetch(session: Session, terminal_id: int, as_of: datetime) -> None:

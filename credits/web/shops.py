@@ -31,13 +31,20 @@ def _int_field(name: str, errors: dict[str, list[str]]) -> int:
     return int(raw)
 
 
+def _optional_int_field(name: str, errors: dict[str, list[str]]) -> int | None:
+    """A whole number, or None when the form has no such field (kept as it is)."""
+    if name not in request.form:
+        return None
+    return _int_field(name, errors)
+
+
 def _limits_from_form(errors: dict[str, list[str]]) -> shops.OfflineLimits:
     return shops.OfflineLimits(
         floor_limit=_int_field("floor_limit", errors),
         max_count=_int_field("max_count", errors),
         max_total=_int_field("max_total", errors),
-        exceptions_per_month=_int_field("exceptions_per_month", errors),
-        exception_credits_per_month=_int_field("exception_credits_per_month", errors),
+        exceptions_per_month=_optional_int_field("exceptions_per_month", errors),
+        exception_credits_per_month=_optional_int_field("exception_credits_per_month", errors),
     )
 
 
