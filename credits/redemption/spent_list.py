@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import BigInteger, cast, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from credits.db import utcnow
@@ -141,13 +141,21 @@ def spent_list(
         walk_started = asked.walk_started
     else:
         start, walk_started = asked, as_of
+    # Expiry as epoch seconds computed by the database (whole seconds by construction): turning
+    # 10,000 timestamps into aware datetimes and back took most of a page's time.
+    expiry = cast(func.extract("epoch", V.expires_at), BigInteger)
     rows = session.execute(
-        select(V.id, V.expires_at, V.closed_at, V.state)
+        select(V.id, expiry, V.state)
         .where(
             V.state.in_(_SPENT),
             V.expires_at > now,
-            V.closed_at >= start.at,
-            or_(V.closed_at > start.at, and_(V.closed_at == start.at, V.id > start.after_id)),
+            # A row comparison, so that PostgreSQL walks ix_voucher_spent_closed_at from the
+            # cursor and stops after a page (an OR of the two cases made it sort every row
+            # after the cursor: 460 ms a page at borough size, 22 ms this way). An id is
+            # never empty, so ("", t) means "closed at or after t". The values are typed as
+            # the columns are (a bare tuple would bind a datetime by its Python type).
+            tuple_(V.closed_at, V.id)
+            > tuple_(literal(start.at, V.closed_at.type), literal(start.after_id, V.id.type)),
         )
         .order_by(V.closed_at, V.id)
         .limit(PAGE + 1)
@@ -155,14 +163,15 @@ def spent_list(
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     if more:
-        last = rows[-1]
-        cursor = Cursor(at=last.closed_at, after_id=last.id, walk_started=walk_started)
+        last_id = rows[-1][0]
+        last_closed = session.execute(select(V.closed_at).where(V.id == last_id)).scalar_one()
+        cursor = Cursor(at=last_closed, after_id=last_id, walk_started=walk_started)
     elif asked is not None and not asked.after_id and walk_started - asked.at < CURSOR_STEP:
         cursor = asked  # not worth moving yet: the same question, so a 304 if nothing closed
     else:
         cursor = Cursor(at=walk_started)
-    redeemed = [(r.id, int(r.expires_at.timestamp())) for r in rows if r.state == _SPENT[0]]
-    cancelled = [(r.id, int(r.expires_at.timestamp())) for r in rows if r.state == _SPENT[1]]
+    redeemed = [(i, int(e)) for i, e, state in rows if state == _SPENT[0]]
+    cancelled = [(i, int(e)) for i, e, state in rows if state == _SPENT[1]]
     digest = hashlib.sha256(
         json.dumps([cursor.text(), more, redeemed, cancelled]).encode()
     ).hexdigest()[:32]
