@@ -12,8 +12,8 @@ Invariants (each tested; the first two also checked by `credits verify`):
    amount taken to the shop, the change (face − amount) back to the member, in one balanced
    entry, in the same transaction as the claim and the redemption row.
 3. A terminal's retry with the same idempotency key and body gets the first answer and moves
-   nothing; with another body it gets ``idempotency_conflict``. A refused request is not
-   remembered (sending it again is evaluated afresh).
+   nothing; with another body it gets ``idempotency_conflict``. A refused online request is
+   not remembered (sending it again is evaluated afresh); an offline claim is (invariant 4).
 4. An offline acceptance whose voucher was meanwhile spent or cancelled is a *claim*, judged
    by the bounding rule (credits.redemption.claims; docs/redemption.md): the scheme pays the
    shop (an exception: adjustments −amount, shop +amount, within the floor limit) only when
@@ -22,14 +22,14 @@ Invariants (each tested; the first two also checked by `credits verify`):
    Every claim is recorded, paid, held or refused, and keeps its key.
 5. Redemptions are dated when the ledger records them (an offline acceptance keeps its own
    time on the row), so a closed month never leaves a shop unpaid.
-
 6. An online refusal of a closed voucher is recorded (``redemption_refusal``): the ledger
    told that shop the voucher was spent, so its offline claim of it afterwards is refused.
 
 The full use case runs in Python on any database (:func:`redeem`). On PostgreSQL the common
-case — an online redemption — runs as one statement (``redeem_voucher``, migration 0009):
-one round trip instead of eight, which is what lets a 2-core server take a thousand
-redemptions a second (docs/benchmarks.md). Both are exercised by the whole test suite.
+case — an online redemption — runs as one statement (``redeem_voucher``, migrations 0012
+and 0018): one round trip instead of eight, which is what lets a 2-core server take a
+thousand redemptions a second (docs/benchmarks.md). Both are exercised by the whole test
+suite.
 """
 
 from __future__ import annotations
