@@ -161,6 +161,7 @@ def init(
             )
             sys.exit(EXIT_OFFLINE)
         terminal.refresh_trust_list()
+        fetched = terminal.refresh_spent_list()
         limits = terminal.offline_limits() or {}
         click.echo(f"Connected: {info.get('name')} at {(info.get('shop') or {}).get('name')}.")
         click.echo(
@@ -170,6 +171,13 @@ def init(
         )
         keys = terminal.trust_list()
         click.echo(f"Council keys cached: {len(keys.keys) if keys else 0}.")
+        listed, _, _ = terminal.store.spent_list_summary()
+        click.echo(
+            f"Used vouchers listed: {listed}."
+            if fetched in ("fetched", "not modified")
+            else "The list of used vouchers could not be fetched yet: offline, this till "
+            "will take no vouchers until it is (run `shop-terminal sync`)."
+        )
     finally:
         terminal.close()
 
@@ -267,7 +275,7 @@ def scan_image(
 def _sync_exit(report: SyncReport) -> int:
     if report.still_queued or report.still_unresolved:
         return EXIT_OFFLINE
-    if report.exceptions or report.refused:
+    if report.exceptions or report.held or report.refused:
         return 1
     return 0
 
@@ -289,7 +297,9 @@ def sync(ctx: click.Context, as_json: bool, data: Path | None) -> None:
                     "sent": report.sent,
                     "redeemed": [s.id for s in report.redeemed],
                     "exceptions": [terminal.outcome(s).as_json() for s in report.exceptions],
+                    "held": [terminal.outcome(s).as_json() for s in report.held],
                     "refused": [terminal.outcome(s).as_json() for s in report.refused],
+                    "spent_list": report.spent_list,
                     "unanswered": report.unanswered,
                     "journal_uploaded": report.journal_uploaded,
                     "still_queued": report.still_queued,
@@ -307,7 +317,7 @@ def sync(ctx: click.Context, as_json: bool, data: Path | None) -> None:
                 f"Sent {report.sent} offline voucher(s); {len(report.redeemed)} "
                 f"confirmed; journal: {report.journal_uploaded} entr(ies) uploaded."
             )
-        for s in report.exceptions + report.refused:
+        for s in report.exceptions + report.held + report.refused:
             msg = terminal.outcome(s).message
             click.secho(f"! {s.reference or s.id}: {msg.title}", fg="yellow", bold=True)
             for line in msg.lines:
@@ -374,6 +384,7 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
         )
         keys = terminal.trust_list()
         attention = terminal.store.attention()
+        listed, list_at, list_pending = terminal.store.spent_list_summary()
         result: dict[str, Any] = {
             "ledger_url": terminal.config.ledger_url,
             "online": reachable,
@@ -386,6 +397,11 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
             "trust_list": {
                 "keys": len(keys.keys) if keys else 0,
                 "checked_at": meta["trust_list_checked_at"],
+            },
+            "spent_list": {
+                "vouchers": listed,
+                "fetched_at": list_at.isoformat().replace("+00:00", "Z") if list_at else None,
+                "incomplete": list_pending,
             },
             "last_contact_ok_at": meta["last_contact_ok_at"],
             "last_failure": meta["last_failure"],
@@ -419,6 +435,15 @@ def status(ctx: click.Context, as_json: bool, data: Path | None) -> None:
         click.echo(
             f"  council keys: {result['trust_list']['keys']}, checked "
             f"{result['trust_list']['checked_at'] or 'never'}"
+        )
+        click.echo(
+            f"  used vouchers listed: {listed}, fetched "
+            f"{result['spent_list']['fetched_at'] or 'never'}"
+            + (
+                " (an update is incomplete: no vouchers offline until it is done)"
+                if list_pending
+                else ""
+            )
         )
         click.echo(f"  data folder: {result['data_dir']}")
     sys.exit(0 if reachable else EXIT_OFFLINE)

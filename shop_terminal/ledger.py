@@ -81,6 +81,37 @@ class TrustListAnswer:
     etag: str | None = None
 
 
+@dataclass(frozen=True)
+class SpentAnswer:
+    """``GET /terminal/spent-vouchers``: one page, or ``not_modified``."""
+
+    not_modified: bool
+    redeemed: list[tuple[str, int]] = field(default_factory=list)
+    cancelled: list[tuple[str, int]] = field(default_factory=list)
+    cursor: str | None = None
+    more: bool = False
+    etag: str | None = None
+
+
+def _pairs(value: Any) -> list[tuple[str, int]]:
+    """[[voucher id (32 hex), expiry (epoch seconds)], ...], checked."""
+    if not isinstance(value, list):
+        raise LedgerNoAnswer("a spent list that is not a list")
+    pairs = []
+    for item in value:
+        if not (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and len(item[0]) == 32
+            and all(c in "0123456789abcdef" for c in item[0])
+            and type(item[1]) is int
+        ):
+            raise LedgerNoAnswer(f"a spent-list entry that is not [id, expiry]: {item!r:.80}")
+        pairs.append((item[0], item[1]))
+    return pairs
+
+
 class LedgerClient:
     """One pooled HTTP client for one ledger and terminal token. Thread-safe."""
 
@@ -168,15 +199,37 @@ class LedgerClient:
 
     def redeem(self, body: str) -> dict[str, Any]:
         """``POST /redemptions`` with ``body`` exactly as given (the stored JSON text), so a
-        retry is byte-identical and the ledger replays its first answer. Returns the 201 body;
-        raises LedgerRefused, LedgerUnreachable or LedgerNoAnswer."""
+        retry is byte-identical and the ledger replays its first answer. Returns the 201 body
+        (or 202: an offline claim held for a council officer, ``status`` ``held``); raises
+        LedgerRefused, LedgerUnreachable or LedgerNoAnswer."""
         response = self._request(
             "POST",
             "/redemptions",
             content=body.encode(),
             headers={**self._auth, "Content-Type": "application/json"},
         )
-        return self._checked(response, 201)
+        return self._checked(response, 201, 202)
+
+    def spent_vouchers(self, since: str | None, etag: str | None) -> SpentAnswer:
+        """``GET /terminal/spent-vouchers`` (the full list without ``since``), with
+        ``If-None-Match`` when an ETag is known."""
+        headers = {**self._auth, **({"If-None-Match": etag} if etag else {})}
+        params = {"since": since} if since else None
+        response = self._request("GET", "/terminal/spent-vouchers", headers=headers, params=params)
+        if response.status_code == 304:
+            return SpentAnswer(not_modified=True, etag=etag)
+        data = self._checked(response, 200)
+        cursor, more = data.get("cursor"), data.get("more")
+        if not isinstance(cursor, str) or not isinstance(more, bool):
+            raise LedgerNoAnswer("a spent list without its cursor")
+        return SpentAnswer(
+            not_modified=False,
+            redeemed=_pairs(data.get("redeemed", [])),
+            cancelled=_pairs(data.get("cancelled", [])),
+            cursor=cursor,
+            more=more,
+            etag=response.headers.get("ETag"),
+        )
 
     def upload_journal(self, entries: list[dict[str, Any]]) -> int:
         """``POST /terminal/journal`` (at most 500 entries); returns ``accepted``."""

@@ -15,6 +15,10 @@ from zoneinfo import ZoneInfo
 
 from shop_terminal.i18n import ENGLISH, Words
 
+#: A scan's ``detail`` when this till's copy of the council's spent list refused it (stored,
+#: not shown: the words below say it in the counter's language).
+SPENT_LIST_DETAIL = "on the council's list of used vouchers"
+
 
 @dataclass(frozen=True)
 class Context:
@@ -73,6 +77,23 @@ def describe(scan: Any, ctx: Context) -> Message:
     """The message for a journal row (``shop_terminal.store.Scan``)."""
     w = ctx.words
     state = scan.state
+    if state == "held":
+        taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
+        return Message(
+            "yes",
+            credits(taken, w),
+            w.gettext("Accepted offline — used elsewhere; the council will decide."),
+            (
+                _taken_line(scan.reference, taken, scan.face_value, None, w),
+                w.gettext("Accepted offline %(when)s.", when=when(scan.offline_accepted_at, ctx)),
+                _exception_line(scan, w),
+                w.gettext(
+                    "This till has had several such vouchers this month, so a council officer "
+                    "will decide whether the council pays your shop for this one. Nothing more "
+                    "to do; the council may contact you."
+                ),
+            ),
+        )
     if state in ("redeemed", "exception"):
         taken = scan.redeemed_amount if scan.redeemed_amount is not None else scan.amount
         lines = [_taken_line(scan.reference, taken, scan.face_value, scan.change, w)]
@@ -172,8 +193,21 @@ def _exception_line(scan: Any, w: Words) -> str:
     return w.gettext("Meanwhile it had been used at another shop.")
 
 
+def _where(scan: Any, ctx: Context) -> str:
+    """Where and when it was used: ``here at 10:31``, ``at Brixton Bakery on …``."""
+    w = ctx.words
+    at = when(scan.other_redeemed_at, ctx)
+    if scan.other_shop_id is not None and scan.other_shop_id == ctx.shop_id:
+        return w.gettext("here %(when)s", when=at)
+    if scan.other_shop_name:
+        return w.gettext("at %(shop)s %(when)s", shop=scan.other_shop_name, when=at)
+    return w.gettext("at another shop %(when)s", when=at)
+
+
 def _already(scan: Any, ctx: Context) -> str:
     w = ctx.words
+    if scan.detail == SPENT_LIST_DETAIL:
+        return w.gettext("This voucher has already been used.")
     at = when(scan.other_redeemed_at, ctx)
     if scan.other_shop_id is not None and scan.other_shop_id == ctx.shop_id:
         return w.gettext("This voucher was already used here %(when)s.", when=at)
@@ -213,8 +247,37 @@ def _refused(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
             w.gettext("It was valid until %(when)s.", when=_expiry(scan.expires_at, ctx)),
             w.gettext("The customer can ask the council for help."),
         )
+    if scan.offline_accepted_at is not None and reason in ("already_redeemed", "voucher_cancelled"):
+        # Accepted offline, then refused by the council: it does not pay for this one.
+        fate = (
+            w.gettext("Its owner had cancelled it.")
+            if reason == "voucher_cancelled"
+            else w.gettext("It had already been used %(where)s.", where=_where(scan, ctx))
+        )
+        # The ledger's own words (its problem+json detail) are English: the API is not
+        # translated.
+        said = (
+            (w.gettext("The council's system said: %(detail)s.", detail=scan.detail),)
+            if scan.detail
+            else ()
+        )
+        return w.gettext("The council refused a voucher this till accepted offline."), (
+            fate,
+            w.gettext(
+                "The council pays for a voucher taken offline only when the till could not "
+                "have known it was used."
+            ),
+            *said,
+            w.gettext("Contact the council if you think this is wrong."),
+        )
     if reason == "already_redeemed":
-        return _already(scan, ctx), (w.gettext("A voucher can be used only once."),)
+        lines: tuple[str, ...] = (w.gettext("A voucher can be used only once."),)
+        if scan.detail == SPENT_LIST_DETAIL:
+            lines = (
+                w.gettext("It is on the council's list of used vouchers, which this till keeps."),
+                *lines,
+            )
+        return _already(scan, ctx), lines
     if reason == "voucher_cancelled":
         return w.gettext("This voucher was cancelled by its owner."), (
             w.gettext("Its credits went back to their account; they can make a new voucher."),
@@ -280,6 +343,25 @@ def _declined(scan: Any, ctx: Context) -> tuple[str, tuple[str, ...]]:
         )
     if reason == "offline_never_connected":
         return cant_accept, (down, w.gettext("This till has no offline allowance yet."), later)
+    go_online = w.gettext("Can't accept vouchers offline until this till connects.")
+    if reason == "offline_list_stale":
+        return go_online, (
+            down,
+            w.gettext(
+                "Its list of used vouchers is more than a day old (or was not fully updated), "
+                "so it can't take vouchers offline: connect it to the internet first."
+            ),
+            later,
+        )
+    if reason == "offline_queue_too_old":
+        return go_online, (
+            down,
+            w.gettext(
+                "It has held vouchers taken offline for more than a day without sending them: "
+                "connect it to the internet so it can send them first."
+            ),
+            later,
+        )
     if reason == "offline_floor_limit":
         floor = limits.get("floor_limit")
         return cant_accept, (

@@ -11,6 +11,9 @@ Guarantees:
   read-check-write such as the offline caps cannot race another process); the database is in
   WAL mode with ``synchronous=FULL``, so a committed step survives a power cut.
 - Times are stored as UTC ISO 8601 text with a fixed width (they sort as text).
+- The schema is versioned (``PRAGMA user_version``, see :data:`MIGRATIONS`): opening a store
+  written by an older release upgrades it in one transaction, keeping the queue and the
+  journal; a store written by a newer release is refused rather than misread.
 
 Scan states (``scan.state``) — what the shopkeeper was told, and how it settled:
 
@@ -19,10 +22,18 @@ Scan states (``scan.state``) — what the shopkeeper was told, and how it settle
 ``redeemed``  the ledger redeemed it (online, or a queued one after sync)
 ``exception`` accepted offline, but the voucher had gone elsewhere: the ledger recorded an
               exception and still pays the shop
+``held``      accepted offline, the voucher had gone elsewhere, and this till's exceptions
+              this month are above its ceiling: a council officer decides whether to pay
 ``refused``   not accepted: refused here (bad code, expired, already used) or by the ledger
 ``queued``    accepted offline within the limits; waiting to be sent
 ``declined``  "can't accept now": the ledger unreachable and the voucher over the limits
 ============  =========================================================================
+
+The spent list (table ``spent_voucher``, schema version 2) holds the vouchers the ledger says
+are redeemed or cancelled and not yet expired; a voucher on it is refused offline. It is
+fetched only when no acceptance is queued (so the ledger's record of the fetch never passes
+an acceptance made before it), and while a fetch is under way or was cut short the terminal
+accepts nothing offline (``meta.spent_list_pending``).
 
 Submission states: ``open`` (written; may or may not have reached the ledger), ``answered``,
 ``not_sent`` (the connection was never made: the ledger cannot have seen it) and
@@ -43,9 +54,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+#: The schema version this code writes (``PRAGMA user_version``).
+SCHEMA_VERSION = 2
 
-SCHEMA = """
+#: Version 1: the schema as released before versioning (it kept ``meta.schema_version`` = 1
+#: and left ``user_version`` at 0). Never change it: stores in shops were made with it.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -100,10 +114,88 @@ CREATE INDEX IF NOT EXISTS submission_scan ON submission (scan_id);
 CREATE INDEX IF NOT EXISTS submission_state ON submission (state);
 """
 
+#: Version 2: a scan may be ``held`` (an offline claim a council officer will decide; the
+#: state's CHECK is rebuilt the way SQLite documents, as it cannot alter one), and the spent
+#: list.
+SCHEMA_V2 = """
+CREATE TABLE scan_v2 (
+    id TEXT PRIMARY KEY,
+    form_id TEXT UNIQUE,
+    scanned_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    code TEXT NOT NULL,
+    voucher_id TEXT,
+    reference TEXT,
+    face_value INTEGER,
+    expires_at INTEGER,
+    amount INTEGER,
+    state TEXT NOT NULL CHECK (state IN
+        ('pending', 'redeemed', 'exception', 'held', 'refused', 'queued', 'declined')),
+    offline_accepted_at TEXT,
+    reason TEXT,
+    detail TEXT,
+    redemption_id TEXT,
+    redeemed_amount INTEGER,
+    change INTEGER,
+    redeemed_at TEXT,
+    other_shop_id INTEGER,
+    other_shop_name TEXT,
+    other_redeemed_at TEXT,
+    exception_id TEXT,
+    needs_attention INTEGER NOT NULL DEFAULT 0,
+    reported_outcome TEXT,
+    updated_at TEXT NOT NULL,
+    CHECK (amount IS NULL OR amount > 0)
+);
+INSERT INTO scan_v2 (
+    id, form_id, scanned_at, source, code, voucher_id, reference, face_value, expires_at,
+    amount, state, offline_accepted_at, reason, detail, redemption_id, redeemed_amount, change,
+    redeemed_at, other_shop_id, other_shop_name, other_redeemed_at, exception_id,
+    needs_attention, reported_outcome, updated_at
+) SELECT
+    id, form_id, scanned_at, source, code, voucher_id, reference, face_value, expires_at,
+    amount, state, offline_accepted_at, reason, detail, redemption_id, redeemed_amount, change,
+    redeemed_at, other_shop_id, other_shop_name, other_redeemed_at, exception_id,
+    needs_attention, reported_outcome, updated_at
+FROM scan;
+DROP TABLE scan;
+ALTER TABLE scan_v2 RENAME TO scan;
+CREATE INDEX scan_voucher ON scan (voucher_id);
+CREATE INDEX scan_state ON scan (state);
+CREATE INDEX scan_scanned_at ON scan (scanned_at);
+CREATE TABLE spent_voucher (
+    voucher_id TEXT PRIMARY KEY,        -- hex, as in the code
+    expires_at INTEGER NOT NULL,        -- epoch seconds: dropped once past
+    state TEXT NOT NULL CHECK (state IN ('redeemed', 'cancelled'))
+);
+CREATE INDEX spent_voucher_expires_at ON spent_voucher (expires_at);
+"""
+
+#: Each version's DDL, applied in order from the store's version to :data:`SCHEMA_VERSION`.
+MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2}
+
+
+class StoreTooNew(Exception):
+    """The store was written by a newer release of the terminal app: refuse to misread it."""
+
+
+def _statements(script: str) -> list[str]:
+    """A DDL script as single statements (run one by one inside the caller's transaction;
+    ``executescript`` would commit it)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    assert not buffer.strip(), f"an incomplete statement in a migration: {buffer!r}"
+    return statements
+
+
 # Scans that hold a voucher at this terminal: a second scan of the same voucher is refused
 # locally (it is already used here, or about to be).
-HOLDING_STATES = ("pending", "redeemed", "exception", "queued")
-# Scans that count towards today's takings.
+HOLDING_STATES = ("pending", "redeemed", "exception", "held", "queued")
+# Scans that count towards today's takings (a held one is not: the council may decline it).
 TAKEN_STATES = ("redeemed", "exception", "queued")
 
 # The scan columns :meth:`Store.settle` may change (the SQL is built from these names).
@@ -127,6 +219,7 @@ SETTLABLE = frozenset(
 JOURNAL_OUTCOME = {
     "redeemed": "redeemed",
     "exception": "exception",
+    "held": "exception",  # the ledger recorded an exception claim; an officer decides
     "refused": "refused",
     "declined": "refused",
     "queued": "queued",
@@ -251,6 +344,14 @@ class CapExceeded(Exception):
         self.reason = reason
 
 
+class OnSpentList(Exception):
+    """The voucher is on the ledger's spent list: ``state`` ``redeemed`` or ``cancelled``."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 def new_key(prefix: str) -> str:
     """A fresh idempotency key: unguessable, printable ASCII, well under 200 characters."""
     return f"{prefix}-{uuid.uuid4().hex}"
@@ -272,12 +373,54 @@ class Store:
         self._all_lock = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # not inside a transaction
-            # Idempotent (IF NOT EXISTS), so two processes opening a new store both succeed.
-            conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?, ?)",
-                (str(SCHEMA_VERSION), iso(utc_now())),
-            )
+        self.version = self._migrate()
+
+    def _migrate(self) -> int:
+        """Bring the store to :data:`SCHEMA_VERSION`, one transaction for all the steps, and
+        return the version it now has. Two processes opening one store at once: the second
+        waits for the first's write lock, then finds nothing left to do."""
+        # Its own connection: a table rebuild needs foreign keys off, which SQLite allows
+        # only outside a transaction (the store's connections keep them on).
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys=OFF")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if (
+                    version == 0
+                    and conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scan'"
+                    ).fetchone()
+                ):
+                    version = 1  # made by the release before versioning
+                if version > SCHEMA_VERSION:
+                    raise StoreTooNew(
+                        f"{self.path} was written by a newer version of the terminal app "
+                        f"(schema {version}; this one knows up to {SCHEMA_VERSION}): "
+                        "install that version again"
+                    )
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(MIGRATIONS[step]):
+                        conn.execute(statement)
+                problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by the upgrade: {problems}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?, ?) ON CONFLICT (key)"
+                    " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+                    " WHERE value <> excluded.value",
+                    (str(SCHEMA_VERSION), iso(utc_now())),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return SCHEMA_VERSION
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -361,7 +504,7 @@ class Store:
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT * FROM scan WHERE voucher_id = ?"
-                " AND state IN ('pending', 'redeemed', 'exception', 'queued')"
+                " AND state IN ('pending', 'redeemed', 'exception', 'held', 'queued')"
                 " ORDER BY scanned_at DESC LIMIT 1",
                 (voucher_id,),
             ).fetchone()
@@ -493,22 +636,58 @@ class Store:
         *,
         scan_id: str | None,
         new_scan: dict[str, Any] | None,
+        voucher_id: str,
         amount: int,
         floor_limit: int,
         max_count: int,
         max_total: int,
         offline_body: dict[str, Any],
+        list_max_age_s: float,
+        queue_max_age_s: float,
     ) -> Scan:
-        """Accept a voucher offline if the limits allow, in one transaction: check the floor
-        limit and the caps on what is held unsynced, queue the scan and write its offline
-        submission. Raises :class:`CapExceeded` (nothing written) otherwise.
+        """Accept a voucher offline if the rules allow, in one transaction, and queue it with
+        its offline submission. In order:
 
-        Either ``scan_id`` (an existing pending scan) or ``new_scan`` (the arguments of a
-        scan to create) is given.
+        1. on the ledger's spent list → :class:`OnSpentList` (refuse it: it is used);
+        2. the spent list missing, older than ``list_max_age_s``, or being fetched (or a fetch
+           cut short) → ``offline_list_stale``: go online first;
+        3. the oldest acceptance still queued older than ``queue_max_age_s`` →
+           ``offline_queue_too_old``: go online first;
+        4. above the floor limit, or the caps on what is held unsynced (count, credits).
+
+        A refusal (:class:`OnSpentList` or :class:`CapExceeded`) writes nothing. Either
+        ``scan_id`` (an existing pending scan) or ``new_scan`` (the arguments of a scan to
+        create) is given.
         """
         now_dt = utc_now()
         now = iso(now_dt)
         with self.transaction() as conn:
+            listed = conn.execute(
+                "SELECT state FROM spent_voucher WHERE voucher_id = ? AND expires_at > ?",
+                (voucher_id, int(now_dt.timestamp())),
+            ).fetchone()
+            if listed is not None:
+                raise OnSpentList(str(listed["state"]))
+            meta = dict(
+                conn.execute(
+                    "SELECT key, value FROM meta"
+                    " WHERE key IN ('spent_list_fetched_at', 'spent_list_pending')"
+                ).fetchall()
+            )
+            fetched = parse_time(meta.get("spent_list_fetched_at"))
+            if (
+                "spent_list_pending" in meta
+                or fetched is None
+                or (now_dt - fetched).total_seconds() > list_max_age_s
+            ):
+                raise CapExceeded("offline_list_stale")
+            oldest = conn.execute(
+                "SELECT min(offline_accepted_at) AS t FROM scan WHERE state = 'queued'"
+            ).fetchone()["t"]
+            if oldest is not None:
+                waited = (now_dt - parse_time(oldest)).total_seconds()  # type: ignore[operator]
+                if waited > queue_max_age_s:
+                    raise CapExceeded("offline_queue_too_old")
             if amount > floor_limit:
                 raise CapExceeded("offline_floor_limit")
             row = conn.execute(
@@ -552,6 +731,83 @@ class Store:
         scan = Scan.from_row(row)
         assert scan.state == "queued", scan
         return scan
+
+    # --- the spent list --------------------------------------------------------------------
+
+    def begin_spent_list_fetch(self) -> bool:
+        """Mark a fetch of the spent list as under way — unless an acceptance is queued
+        (False: fetch once it is sent, so that the ledger's record of the fetch never passes
+        an acceptance made before it). Until :meth:`finish_spent_list_fetch`, nothing is
+        accepted offline: the ledger may record the fetch before this terminal has the list.
+        """
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM scan WHERE state = 'queued' LIMIT 1").fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO meta VALUES ('spent_list_pending', ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (iso(utc_now()), iso(utc_now())),
+            )
+        return True
+
+    def spent_list_position(self) -> tuple[str | None, str | None]:
+        """(cursor, ETag) of the last complete fetch (None, None: fetch the full list)."""
+        m = self.get_meta_many("spent_list_cursor", "spent_list_etag")
+        return m["spent_list_cursor"], m["spent_list_etag"]
+
+    def add_spent(self, redeemed: list[tuple[str, int]], cancelled: list[tuple[str, int]]) -> None:
+        """Add one page of the spent list (entries never leave it but by expiring)."""
+        now_s = int(utc_now().timestamp())
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO spent_voucher VALUES (?, ?, ?) ON CONFLICT (voucher_id) DO NOTHING",
+                [(v, exp, "redeemed") for v, exp in redeemed if exp > now_s]
+                + [(v, exp, "cancelled") for v, exp in cancelled if exp > now_s],
+            )
+
+    def finish_spent_list_fetch(self, *, cursor: str | None, etag: str | None) -> None:
+        """The fetch is complete: keep its cursor and ETag, drop expired entries, and accept
+        offline again (the list counts as fetched when the fetch began)."""
+        now = utc_now()
+        with self.transaction() as conn:
+            started = conn.execute(
+                "SELECT value FROM meta WHERE key = 'spent_list_pending'"
+            ).fetchone()
+            conn.execute("DELETE FROM spent_voucher WHERE expires_at <= ?", (int(now.timestamp()),))
+            values = {
+                "spent_list_cursor": cursor,
+                "spent_list_etag": etag,
+                "spent_list_fetched_at": started["value"] if started else iso(now),
+            }
+            for key, value in values.items():
+                if value is None:
+                    conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO meta VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                        " SET value = excluded.value, updated_at = excluded.updated_at",
+                        (key, value, iso(now)),
+                    )
+            conn.execute("DELETE FROM meta WHERE key = 'spent_list_pending'")
+
+    def abandon_spent_list_fetch(self, *, forget_cursor: bool = False) -> None:
+        """The fetch failed before the ledger could record it (the connection was never
+        made, or its first request was refused): offline acceptances may go on as before.
+        ``forget_cursor``: the ledger refused the cursor; fetch the full list next time."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = 'spent_list_pending'")
+            if forget_cursor:
+                conn.execute(
+                    "DELETE FROM meta WHERE key IN ('spent_list_cursor', 'spent_list_etag')"
+                )
+
+    def spent_list_summary(self) -> tuple[int, datetime | None, bool]:
+        """(vouchers on the list, when the last complete fetch began, a fetch under way or
+        cut short)."""
+        with self._connect() as conn:
+            n = conn.execute("SELECT count(*) AS n FROM spent_voucher").fetchone()["n"]
+        m = self.get_meta_many("spent_list_fetched_at", "spent_list_pending")
+        return int(n), parse_time(m["spent_list_fetched_at"]), m["spent_list_pending"] is not None
 
     def settle(
         self,
@@ -662,6 +918,7 @@ class Store:
             rows = conn.execute(
                 "SELECT * FROM scan WHERE voucher_id IS NOT NULL AND reported_outcome IS NOT"
                 " (CASE state WHEN 'redeemed' THEN 'redeemed' WHEN 'exception' THEN 'exception'"
+                " WHEN 'held' THEN 'exception'"
                 " WHEN 'refused' THEN 'refused' WHEN 'declined' THEN 'refused' ELSE 'queued'"
                 " END) ORDER BY scanned_at LIMIT ?",
                 (limit,),

@@ -14,13 +14,21 @@ The redemption state machine (see store.py for the states):
    one transaction, *then* sent. A lost answer (dropped connection, 5xx) is retried at once
    with the same stored body, so the ledger replays its first answer; a read timeout is not
    retried in front of the customer (the sync resolves it).
-4. **Offline**, when the ledger cannot be reached or did not answer: within the floor limit
-   and the caps on what is held unsynced, the scan is *queued* with a second, offline
-   submission (``offline_accepted_at``), written in the same transaction as the check of the
-   caps; otherwise it is *declined* ("can't accept now").
+4. **Offline**, when the ledger cannot be reached or did not answer: a voucher on the
+   ledger's spent list is *refused* (it is used); otherwise, if the spent list is fresh (its
+   last fetch began less than 23 hours ago and none is under way) and no acceptance has
+   waited more than 24 hours (EMV's consecutive-offline limits), within the floor limit and
+   the caps on what is held unsynced, the scan is *queued* with a second, offline submission
+   (``offline_accepted_at``), written in the same transaction as those checks; otherwise it
+   is *declined* ("can't accept now", or "go online first").
 5. **Sync** first resends every online request whose answer is unknown (the ledger replays:
    if it had gone through, the scan is redeemed and its offline submission is retired, never
-   sent); then sends the queued offline submissions; then uploads the journal.
+   sent); then sends the queued offline submissions; then — only once none is left queued —
+   fetches what was spent since its last spent list; then uploads the journal.
+
+The ledger pays a voucher accepted offline that turned out spent elsewhere only when this
+terminal could not have known (docs/redemption.md): its spent list, fetched after it sent
+its queue and at least daily, is how it keeps that promise.
 
 So every voucher is redeemed at most once: the only two requests that can redeem a scan are
 its online one and its offline one, and the offline one is sent only after the online one is
@@ -49,6 +57,7 @@ from shop_terminal.ledger import (
 )
 from shop_terminal.store import (
     CapExceeded,
+    OnSpentList,
     Scan,
     Store,
     Submission,
@@ -68,6 +77,7 @@ EXIT_CANT_ACCEPT_NOW = 4
 STATE_EXIT = {
     "redeemed": EXIT_REDEEMED,
     "exception": EXIT_REDEEMED,
+    "held": EXIT_REDEEMED,
     "refused": EXIT_REFUSED,
     "queued": EXIT_QUEUED,
     "declined": EXIT_CANT_ACCEPT_NOW,
@@ -75,6 +85,15 @@ STATE_EXIT = {
 }
 
 JOURNAL_BATCH = 500  # the ledger's limit per upload (docs/api-terminal.md)
+#: Offline, the spent list must be younger than this (the ledger allows 24 h from its own
+#: record of the fetch; an hour's margin covers the two clocks).
+SPENT_LIST_MAX_AGE_S = 23 * 3600
+#: Offline, no acceptance may have waited longer than this to be sent.
+QUEUE_MAX_AGE_S = 24 * 3600
+#: A bound on one fetch of the spent list (pages of 10,000 vouchers).
+MAX_SPENT_PAGES = 1000
+#: The scan's ``detail`` when the spent list refused it.
+SPENT_LIST_DETAIL = messages.SPENT_LIST_DETAIL
 MAX_CODE_INPUT = 1000  # longer input is not a voucher; do not store megabytes of it
 
 
@@ -93,7 +112,7 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """True when the shopkeeper may hand over the goods."""
-        return self.scan.state in ("redeemed", "exception", "queued")
+        return self.scan.state in ("redeemed", "exception", "held", "queued")
 
     def as_json(self) -> dict[str, Any]:
         """A machine-readable summary (``--json``)."""
@@ -103,6 +122,7 @@ class Outcome:
             "outcome": {
                 "redeemed": "redeemed",
                 "exception": "redeemed",
+                "held": "redeemed",
                 "queued": "queued",
                 "refused": "refused",
                 "declined": "cant_accept_now",
@@ -134,9 +154,13 @@ class SyncReport:
     sent: int = 0  # offline submissions sent
     redeemed: list[Scan] = field(default_factory=list)
     exceptions: list[Scan] = field(default_factory=list)
+    held: list[Scan] = field(default_factory=list)
     refused: list[Scan] = field(default_factory=list)
     unanswered: int = 0
     journal_uploaded: int = 0
+    #: The spent list: "fetched", "not modified", "waiting" (acceptances still queued),
+    #: "failed" — or None when not tried.
+    spent_list: str | None = None
     still_queued: int = 0
     still_unresolved: int = 0
     problem: str | None = None
@@ -287,7 +311,8 @@ class Terminal:
         return info
 
     def refresh(self) -> bool:
-        """Refresh the terminal's settings and the trust list; True if the ledger answered."""
+        """Refresh the terminal's settings, the trust list and the spent list; True if the
+        ledger answered."""
         try:
             self.refresh_info()
         except (LedgerUnreachable, LedgerNoAnswer):
@@ -295,7 +320,53 @@ class Terminal:
         except LedgerRefused as exc:
             self.store.set_meta(last_failure=f"terminal: {exc}")
             return False
-        return self.refresh_trust_list()
+        if not self.refresh_trust_list():
+            return False
+        self.refresh_spent_list()
+        return True
+
+    def refresh_spent_list(self) -> str:
+        """Fetch what was spent since the last spent list (all of it the first time), page
+        by page; return "fetched", "not modified", "waiting" or "failed".
+
+        Never while an acceptance is queued ("waiting"): the ledger records when it answers,
+        and judges a claim on a voucher spent before that record as one this terminal could
+        have refused. From the first request until the last page is stored, nothing is
+        accepted offline; if the fetch is cut short after the ledger may have answered, that
+        stays so until a fetch completes.
+        """
+        if not self.store.begin_spent_list_fetch():
+            return "waiting"
+        cursor, etag = self.store.spent_list_position()
+        since, tag = cursor, etag
+        for page in range(MAX_SPENT_PAGES):
+            try:
+                answer = self.client.spent_vouchers(since, tag)
+            except LedgerUnreachable as exc:
+                self._contact_failed(str(exc))
+                if page == 0:
+                    self.store.abandon_spent_list_fetch()  # the ledger never saw it
+                return "failed"
+            except LedgerNoAnswer as exc:
+                self._contact_failed(str(exc))
+                return "failed"
+            except LedgerRefused as exc:
+                self.store.set_meta(last_failure=f"spent list: {exc}")
+                if page == 0:
+                    self.store.abandon_spent_list_fetch(
+                        forget_cursor=exc.code == "validation_error"
+                    )
+                return "failed"
+            if answer.not_modified:
+                self.store.finish_spent_list_fetch(cursor=cursor, etag=etag)
+                return "not modified"
+            self.store.add_spent(answer.redeemed, answer.cancelled)
+            if not answer.more:
+                self.store.finish_spent_list_fetch(cursor=answer.cursor, etag=answer.etag)
+                return "fetched"
+            since, tag = answer.cursor, None
+        self.store.set_meta(last_failure=f"spent list: more than {MAX_SPENT_PAGES} pages")
+        return "failed"
 
     # --- scan ---------------------------------------------------------------------------------
 
@@ -512,13 +583,34 @@ class Terminal:
                 scan = self.store.accept_offline(
                     scan_id=scan_id,
                     new_scan={**new_scan, "voucher": voucher} if scan_id is None else None,
+                    voucher_id=voucher.voucher_id,
                     amount=amount,
                     floor_limit=limits["floor_limit"],
                     max_count=limits["max_count"],
                     max_total=limits["max_total"],
                     offline_body=body,
+                    list_max_age_s=SPENT_LIST_MAX_AGE_S,
+                    queue_max_age_s=QUEUE_MAX_AGE_S,
                 )
                 return self.outcome(scan)
+            except OnSpentList as listed:
+                used = "voucher_cancelled" if listed.state == "cancelled" else "already_redeemed"
+                if scan_id is not None:
+                    return self.outcome(
+                        self.store.settle(
+                            scan_id, state="refused", reason=used, detail=SPENT_LIST_DETAIL
+                        )
+                    )
+                return self._record(
+                    new_scan["code"],
+                    new_scan["source"],
+                    new_scan.get("form_id"),
+                    "refused",
+                    reason=used,
+                    detail=SPENT_LIST_DETAIL,
+                    voucher=voucher,
+                    amount=amount,
+                )
             except CapExceeded as cap:
                 reason = cap.reason
         if scan_id is not None:
@@ -541,11 +633,11 @@ class Terminal:
         status = answer.get("status", "redeemed")
         found = answer.get("exception")
         exception: dict[str, Any] = found if isinstance(found, dict) else {}
-        state = "exception" if status == "exception" else "redeemed"
+        state = status if status in ("exception", "held") else "redeemed"
         current = self.store.scan(scan.id) or scan
         # The screen said something else (turned away, or never answered before a crash), or
         # the voucher went elsewhere while this shop held it offline: the shopkeeper must see.
-        attention = state == "exception" or (
+        attention = state in ("exception", "held") or (
             not foreground and current.state in ("declined", "pending")
         )
         amount = answer.get("amount")
@@ -557,8 +649,8 @@ class Terminal:
             response_body=json.dumps(answer),
             supersede_offline=sub.kind == "online",
             state=state,
-            reason=exception.get("reason") if state == "exception" else None,
-            detail=exception.get("detail") if state == "exception" else None,
+            reason=exception.get("reason") if state != "redeemed" else None,
+            detail=exception.get("detail") if state != "redeemed" else None,
             exception_id=exception.get("id"),
             redemption_id=str(answer.get("id")) if answer.get("id") is not None else None,
             redeemed_amount=amount if type(amount) is int else scan.amount,
@@ -635,6 +727,8 @@ class Terminal:
         settled = self._settle_success(scan, sub, answer, False)
         if settled.state == "exception":
             report.exceptions.append(settled)
+        elif settled.state == "held":
+            report.held.append(settled)
         else:
             report.redeemed.append(settled)
         return True
@@ -649,7 +743,8 @@ class Terminal:
     # --- sync ---------------------------------------------------------------------------------
 
     def sync(self) -> SyncReport:
-        """Resolve lost answers, send the offline queue, upload the journal.
+        """Resolve lost answers, send the offline queue, fetch the spent list, upload the
+        journal.
 
         Idempotent and safe to run at any time, from any process: every request sent is a
         stored one, so sending it twice returns the first answer.
@@ -667,6 +762,9 @@ class Terminal:
             if report.reachable:
                 self.refresh_trust_list()
                 self._sync_submissions(report)
+            if report.reachable:
+                # After the queue went out (a fetch waits while any acceptance is queued).
+                report.spent_list = self.refresh_spent_list()
             if report.reachable:
                 self._upload_journal(report)
             report.still_queued, _ = self.store.queue_summary()

@@ -6,22 +6,28 @@ GET  /api/v1/redemptions/{id}                  terminal, shop staff (own shop), 
 POST /api/v1/redemptions/{id}/reverse          officer
 GET  /api/v1/redemption-exceptions             officer
 POST /api/v1/redemption-exceptions/{id}/resolve   officer
+POST /api/v1/redemption-exceptions/{id}/pay   officer (a held claim)
+POST /api/v1/redemption-exceptions/{id}/decline   officer (a held claim)
 POST /api/v1/terminal/journal                  terminal
+GET  /api/v1/terminal/spent-vouchers           terminal (ETag, If-None-Match -> 304)
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import marshmallow as ma
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from credits.accounts import Role
 from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
-from credits.redemption import manage
+from credits.redemption import claims, manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
+from credits.redemption.spent_list import spent_list
 
 blp = Blueprint(
     "redemptions", __name__, url_prefix="/api/v1", description="Redeeming vouchers at shops"
@@ -71,7 +77,7 @@ class RedemptionSchema(ma.Schema):
     change = ma.fields.Integer()
     shop_id = ma.fields.Integer()
     redeemed_at = ma.fields.String(metadata={"description": "ISO 8601 UTC"})
-    status = ma.fields.String(metadata={"description": "redeemed or exception"})
+    status = ma.fields.String(metadata={"description": "redeemed, exception, or held (202)"})
     offline = ma.fields.Boolean()
     terminal_id = ma.fields.Integer()
     reversed = ma.fields.Boolean()
@@ -100,17 +106,45 @@ class ExceptionSchema(ma.Schema):
     terminal_id = ma.fields.Integer()
     person_id = ma.fields.Integer(metadata={"description": "the member, flagged"})
     amount = ma.fields.Integer()
-    reason = ma.fields.String()
+    reason = ma.fields.String(metadata={"description": "already_redeemed or voucher_cancelled"})
     detail = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"description": "paid, held, refused, declined (overpaid: before migration 0018)"}
+    )
+    rule = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "why refused or held: same_shop, already_claimed, on_spent_list, "
+            "no_fresh_list, told_online, monthly_ceiling"
+        },
+    )
     offline_accepted_at = ma.fields.AwareDateTime()
     submitted_at = ma.fields.AwareDateTime()
+    entry_id = ma.fields.Integer(allow_none=True)
+    paid_at = ma.fields.AwareDateTime(allow_none=True)
+    decided_at = ma.fields.AwareDateTime(allow_none=True)
+    decided_by = ma.fields.String(allow_none=True)
+    decision_reason = ma.fields.String(allow_none=True)
     resolved_at = ma.fields.AwareDateTime(allow_none=True)
     resolved_by = ma.fields.String(allow_none=True)
     resolution = ma.fields.String(allow_none=True)
 
 
 class ExceptionQuerySchema(ma.Schema):
-    open = ma.fields.Boolean(load_default=True)
+    open = ma.fields.Boolean(load_default=True, metadata={"description": "unresolved only"})
+    status = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(["paid", "held", "refused", "declined", "overpaid"]),
+    )
+
+
+class DecisionSchema(ma.Schema):
+    reason = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(1, 500),
+        metadata={"description": "why (required to decline)"},
+    )
 
 
 class JournalEntrySchema(ma.Schema):
@@ -149,6 +183,11 @@ class AcceptedSchema(ma.Schema):
 @blp.arguments(RedeemSchema)
 @blp.response(201, RedemptionSchema)
 @blp.alt_response(
+    202,
+    schema=RedemptionSchema,
+    description="extension: an offline claim held for an officer's decision (status held)",
+)
+@blp.alt_response(
     409, description="already_redeemed, voucher_cancelled, expired, idempotency_conflict"
 )
 @blp.alt_response(
@@ -156,9 +195,11 @@ class AcceptedSchema(ma.Schema):
     description="malformed_code, invalid_signature, unknown_key, amount_exceeds_voucher, "
     "offline_limit_exceeded, validation_error",
 )
-def redeem(data: dict[str, Any]) -> dict[str, Any]:
+def redeem(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Redeem a voucher at this terminal's shop (exactly once; retries return the first
-    answer). With ``offline_accepted_at``: a redemption the shop accepted while offline."""
+    answer). With ``offline_accepted_at``: a redemption the shop accepted while offline; if
+    the voucher was meanwhile spent or cancelled, a claim judged by the bounding rule
+    (docs/redemption.md): paid (201, status ``exception``), held (202) or refused (409)."""
     request = RedeemRequest(
         code=data["code"],
         amount=data["amount"],
@@ -167,7 +208,8 @@ def redeem(data: dict[str, Any]) -> dict[str, Any]:
     )
     token = bearer_token()
     assert token is not None
-    return redeem_now(services(), principal(), request, token_hash=token_digest(token)).body
+    result = redeem_now(services(), principal(), request, token_hash=token_digest(token))
+    return result.answer(), result.status
 
 
 @blp.route("/redemptions", methods=["GET"])
@@ -220,9 +262,34 @@ def reverse_redemption(data: dict[str, Any], redemption_id: str) -> dict[str, An
 @blp.arguments(ExceptionQuerySchema, location="query")
 @blp.response(200, ExceptionSchema(many=True))
 def list_exceptions(query: dict[str, Any]) -> list[Any]:
-    """Vouchers accepted offline that had been spent or cancelled meanwhile (open first)."""
+    """Offline claims on vouchers that had been spent or cancelled meanwhile, newest first:
+    paid, held for a decision, refused (with the rule), declined."""
     with services().db.read() as s:
-        return manage.list_exceptions(s, open_only=query["open"])
+        return manage.list_exceptions(s, open_only=query["open"], status=query["status"])
+
+
+@blp.route("/redemption-exceptions/<string:exception_id>/pay", methods=["POST"])
+@require(*OFFICERS)
+@blp.arguments(DecisionSchema)
+@blp.response(200, ExceptionSchema)
+@blp.alt_response(409, description="claim_not_held: it is not waiting for a decision")
+def pay_exception(data: dict[str, Any], exception_id: str) -> Any:
+    """Pay a held claim: one balanced entry (adjustments to the shop) in the open month."""
+    who = principal()
+    return services().db.run(lambda s: claims.pay_held(s, who, exception_id, reason=data["reason"]))
+
+
+@blp.route("/redemption-exceptions/<string:exception_id>/decline", methods=["POST"])
+@require(*OFFICERS)
+@blp.arguments(DecisionSchema)
+@blp.response(200, ExceptionSchema)
+@blp.alt_response(409, description="claim_not_held: it is not waiting for a decision")
+def decline_exception(data: dict[str, Any], exception_id: str) -> Any:
+    """Decline a held claim, with a reason: nothing is paid."""
+    who = principal()
+    return services().db.run(
+        lambda s: claims.decline_held(s, who, exception_id, reason=data["reason"] or "")
+    )
 
 
 @blp.route("/redemption-exceptions/<string:exception_id>/resolve", methods=["POST"])
@@ -267,3 +334,47 @@ def upload_journal(data: dict[str, Any]) -> dict[str, int]:
         lambda s: manage.record_journal(s, terminal_id, shop_id, reports), idempotent=True
     )
     return {"accepted": accepted}
+
+
+class SpentQuerySchema(ma.Schema):
+    since = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(1, 100),
+        metadata={"description": "the cursor of the last answer (absent: the full list)"},
+    )
+
+
+class SpentListSchema(ma.Schema):
+    as_of = ma.fields.String(
+        metadata={"description": "every voucher closed before this time is in the list"}
+    )
+    cursor = ma.fields.String(metadata={"description": "pass as since next time"})
+    more = ma.fields.Boolean(metadata={"description": "another page follows: ask at once"})
+    full = ma.fields.Boolean(metadata={"description": "a full list (no since)"})
+    redeemed = ma.fields.List(
+        ma.fields.List(ma.fields.Raw()),
+        metadata={"description": "[voucher id (32 hex), expires_at (epoch seconds)] pairs"},
+    )
+    cancelled = ma.fields.List(ma.fields.List(ma.fields.Raw()))
+
+
+@blp.route("/terminal/spent-vouchers", methods=["GET"])
+@require(Role.TERMINAL)
+@blp.arguments(SpentQuerySchema, location="query")
+@blp.response(200, SpentListSchema)
+@blp.doc(responses={"304": {"description": "Not modified (If-None-Match matched the ETag)."}})
+def spent_vouchers(query: dict[str, Any]) -> Response:
+    """Vouchers redeemed or cancelled and not yet expired, for refusing them offline: the
+    full list, or what closed since the last answer's cursor (docs/api-terminal.md). The
+    ledger records that this terminal fetched it (200 or 304)."""
+    who = principal()
+    assert who.terminal_id is not None
+    terminal_id = who.terminal_id
+    answer = services().db.run(lambda s: spent_list(s, terminal_id, query["since"]))
+    headers = {"ETag": f'"{answer.etag}"', "Cache-Control": "private, no-cache"}
+    asked = request.headers.get("If-None-Match", "")
+    tags = [t.strip().removeprefix("W/") for t in asked.split(",")]
+    if f'"{answer.etag}"' in tags:
+        return Response(status=304, headers=headers)
+    body = json.dumps(answer.body(), separators=(",", ":"))
+    return Response(body, mimetype="application/json", headers=headers)

@@ -49,6 +49,23 @@ class OfflineLimitsSchema(ma.Schema):
         validate=ma.validate.Range(0, 100_000_000),
         metadata={"description": "credits it may hold unsynced in all"},
     )
+    exceptions_per_month = ma.fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=ma.validate.Range(0, 10_000),
+        metadata={
+            "description": "monthly exception ceiling: offline claims of vouchers spent "
+            "elsewhere paid without an officer per London month (default 3; absent: unchanged)"
+        },
+    )
+    exception_credits_per_month = ma.fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=ma.validate.Range(0, 100_000_000),
+        metadata={
+            "description": "monthly exception ceiling in credits (default 60; absent: unchanged)"
+        },
+    )
 
 
 class TerminalSchema(ma.Schema):
@@ -124,6 +141,8 @@ def _terminal(t: shops.Terminal, token: str | None = None) -> dict[str, Any]:
             "floor_limit": t.floor_limit,
             "max_count": t.max_offline_count,
             "max_total": t.max_offline_total,
+            "exceptions_per_month": t.exceptions_per_month,
+            "exception_credits_per_month": t.exception_credits_per_month,
         },
     }
     if token is not None:
@@ -134,7 +153,13 @@ def _terminal(t: shops.Terminal, token: str | None = None) -> dict[str, Any]:
 def _limits(data: dict[str, int] | None) -> shops.OfflineLimits | None:
     if data is None:
         return None
-    return shops.OfflineLimits(data["floor_limit"], data["max_count"], data["max_total"])
+    return shops.OfflineLimits(
+        data["floor_limit"],
+        data["max_count"],
+        data["max_total"],
+        data["exceptions_per_month"],
+        data["exception_credits_per_month"],
+    )
 
 
 @blp.route("/shops")

@@ -511,6 +511,7 @@ class _History:
             f"{self.rng.getrandbits(128):032x}", v.id, shop_id, terminal, v.person, amount,
             "already_redeemed", f"Voucher {v.ref}: already spent at another shop",
             _ts(now_us - 3600 * _US), _ts(now_us), entry_id, key, _sha(key + "|request"),
+            "paid", _ts(now_us),
         )  # fmt: skip
 
     # --- the days ---
@@ -742,7 +743,8 @@ _COLUMNS = {
     "exception": (
         "redemption_exception",
         "id, voucher_id, shop_id, terminal_id, person_id, amount, reason, detail, "
-        "offline_accepted_at, submitted_at, entry_id, idempotency_key, request_hash",
+        "offline_accepted_at, submitted_at, entry_id, idempotency_key, request_hash, "
+        "status, paid_at",
     ),
 }
 

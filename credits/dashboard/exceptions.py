@@ -3,8 +3,11 @@
 Three kinds of item, each read from its own table with a bounded, indexed query and merged
 by time:
 
-- ``double_spend``: a voucher a shop accepted offline that had already been spent or
-  cancelled (``redemption_exception``); the scheme paid the shop, the member is flagged;
+- ``double_spend``: an offline claim on a voucher that had already been spent or cancelled
+  (``redemption_exception``), whatever became of it — paid by the scheme (state ``open``
+  until an officer records how it was followed up), ``held`` for an officer's decision,
+  ``refused`` by the bounding rule (docs/redemption.md), ``declined`` by an officer; the
+  member is flagged;
 - ``reversal``: a redemption an officer reversed (``redemption.reversed_at``);
 - ``adjustment``: a manual adjustment, pending or decided (``adjustment``);
 - ``bank_mismatch``: a settlement payment missing at the bank, an unexpected payment, or one
@@ -20,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits.accounts.models import Person
 from credits.adjustments.models import T_ADJUSTMENT
 from credits.errors import ValidationFailed
-from credits.i18n import T
+from credits.i18n import T, translate
 from credits.ledger import Month
 from credits.redemption.models import Redemption, RedemptionException
 from credits.shops.models import Shop, Terminal
@@ -48,6 +52,33 @@ KINDS = {
 }
 #: The most items of each kind one page reads.
 MAX_ITEMS = 200
+#: An offline claim's status in words, first in its "why".
+_STATUS_WORDS = {
+    "paid": T("Paid to the shop by the scheme"),
+    "held": T("Held: above the till's monthly exception ceiling, waiting for a decision"),
+    "refused": T("Refused: the shop could have known, or the voucher already had an exception"),
+    "declined": T("Declined by an officer: nothing paid"),
+    "overpaid": T("Paid twice before the one-exception rule: recover it from the shop"),
+}
+#: What an officer's decision on a claim did, in the queue's "why" line.
+_STATUS_DONE = {"held": T("held"), "refused": T("refused"), "declined": T("declined")}
+
+
+class Joined(str):
+    """Sentences shown one after another ("Paid to the shop …; Voucher …; resolved by …"):
+    its ``str`` is English (the API, tests); on a page each part is in the reader's language
+    (the parts may be marked messages or plain text)."""
+
+    parts: tuple[Any, ...]
+
+    def __new__(cls, parts: tuple[Any, ...]) -> Joined:
+        kept = tuple(p for p in parts if p)
+        self = super().__new__(cls, "; ".join(str(p) for p in kept))
+        self.parts = kept
+        return self
+
+    def __html__(self) -> Markup:
+        return Markup("; ").join(escape(translate(p)) for p in self.parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +140,9 @@ def _double_spends(
             e.c.voucher_id,
             e.c.offline_accepted_at,
             T_TERMINAL.c.name,
+            e.c.status,
+            e.c.decided_by,
+            e.c.decision_reason,
         )
         .join(T_PERSON, T_PERSON.c.id == e.c.person_id)
         .join(T_SHOP, T_SHOP.c.id == e.c.shop_id)
@@ -121,16 +155,22 @@ def _double_spends(
         query = query.where(e.c.shop_id == shop_id)
     out = []
     for r in session.execute(query):
-        why = (
-            T(
-                "%(detail)s; resolved by %(who)s: %(resolution)s",
-                detail=r[3],
-                who=r[6],
-                resolution=r[7],
+        status = r[15]
+        why_parts: list[Any] = [_STATUS_WORDS.get(status, status), r[3]]
+        if r[16] is not None:
+            how = T("paid") if status == "paid" else _STATUS_DONE.get(status, status)
+            why_parts.append(
+                T("%(how)s by %(who)s: %(reason)s", how=how, who=r[16], reason=r[17])
+                if r[17]
+                else T("%(how)s by %(who)s", how=how, who=r[16])
             )
-            if r[5] is not None
-            else r[3]
-        )
+        if r[5] is not None:
+            why_parts.append(T("resolved by %(who)s: %(resolution)s", who=r[6], resolution=r[7]))
+            state = "resolved"
+        elif status in ("paid", "overpaid"):
+            state = "open"
+        else:
+            state = status
         out.append(
             QueueItem(
                 kind="double_spend",
@@ -144,9 +184,9 @@ def _double_spends(
                     id=str(r[2]),
                     when=r[13],
                 ),
-                why=why,
+                why=Joined(tuple(why_parts)),
                 amount=int(r[4]),
-                state="resolved" if r[5] is not None else "open",
+                state=state,
                 person_id=int(r[8]),
                 person_name=r[9],
                 shop_id=int(r[10]),

@@ -8,6 +8,10 @@ credits.reconcile).
    matches the ledger: a scan reported ``redeemed`` names a redemption of that voucher at
    that shop for that amount; one reported ``exception`` names such an offline exception.
    Scans still ``queued`` or ``refused`` moved nothing and are not compared.
+3. ``redemption_exceptions``: no voucher has more than one offline claim that pays or may pay
+   (``paid`` or ``held``; the database's unique partial index says the same), and every paid
+   claim has its entry: kind ``adjustment``, two postings, the claim's amount from the
+   scheme's adjustments account to the claiming shop's account.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def check_terminal_journals(session: Session) -> CheckResult:
             "LEFT JOIN redemption_exception x ON j.outcome = 'exception' "
             "     AND x.id = j.redemption_id AND x.voucher_id = j.voucher_id "
             "     AND x.shop_id = j.shop_id AND x.amount = j.amount "
+            "     AND x.status <> 'refused' "
             "WHERE j.outcome IN ('redeemed', 'exception') AND r.id IS NULL AND x.id IS NULL "
             "ORDER BY j.terminal_id, j.scan_id"
         )
@@ -114,4 +119,58 @@ def check_terminal_journals(session: Session) -> CheckResult:
     return result
 
 
-REDEMPTION_CHECKS = (check_redemption_entries, check_terminal_journals)
+def check_redemption_exceptions(session: Session) -> CheckResult:
+    """At most one paying claim per voucher; each paid claim has its balanced entry."""
+    result = CheckResult(
+        "redemption_exceptions",
+        "no voucher has more than one paying exception; every paid exception has its entry",
+    )
+    result.checked = int(
+        session.execute(text("SELECT count(*) FROM redemption_exception")).scalar_one()
+    )
+    rows = session.execute(
+        text(
+            "SELECT voucher_id, count(*) FROM redemption_exception "
+            "WHERE status IN ('paid', 'held') GROUP BY voucher_id HAVING count(*) > 1 "
+            "ORDER BY voucher_id"
+        )
+    )
+    for voucher_id, n in rows:
+        result.add(f"voucher {voucher_id} has {n} offline claims that pay or may pay")
+    rows = session.execute(
+        text(
+            "SELECT x.id, x.amount, e.kind, "
+            "  (SELECT count(*) FROM posting p WHERE p.entry_id = x.entry_id), "
+            "  (SELECT coalesce(sum(p.amount), 0) FROM posting p "
+            "    WHERE p.entry_id = x.entry_id AND p.account_id = s.ledger_account_id), "
+            "  (SELECT coalesce(sum(p.amount), 0) FROM posting p JOIN account a "
+            "     ON a.id = p.account_id AND a.code = 'scheme:adjustments' "
+            "    WHERE p.entry_id = x.entry_id) "
+            "FROM redemption_exception x JOIN shop s ON s.id = x.shop_id "
+            "LEFT JOIN journal_entry e ON e.id = x.entry_id "
+            "WHERE x.status IN ('paid', 'overpaid') OR x.entry_id IS NOT NULL "
+            "ORDER BY x.id"
+        )
+    )
+    for claim_id, amount, kind, postings, to_shop, from_adjustments in rows:
+        if (
+            kind != "adjustment"
+            or postings != 2
+            or (to_shop, from_adjustments)
+            != (
+                amount,
+                -amount,
+            )
+        ):
+            result.add(
+                f"claim {claim_id} pays {amount}: its entry is {kind or 'missing'} with "
+                f"{postings} postings, {to_shop} to the shop, {from_adjustments} from adjustments"
+            )
+    return result
+
+
+REDEMPTION_CHECKS = (
+    check_redemption_entries,
+    check_terminal_journals,
+    check_redemption_exceptions,
+)

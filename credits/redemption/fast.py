@@ -1,8 +1,10 @@
 """The redemption entry point: one statement on PostgreSQL for the common case, the full use
 case (credits.redemption.service.redeem) otherwise.
 
-The one-statement path (``redeem_voucher``, migration 0012) handles an online redemption of a
-code that verifies: token re-check, replay, claim, entry, redemption row. Everything else —
+The one-statement path (``redeem_voucher``, migrations 0012 and 0018) handles an online
+redemption of a code that verifies: token re-check, replay, claim, entry, redemption row; a
+refusal of a closed voucher is recorded in ``redemption_refusal`` in the same statement.
+Everything else —
 offline submissions (which may become exceptions), codes that do not verify, amounts above
 the face value, and SQLite — goes through the use case, which checks a replay *before*
 anything else, so a retry always gets its first answer. Both paths are run by the same tests.
@@ -53,17 +55,22 @@ _OUTSTANDING: dict[str, int] = {}
 def redeem_now(
     services: Services, who: Principal, request: RedeemRequest, *, token_hash: str
 ) -> RedeemResult:
-    """Redeem for a terminal principal, in its own transaction."""
+    """Redeem for a terminal principal, in its own transaction. Raises a refusal (after
+    committing what it recorded: a refused claim, an online refusal of a closed voucher)."""
     keyring = runtime(services.settings).keyring
     db = services.db
     if db.dialect == "postgresql" and request.offline_accepted_at is None:
         fast = _one_statement(services, who, request, token_hash, keyring)
         if fast is not None:
             return fast
-    # Keyed (the terminal's idempotency key): a second run replays the first answer.
-    return db.run(
+    # Keyed (the terminal's idempotency key): a second run replays the first answer — a
+    # recorded claim's refusal included.
+    result = db.run(
         lambda s: redeem(s, terminal_info(s, who), request, keyring=keyring), idempotent=True
     )
+    if result.refusal is not None:
+        raise result.refusal
+    return result
 
 
 def _one_statement(

@@ -164,9 +164,10 @@ def _voucher_account(session: Session, voucher_id: str) -> int:
 
 
 def list_exceptions(
-    session: Session, *, open_only: bool = True, limit: int = 100
+    session: Session, *, open_only: bool = True, status: str | None = None, limit: int = 100
 ) -> list[RedemptionException]:
-    """Offline double spends for officers, newest first."""
+    """Offline claims on closed vouchers for officers (paid, held, refused, declined), newest
+    first; ``open_only``: not yet resolved."""
     query = (
         select(RedemptionException)
         .order_by(
@@ -176,6 +177,8 @@ def list_exceptions(
     )
     if open_only:
         query = query.where(RedemptionException.resolved_at.is_(None))  # type: ignore[union-attr]
+    if status is not None:
+        query = query.where(RedemptionException.status == status)  # type: ignore[arg-type]
     return list(session.execute(query).scalars())
 
 

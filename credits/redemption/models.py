@@ -1,10 +1,12 @@
-"""Tables of redemptions, offline exceptions and the terminals' own journals."""
+"""Tables of redemptions, offline claims (exceptions), online refusals and the terminals' own
+journals."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from credits.db import UTCDateTime
@@ -63,11 +65,57 @@ class Redemption(SQLModel, table=True):
     )
 
 
-class RedemptionException(SQLModel, table=True):
-    """A voucher a shop accepted offline that turned out to be spent or cancelled already.
+class ClaimStatus(StrEnum):
+    """What became of an offline claim on a voucher that was no longer open
+    (docs/redemption.md, "The bounding rule")."""
 
-    The shop is paid what it accepted (within its offline limits) from the scheme's
-    adjustments account; the member is flagged for officers to follow up.
+    #: The scheme paid the shop (adjustments -> shop), automatically or by an officer.
+    PAID = "paid"
+    #: Above the terminal's monthly exception ceiling: recorded, nothing paid, an officer
+    #: decides (pay or decline).
+    HELD = "held"
+    #: Refused (409): the shop could have known, or the voucher already has an exception.
+    REFUSED = "refused"
+    #: A held claim an officer declined, with a reason.
+    DECLINED = "declined"
+    #: Paid before migration 0018 for a voucher that already had a paid exception (the
+    #: defect of issue 12): kept as it was posted, for officers to recover from the shop.
+    OVERPAID = "overpaid"
+
+
+#: Claim statuses that pay, or may yet pay: at most one per voucher (unique partial index).
+PAYING_STATUSES = (ClaimStatus.PAID.value, ClaimStatus.HELD.value)
+_PAYING_SQL = "status IN ('paid', 'held')"
+
+
+class ClaimRule(StrEnum):
+    """Which part of the bounding rule refused (or held) an offline claim."""
+
+    #: This shop (any of its terminals) redeemed the voucher itself.
+    SAME_SHOP = "same_shop"
+    #: The voucher already has an exception that pays or may pay.
+    ALREADY_CLAIMED = "already_claimed"
+    #: The terminal's last spent-list fetch came after the voucher was closed.
+    ON_SPENT_LIST = "on_spent_list"
+    #: The terminal had no spent list fresh enough (24 h) when it accepted the voucher.
+    NO_FRESH_LIST = "no_fresh_list"
+    #: The ledger had told this shop, online, that the voucher was closed.
+    TOLD_ONLINE = "told_online"
+    #: Above the terminal's monthly exception ceiling (held, not refused).
+    MONTHLY_CEILING = "monthly_ceiling"
+
+
+class RedemptionException(SQLModel, table=True):
+    """An offline claim on a voucher that was no longer open when the claim arrived: a shop
+    accepted it while offline, and meanwhile it had been redeemed elsewhere or cancelled.
+
+    Every such claim is recorded, whatever became of it (``status``): ``paid`` (the scheme
+    paid the shop what it accepted, within its floor limit, from the adjustments account —
+    an *exception*), ``held`` for an officer, ``refused`` (409; ``rule`` says why),
+    ``declined`` by an officer. At most one claim per voucher pays or may pay (``paid`` or
+    ``held``): the unique partial index ``uq_redemption_exception_voucher_id_paying`` enforces
+    it in the database. A claim keeps its terminal's idempotency key: the same key and body
+    replay its first answer. The member is named for officers to follow up.
     """
 
     __tablename__ = "redemption_exception"
@@ -80,16 +128,27 @@ class RedemptionException(SQLModel, table=True):
     terminal_id: int = Field(sa_column=Column(BigId, ForeignKey("terminal.id"), nullable=False))
     #: The member who held the voucher (flagged).
     person_id: int = Field(sa_column=Column(BigId, ForeignKey("person.id"), nullable=False))
+    #: Credits the shop accepted (paid, if the claim is paid).
     amount: int = Field(sa_column=Column(Integer, nullable=False))
-    #: ``already_redeemed`` or ``voucher_cancelled``.
+    #: What had happened to the voucher: ``already_redeemed`` or ``voucher_cancelled``.
     reason: str = Field(sa_column=Column(String(30), nullable=False))
     detail: str = Field(sa_column=Column(String(500), nullable=False))
+    #: A :class:`ClaimStatus`.
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    #: A :class:`ClaimRule`: why it was refused or held (None when paid at once).
+    rule: str | None = Field(default=None, sa_column=Column(String(30)))
     offline_accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     submitted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    #: The entry paying the shop: adjustments −amount, shop +amount.
-    entry_id: int = Field(
-        sa_column=Column(BigId, ForeignKey("journal_entry.id"), nullable=False, unique=True)
+    #: The entry paying the shop (adjustments −amount, shop +amount) and when it was posted;
+    #: both None until the claim is paid.
+    entry_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("journal_entry.id"), unique=True)
     )
+    paid_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: An officer's decision on a held claim (pay or decline), with who, when and why.
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    decided_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    decision_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     idempotency_key: str = Field(sa_column=Column(String(300), nullable=False, unique=True))
     request_hash: str = Field(sa_column=Column(String(64), nullable=False))
     #: Officers' follow-up: open until resolved, with who, when and how.
@@ -100,9 +159,58 @@ class RedemptionException(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount >= 1", name="amount_positive"),
         CheckConstraint("reason IN ('already_redeemed', 'voucher_cancelled')", name="reason_known"),
+        CheckConstraint(
+            "status IN ('paid', 'held', 'refused', 'declined', 'overpaid')", name="status_known"
+        ),
+        CheckConstraint(
+            "(status IN ('paid', 'overpaid')) = (entry_id IS NOT NULL)", name="paid_has_entry"
+        ),
+        CheckConstraint("(entry_id IS NULL) = (paid_at IS NULL)", name="paid_at_with_entry"),
+        CheckConstraint("status <> 'refused' OR rule IS NOT NULL", name="refusal_has_rule"),
+        CheckConstraint(
+            "(status = 'declined') <= (decided_at IS NOT NULL)", name="declined_is_decided"
+        ),
         Index("ix_redemption_exception_person_id", "person_id"),
         # The officers' exceptions queue lists the latest first (migration 0014).
         Index("ix_redemption_exception_submitted_at", "submitted_at"),
+        # At most one claim per voucher pays or may pay (migration 0018).
+        Index(
+            "uq_redemption_exception_voucher_id_paying",
+            "voucher_id",
+            unique=True,
+            sqlite_where=text(_PAYING_SQL),
+            postgresql_where=text(_PAYING_SQL),
+        ),
+        # A terminal's exceptions paid this month (its monthly ceiling; migration 0018).
+        Index("ix_redemption_exception_terminal_id_paid_at", "terminal_id", "paid_at"),
+    )
+
+
+class RedemptionRefusal(SQLModel, table=True):
+    """The ledger told a shop, online, that a voucher was closed (redeemed elsewhere,
+    cancelled, or expired and returned): the first such refusal per shop and voucher.
+
+    Written by both redemption paths (the use case and ``redeem_voucher`` on PostgreSQL) in
+    the transaction that answers the refusal. An offline claim of that voucher from that
+    shop afterwards is refused: the shop had been told (docs/redemption.md, rule 4).
+    """
+
+    __tablename__ = "redemption_refusal"
+
+    voucher_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("voucher.id"), primary_key=True)
+    )
+    shop_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("shop.id"), primary_key=True, autoincrement=False)
+    )
+    terminal_id: int = Field(sa_column=Column(BigId, ForeignKey("terminal.id"), nullable=False))
+    code: str = Field(sa_column=Column(String(30), nullable=False))
+    refused_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint(
+            "code IN ('already_redeemed', 'voucher_cancelled', 'expired')", name="code_known"
+        ),
     )
 
 

@@ -12,18 +12,24 @@ Invariants (each tested; the first two also checked by `credits verify`):
    amount taken to the shop, the change (face − amount) back to the member, in one balanced
    entry, in the same transaction as the claim and the redemption row.
 3. A terminal's retry with the same idempotency key and body gets the first answer and moves
-   nothing; with another body it gets ``idempotency_conflict``. A refused request is not
-   remembered (sending it again is evaluated afresh).
-4. An offline acceptance whose voucher was meanwhile spent or cancelled is not refused: the
-   shop is paid what it accepted (within its floor limit) from the scheme's adjustments
-   account, and an exception names the member for officers.
+   nothing; with another body it gets ``idempotency_conflict``. A refused online request is
+   not remembered (sending it again is evaluated afresh); an offline claim is (invariant 4).
+4. An offline acceptance whose voucher was meanwhile spent or cancelled is a *claim*, judged
+   by the bounding rule (credits.redemption.claims; docs/redemption.md): the scheme pays the
+   shop (an exception: adjustments −amount, shop +amount, within the floor limit) only when
+   the shop followed the offline rules and could not have known; at most one claim per
+   voucher pays; above the terminal's monthly ceiling a claim is held for an officer.
+   Every claim is recorded, paid, held or refused, and keeps its key.
 5. Redemptions are dated when the ledger records them (an offline acceptance keeps its own
    time on the row), so a closed month never leaves a shop unpaid.
+6. An online refusal of a closed voucher is recorded (``redemption_refusal``): the ledger
+   told that shop the voucher was spent, so its offline claim of it afterwards is refused.
 
 The full use case runs in Python on any database (:func:`redeem`). On PostgreSQL the common
-case — an online redemption — runs as one statement (``redeem_voucher``, migration 0009):
-one round trip instead of eight, which is what lets a 2-core server take a thousand
-redemptions a second (docs/benchmarks.md). Both are exercised by the whole test suite.
+case — an online redemption — runs as one statement (``redeem_voucher``, migrations 0012
+and 0018): one round trip instead of eight, which is what lets a 2-core server take a
+thousand redemptions a second (docs/benchmarks.md). Both are exercised by the whole test
+suite.
 """
 
 from __future__ import annotations
@@ -38,17 +44,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credits import audit, ledger
+from credits import ledger
 from credits.accounts.models import ApiToken
 from credits.accounts.service import Principal
 from credits.db import RetryTransaction, unique_violation, utcnow
-from credits.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from credits.errors import CreditsError, Forbidden, Unauthorized, ValidationFailed
 from credits.ledger.chain import epoch_us
 from credits.redemption.errors import AmountExceedsVoucher, OfflineLimitExceeded
 from credits.redemption.models import Redemption, RedemptionException
 from credits.shops.models import Shop, Terminal
 from credits.vouchers.code import VoucherClaims, reference
-from credits.vouchers.errors import AlreadyRedeemed, VoucherCancelled
+from credits.vouchers.errors import AlreadyRedeemed, VoucherCancelled, VoucherNotOpen
 from credits.vouchers.keys import KeyRing
 from credits.vouchers.models import Voucher, VoucherState
 from credits.vouchers.service import (
@@ -59,7 +65,8 @@ from credits.vouchers.service import (
     verify_voucher_code,
 )
 
-#: How far ahead of the ledger's clock a terminal's offline_accepted_at may be.
+#: The clock allowance (eps): how far a terminal's offline_accepted_at may lie ahead of the
+#: ledger's clock, or before the voucher's issue time.
 MAX_OFFLINE_CLOCK_SKEW = timedelta(minutes=5)
 #: How long after acceptance a terminal may still submit an offline redemption.
 MAX_OFFLINE_AGE = timedelta(days=30)
@@ -158,8 +165,9 @@ def redemption_body(row: Redemption) -> dict[str, Any]:
     }
 
 
-def exception_body(row: RedemptionException) -> dict[str, Any]:
-    """The 201 body of an offline acceptance that became an exception."""
+def exception_body(row: RedemptionException, *, held: bool = False) -> dict[str, Any]:
+    """The body of an offline claim that was paid (201, status ``exception``) or held for an
+    officer (202, status ``held``)."""
     return {
         "id": row.id,
         "voucher_id": row.voucher_id,
@@ -167,7 +175,7 @@ def exception_body(row: RedemptionException) -> dict[str, Any]:
         "change": 0,
         "shop_id": row.shop_id,
         "redeemed_at": _iso(row.submitted_at),
-        "status": "exception",
+        "status": "held" if held else "exception",
         "offline": True,
         "terminal_id": row.terminal_id,
         "exception": {"id": row.id, "reason": row.reason, "detail": row.detail},
@@ -176,16 +184,31 @@ def exception_body(row: RedemptionException) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class RedeemResult:
-    body: dict[str, Any]
+    """A redemption's answer: ``body`` with HTTP ``status`` (201, or 202 for a held claim),
+    or ``refusal``, an error the caller raises *after* committing — the transaction recorded
+    something the refusal must not roll back (a refused claim, an online refusal)."""
+
+    body: dict[str, Any] | None = None
     replayed: bool = False
+    status: int = 201
+    refusal: CreditsError | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The body, or raise the refusal."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.body is not None
+        return self.body
 
 
 def find_replay(session: Session, key: str, request_hash: str) -> RedeemResult | None:
     """The first answer to this terminal's key, or None; a different request with the same
-    key is an :class:`~credits.errors.IdempotencyConflict`."""
+    key is an :class:`~credits.errors.IdempotencyConflict`. A recorded claim replays what it
+    first answered: 201 paid, 202 held (even once an officer decided), or its 409."""
     from credits.errors import IdempotencyConflict
+    from credits.redemption.claims import first_answer
 
-    for model, render in ((Redemption, redemption_body), (RedemptionException, exception_body)):
+    for model in (Redemption, RedemptionException):
         row = session.execute(
             select(model).where(model.idempotency_key == key)  # type: ignore[attr-defined]
         ).scalar_one_or_none()
@@ -194,7 +217,9 @@ def find_replay(session: Session, key: str, request_hash: str) -> RedeemResult |
                 raise IdempotencyConflict(
                     "this idempotency key was already used for a different redemption"
                 )
-            return RedeemResult(render(row), replayed=True)  # type: ignore[operator]
+            if isinstance(row, Redemption):
+                return RedeemResult(redemption_body(row), replayed=True)
+            return first_answer(session, row, replayed=True)
     return None
 
 
@@ -233,6 +258,19 @@ def judge_time(request: RedeemRequest, now: datetime) -> datetime:
     return accepted
 
 
+def check_after_issue(session: Session, voucher_id: str, accepted: datetime) -> None:
+    """An offline acceptance cannot predate the voucher (less the clock allowance): 422
+    ``validation_error`` on ``offline_accepted_at``, before anything moves."""
+    issued = session.execute(
+        select(Voucher.issued_at).where(Voucher.id == voucher_id)  # type: ignore[call-overload]
+    ).scalar_one_or_none()
+    if issued is not None and accepted < issued - MAX_OFFLINE_CLOCK_SKEW:
+        raise ValidationFailed(
+            "offline_accepted_at is before the voucher was issued: check the terminal's clock",
+            errors={"offline_accepted_at": ["Before the voucher was issued."]},
+        )
+
+
 def already_redeemed(session: Session, voucher_id: str) -> AlreadyRedeemed:
     """The refusal for a spent voucher, saying where and when (contract: shop_id,
     redeemed_at; extension: shop_name)."""
@@ -262,9 +300,13 @@ def redeem(
 ) -> RedeemResult:
     """Redeem a voucher at ``terminal`` (the whole use case, in the caller's transaction).
 
-    Returns the 201 body (or the first answer to the same key). Refusals raise the contract's
-    errors; an offline acceptance of a spent or cancelled voucher becomes an exception
-    (status ``exception``) instead of a refusal.
+    Returns the answer (or the first answer to the same key). Refusals that change nothing
+    raise the contract's errors. Two kinds of refusal are recorded, so they come back as
+    ``RedeemResult.refusal`` for the caller to raise after committing: an online request for
+    a closed voucher (the shop has now been told), and an offline claim the bounding rule
+    refuses. An offline acceptance of a spent or cancelled voucher is judged by
+    :func:`credits.redemption.claims.judge`: paid (201, status ``exception``), held (202,
+    status ``held``) or refused (409).
     """
     now = now or utcnow()
     client_key = check_client_key(request.client_key)
@@ -277,6 +319,8 @@ def redeem(
     claims = verify_voucher_code(keyring, request.code, now=valid_at)
     amount = check_request(claims, request, terminal)
     voucher_id = claims.voucher_id_hex
+    if request.offline_accepted_at is not None:
+        check_after_issue(session, voucher_id, request.offline_accepted_at)
     try:
         voucher = claim_open_voucher(
             session,
@@ -286,18 +330,35 @@ def redeem(
             now=now,
             valid_at=valid_at,
         )
-    except (AlreadyRedeemed, VoucherCancelled) as refusal:
+    except (AlreadyRedeemed, VoucherCancelled, VoucherNotOpen) as refusal:
         # The same key may have just won on another connection: answer as it did.
         replay = find_replay(session, key, request_hash)
         if replay is not None:
             return replay
+        # Imported here: the bounding rule builds on this module's answers.
+        from credits.redemption import claims as offline_claims
+
         if request.offline_accepted_at is not None:
-            return _record_exception(
-                session, terminal, request, claims, amount, key, request_hash, refusal, now
+            if isinstance(refusal, VoucherNotOpen):
+                raise  # expired and returned to the member: no claim on it
+            return offline_claims.judge(
+                session,
+                terminal,
+                offline_claims.Claim(
+                    voucher_id=voucher_id,
+                    amount=amount,
+                    accepted_at=request.offline_accepted_at,
+                    key=key,
+                    request_hash=request_hash,
+                ),
+                now=now,
             )
+        told: CreditsError = refusal
         if isinstance(refusal, AlreadyRedeemed):
-            raise already_redeemed(session, voucher_id) from None
-        raise
+            told = already_redeemed(session, voucher_id)
+        # The ledger tells this shop the voucher is closed: remember it (rule 4).
+        offline_claims.record_online_refusal(session, terminal, voucher_id, told.code, now=now)
+        return RedeemResult(refusal=told)
     change = voucher.face_value - amount
     legs = [
         ledger.Leg(_vouchers_outstanding(session), -voucher.face_value),
@@ -332,7 +393,7 @@ def redeem(
         request_hash=request_hash,
         actor=terminal.actor,
     )
-    _insert(session, row)
+    insert_row(session, row)
     return RedeemResult(redemption_body(row))
 
 
@@ -347,81 +408,18 @@ def _vouchers_outstanding(session: Session) -> int:
     return ledger.scheme_account(session, ledger.VOUCHERS_OUTSTANDING).id
 
 
-def _insert(session: Session, row: Redemption | RedemptionException) -> None:
+def insert_row(session: Session, row: Redemption | RedemptionException) -> None:
+    """Insert a redemption or a claim; a concurrent twin (same key, or a second claim that
+    pays on one voucher) makes the whole use case run again, and the retry answers as the
+    winner did."""
     session.add(row)
     try:
         session.flush()
     except Exception as exc:
         if unique_violation(exc, "idempotency_key"):
             raise RetryTransaction("same key, concurrent request: the retry replays") from exc
+        if unique_violation(exc, "redemption_exception.voucher_id") or unique_violation(
+            exc, "uq_redemption_exception_voucher_id_paying"
+        ):
+            raise RetryTransaction("a concurrent claim on this voucher: the retry judges") from exc
         raise
-
-
-def _record_exception(
-    session: Session,
-    terminal: TerminalInfo,
-    request: RedeemRequest,
-    claims: VoucherClaims,
-    amount: int,
-    key: str,
-    request_hash: str,
-    refusal: Exception,
-    now: datetime,
-) -> RedeemResult:
-    """Pay the shop for an offline acceptance of a voucher that was no longer open."""
-    assert request.offline_accepted_at is not None
-    voucher_id = claims.voucher_id_hex
-    voucher = session.get(Voucher, voucher_id)
-    if voucher is None:
-        raise NotFound("there is no such voucher")
-    if isinstance(refusal, AlreadyRedeemed):
-        reason = "already_redeemed"
-        spent = already_redeemed(session, voucher_id).extra
-        where = spent.get("shop_name", "another shop")
-        detail = f"already spent at {where} on {spent.get('redeemed_at', 'an earlier date')}"
-    else:
-        reason = "voucher_cancelled"
-        detail = "the member cancelled it before the terminal came back online"
-    ref = reference(bytes.fromhex(voucher_id))
-    entry = ledger.post_entry(
-        session,
-        ledger.EntryRequest(
-            kind=ledger.EntryKind.ADJUSTMENT,
-            legs=(
-                ledger.Leg(ledger.scheme_account(session, ledger.ADJUSTMENTS).id, -amount),
-                ledger.Leg(terminal.shop_account_id, amount),
-            ),
-            memo=f"Voucher {ref} accepted offline at shop {terminal.shop_id} but {reason}: "
-            "the scheme pays the shop",
-            actor=terminal.actor,
-            idempotency_key=f"redemption-exception:{key}",
-        ),
-        now=now,
-    )
-    row = RedemptionException(
-        id=secrets.token_hex(16),
-        voucher_id=voucher_id,
-        shop_id=terminal.shop_id,
-        terminal_id=terminal.id,
-        person_id=voucher.person_id,
-        amount=amount,
-        reason=reason,
-        detail=f"Voucher {ref}: {detail}",
-        offline_accepted_at=request.offline_accepted_at,
-        submitted_at=now,
-        entry_id=entry.id,
-        idempotency_key=key,
-        request_hash=request_hash,
-    )
-    _insert(session, row)
-    audit.record(
-        session,
-        audit.Actor.system(f"terminal:{terminal.id}"),
-        "redemption.exception",
-        f"voucher:{voucher_id}",
-        shop_id=terminal.shop_id,
-        person_id=voucher.person_id,
-        amount=amount,
-        reason=reason,
-    )
-    return RedeemResult(exception_body(row))

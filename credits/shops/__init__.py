@@ -4,12 +4,16 @@ A shop has a ledger account (``shop:<id>``) that is credited with what it takes 
 A terminal belongs to one shop; it authenticates with an API token (role ``terminal``, stored
 as SHA-256, shown once, revocable) and has offline limits set by the council: the largest
 single redemption it may accept while the ledger is unreachable (``floor_limit``) and how many,
-and how many credits in all, it may hold unsynced. Deactivating a shop or a terminal stops its
+and how many credits in all, it may hold unsynced; and a monthly exception ceiling (how many
+of its offline claims on vouchers spent elsewhere the scheme pays without an officer).
+Deactivating a shop or a terminal stops its
 tokens at once.
 """
 
 from credits.shops.models import Shop, Terminal
 from credits.shops.service import (
+    DEFAULT_EXCEPTION_CREDITS_PER_MONTH,
+    DEFAULT_EXCEPTIONS_PER_MONTH,
     OfflineLimits,
     add_terminal,
     create_shop,
@@ -26,6 +30,8 @@ from credits.shops.service import (
 )
 
 __all__ = [
+    "DEFAULT_EXCEPTIONS_PER_MONTH",
+    "DEFAULT_EXCEPTION_CREDITS_PER_MONTH",
     "OfflineLimits",
     "Shop",
     "Terminal",

@@ -24,6 +24,10 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 DEFAULT_FLOOR_LIMIT = 20
 DEFAULT_MAX_OFFLINE_COUNT = 10
 DEFAULT_MAX_OFFLINE_TOTAL = 100
+#: ... and its monthly exception ceiling (docs/redemption.md, rule 5): the offline claims of
+#: vouchers spent elsewhere the scheme pays without an officer, per London month.
+DEFAULT_EXCEPTIONS_PER_MONTH = 3
+DEFAULT_EXCEPTION_CREDITS_PER_MONTH = 60
 
 
 class ShopExists(Conflict):
@@ -38,11 +42,15 @@ class TerminalExists(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class OfflineLimits:
-    """What a terminal may accept while it cannot reach the ledger."""
+    """What a terminal may accept while it cannot reach the ledger, and how many of its
+    offline claims on vouchers spent elsewhere the scheme pays each month without an officer
+    (``None``: the default for a new terminal, unchanged for an existing one)."""
 
     floor_limit: int = DEFAULT_FLOOR_LIMIT
     max_count: int = DEFAULT_MAX_OFFLINE_COUNT
     max_total: int = DEFAULT_MAX_OFFLINE_TOTAL
+    exceptions_per_month: int | None = None
+    exception_credits_per_month: int | None = None
 
     def validate(self) -> None:
         """Refuse limits that are not whole numbers in range."""
@@ -51,7 +59,11 @@ class OfflineLimits:
             ("floor_limit", self.floor_limit, 1_000_000),
             ("max_count", self.max_count, 10_000),
             ("max_total", self.max_total, 100_000_000),
+            ("exceptions_per_month", self.exceptions_per_month, 10_000),
+            ("exception_credits_per_month", self.exception_credits_per_month, 100_000_000),
         ):
+            if value is None and field.startswith("exception"):
+                continue
             if type(value) is not int or not 0 <= value <= top:
                 problems[field] = [T("Must be a whole number from 0 to %(top)s.", top=str(top))]
         if not problems and self.floor_limit > self.max_total:
@@ -186,6 +198,16 @@ def add_terminal(
         floor_limit=limits.floor_limit,
         max_offline_count=limits.max_count,
         max_offline_total=limits.max_total,
+        exceptions_per_month=(
+            DEFAULT_EXCEPTIONS_PER_MONTH
+            if limits.exceptions_per_month is None
+            else limits.exceptions_per_month
+        ),
+        exception_credits_per_month=(
+            DEFAULT_EXCEPTION_CREDITS_PER_MONTH
+            if limits.exception_credits_per_month is None
+            else limits.exception_credits_per_month
+        ),
         created_at=utcnow(),
         created_by=by.actor,
     )
@@ -208,6 +230,8 @@ def add_terminal(
         floor_limit=limits.floor_limit,
         max_count=limits.max_count,
         max_total=limits.max_total,
+        exceptions_per_month=terminal.exceptions_per_month,
+        exception_credits_per_month=terminal.exception_credits_per_month,
     )
     return terminal, _issue_terminal_token(session, terminal, by.actor)
 
@@ -279,6 +303,10 @@ def update_terminal(
         terminal.floor_limit = limits.floor_limit
         terminal.max_offline_count = limits.max_count
         terminal.max_offline_total = limits.max_total
+        if limits.exceptions_per_month is not None:
+            terminal.exceptions_per_month = limits.exceptions_per_month
+        if limits.exception_credits_per_month is not None:
+            terminal.exception_credits_per_month = limits.exception_credits_per_month
     if active is not None:
         terminal.active = active
     session.add(terminal)
@@ -293,6 +321,8 @@ def update_terminal(
         floor_limit=limits.floor_limit if limits else None,
         max_count=limits.max_count if limits else None,
         max_total=limits.max_total if limits else None,
+        exceptions_per_month=limits.exceptions_per_month if limits else None,
+        exception_credits_per_month=limits.exception_credits_per_month if limits else None,
     )
     return terminal
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from credits.db import UTCDateTime
@@ -88,6 +88,15 @@ class Voucher(SQLModel, table=True):
         Index("ix_voucher_state_expires_at", "state", "expires_at"),
         Index("ix_voucher_kid_expires_at", "kid", "expires_at"),
         Index("ix_voucher_reference", "reference"),
+        # The terminals' spent list, incrementally: vouchers closed since a time, in
+        # (closed_at, id) order (migration 0018; docs/api-terminal.md).
+        Index(
+            "ix_voucher_spent_closed_at",
+            "closed_at",
+            "id",
+            sqlite_where=text("state IN ('redeemed', 'cancelled')"),
+            postgresql_where=text("state IN ('redeemed', 'cancelled')"),
+        ),
     )
 
 

@@ -5,6 +5,8 @@
     /officer/redemptions/<id>/reverse           POST: credits.redemption.manage.reverse_redemption
     /officer/vouchers/<id>                      one voucher: its member, redemption, exceptions
     /officer/redemption-exceptions/<id>/resolve POST: record how a double spend was dealt with
+    /officer/redemption-exceptions/<id>/pay     POST: pay a held claim (credits.redemption.claims)
+    /officer/redemption-exceptions/<id>/decline POST: decline a held claim, with a reason
 
 Reversing and resolving are the redemption capability's use cases (audited there); every
 form carries the CSRF token, and a refusal is shown on the page and changes nothing.
@@ -23,7 +25,7 @@ from credits.api.context import services
 from credits.errors import CreditsError, NotFound, ValidationFailed
 from credits.i18n import T
 from credits.ledger import Month
-from credits.redemption import manage
+from credits.redemption import claims, manage
 from credits.redemption.models import Redemption, RedemptionException
 from credits.shops.models import Shop, Terminal
 from credits.vouchers.code import reference
@@ -36,6 +38,14 @@ bp = Blueprint("officer_exceptions", __name__, url_prefix="/officer")
 
 OFFICERS = (Role.OFFICER, Role.ADMIN)
 _HEX32 = frozenset("0123456789abcdef")
+#: An offline claim's status, as its tag says it.
+STATUS_WORDS = {
+    "paid": T("Paid by the scheme"),
+    "held": T("Held for a decision"),
+    "refused": T("Refused"),
+    "declined": T("Declined"),
+    "overpaid": T("Paid twice (before the rule)"),
+}
 
 
 def _who() -> Any:
@@ -190,6 +200,7 @@ def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
             "spent": spent,
             "doubles": doubles,
             "shop_names": shop_names,
+            "status_words": STATUS_WORDS,
         }
 
     return render_template("officer/voucher.html", **services().db.run(read), **extra), status
@@ -218,3 +229,43 @@ def resolve(exception_id: str) -> Any:
         )
     flash(gettext("Recorded how the double spend was resolved."), "success")
     return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))
+
+
+def _decide(exception_id: str, verb: str) -> Any:
+    exception_id = _hex_id(exception_id)
+    who = _who()
+    reason = request.form.get("reason", "")[:600]
+    voucher_id = services().db.run(
+        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
+    )
+    if voucher_id is None:
+        abort(404)
+    try:
+        if verb == "pay":
+            services().db.run(lambda s: claims.pay_held(s, who, exception_id, reason=reason))
+        else:
+            services().db.run(lambda s: claims.decline_held(s, who, exception_id, reason=reason))
+    except CreditsError as exc:
+        info = form_error(exc)
+        return voucher(voucher_id, info.pop("status"), deciding=exception_id, reason=reason, **info)
+    flash(
+        "Paid: the scheme paid the shop what it accepted."
+        if verb == "pay"
+        else "Declined: nothing was paid.",
+        "success",
+    )
+    return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))
+
+
+@bp.route("/redemption-exceptions/<exception_id>/pay", methods=["POST"])
+@page_requires(*OFFICERS)
+def pay(exception_id: str) -> Any:
+    """Pay a held offline claim: one balanced entry, in the open month (audited)."""
+    return _decide(exception_id, "pay")
+
+
+@bp.route("/redemption-exceptions/<exception_id>/decline", methods=["POST"])
+@page_requires(*OFFICERS)
+def decline(exception_id: str) -> Any:
+    """Decline a held offline claim, with a reason: nothing is paid (audited)."""
+    return _decide(exception_id, "decline")

@@ -33,11 +33,20 @@ def _int_field(name: str, errors: dict[str, list[str]]) -> int:
     return int(raw)
 
 
+def _optional_int_field(name: str, errors: dict[str, list[str]]) -> int | None:
+    """A whole number, or None when the form has no such field (kept as it is)."""
+    if name not in request.form:
+        return None
+    return _int_field(name, errors)
+
+
 def _limits_from_form(errors: dict[str, list[str]]) -> shops.OfflineLimits:
     return shops.OfflineLimits(
         floor_limit=_int_field("floor_limit", errors),
         max_count=_int_field("max_count", errors),
         max_total=_int_field("max_total", errors),
+        exceptions_per_month=_optional_int_field("exceptions_per_month", errors),
+        exception_credits_per_month=_optional_int_field("exception_credits_per_month", errors),
     )
 
 
@@ -91,7 +100,14 @@ def _render_shop(shop_id: int, **extra: Any) -> str:
     extra.setdefault("form", {})
     extra.setdefault("errors", {})
     return render_template(
-        "officer/shop.html", shop=shop, terminals=terminals, defaults=shops.OfflineLimits(), **extra
+        "officer/shop.html",
+        shop=shop,
+        terminals=terminals,
+        defaults=shops.OfflineLimits(
+            exceptions_per_month=shops.DEFAULT_EXCEPTIONS_PER_MONTH,
+            exception_credits_per_month=shops.DEFAULT_EXCEPTION_CREDITS_PER_MONTH,
+        ),
+        **extra,
     )
 
 
@@ -151,7 +167,15 @@ def add_terminal(shop_id: int) -> Any:
         )
     except CreditsError as exc:
         form = {
-            k: request.form.get(k, "") for k in ("name", "floor_limit", "max_count", "max_total")
+            k: request.form.get(k, "")
+            for k in (
+                "name",
+                "floor_limit",
+                "max_count",
+                "max_total",
+                "exceptions_per_month",
+                "exception_credits_per_month",
+            )
         }
         return _render_shop(
             shop_id, error=exc.detail, errors=exc.extra.get("errors", {}), form=form

@@ -210,6 +210,53 @@ def test_offline_then_sync_and_the_same_voucher_at_two_shops(
         till_b.close()
 
 
+def test_the_spent_list_end_to_end(live_server, db, make_person, tmp_path, cli_env):
+    """Till B keeps the ledger's spent list: a voucher spent at shop A is refused at B while
+    B is offline; one spent after B's last fetch is accepted offline and paid as the one
+    exception; B's second claim of it is refused; the ledger recorded B's fetches (F)."""
+    from sqlalchemy import select
+
+    from shop_terminal.terminal import SPENT_LIST_DETAIL
+
+    ann = make_person(Role.MEMBER, credits=100, name="Ann")
+    _, shop_a, token_a = add_terminal(db, "Brixton Bakery", "Till 1")
+    _, shop_b, token_b = add_terminal(db, "Acre Lane Hardware", "Counter")
+    early = issue(live_server.url, ann, 8, "early")
+    late = issue(live_server.url, ann, 6, "late")
+    till_a = make_terminal(tmp_path, live_server.url, token_a, "till-a")
+    till_b = make_terminal(tmp_path, live_server.url, token_b, "till-b")
+    try:
+        assert till_a.scan(early["code"]).scan.state == "redeemed"
+        report = till_b.sync()
+        assert report.spent_list == "fetched"
+        with db.read() as s:
+            fetched = s.execute(select(shops.Terminal.spent_list_at)).scalars().all()
+        assert sum(f is not None for f in fetched) == 2  # both tills' fetches recorded
+        assert till_a.scan(late["code"]).scan.state == "redeemed"  # after B's last fetch
+
+        port = int(live_server.url.rsplit(":", 1)[1])
+        live_server.stop()
+        refused = till_b.scan(early["code"])
+        assert refused.scan.state == "refused" and refused.scan.detail == SPENT_LIST_DETAIL
+        assert refused.message.title == "This voucher has already been used."
+        assert till_b.scan(late["code"]).scan.state == "queued"  # B could not have known
+
+        restarted = start_server(cli_env, tmp_path / "server-2.log", port=port)
+        try:
+            report = till_b.sync()
+            assert len(report.exceptions) == 1 and report.spent_list == "fetched"
+            assert (balance(db, shop_a), balance(db, shop_b)) == (14, 6)
+            # The same voucher once more at B (a new scan, a new key): it is now on B's list.
+            restarted_scan = till_b.scan(late["code"])
+            assert restarted_scan.scan.state == "refused"  # in B's own journal
+            assert verify(cli_env).returncode == 0
+        finally:
+            restarted.stop()
+    finally:
+        till_a.close()
+        till_b.close()
+
+
 class DropFirstAnswer:
     """A TCP proxy that forwards everything, but for the first redemption it lets the ledger
     answer and then cuts the connection before the answer reaches the terminal — a timeout

@@ -170,6 +170,10 @@ ACCESS: dict[str, Access] = {
     "GET /api/v1/open/<month>/signature": Access(PUBLIC),
     "GET /api/v1/open/data/datapackage.json": Access(PUBLIC),
     "GET /api/v1/open/data/<filename>": Access(PUBLIC, path={"filename": "2026-10.csv"}),
+    "POST /api/v1/redemption-exceptions/<string:exception_id>/pay": Access(OFFICERS, {}),
+    "POST /api/v1/redemption-exceptions/<string:exception_id>/decline": Access(
+        OFFICERS, {"reason": "not convinced"}
+    ),
     "POST /api/v1/redemption-exceptions/<string:exception_id>/resolve": Access(
         OFFICERS, {"resolution": "matrix"}
     ),
@@ -245,6 +249,7 @@ ACCESS: dict[str, Access] = {
     ),
     "GET /api/v1/claims": Access(MEMBER),
     "GET /api/v1/claims/<int:claim_id>": Access(MEMBER),
+    "GET /api/v1/terminal/spent-vouchers": Access(TERMINAL),
     "POST /api/v1/terminal/journal": Access(
         TERMINAL,
         {

@@ -78,6 +78,15 @@ def redeem(client, terminal, code, key="scan-1", **body):
     )
 
 
+def fetch_spent_list(client, terminal, since=None, etag=None):
+    """GET /terminal/spent-vouchers as a terminal does (the ledger records when: F)."""
+    headers = dict(terminal["auth"])
+    if etag:
+        headers["If-None-Match"] = etag
+    query = f"?since={since}" if since else ""
+    return client.get(f"/api/v1/terminal/spent-vouchers{query}", headers=headers)
+
+
 def outstanding(db):
     with db.read() as s:
         return ledger.balance(s, ledger.scheme_account(s, ledger.VOUCHERS_OUTSTANDING).id)
@@ -245,8 +254,9 @@ def test_a_revoked_terminal_cannot_redeem(client, db, till, ann, officer):
 
 def test_an_offline_acceptance_within_the_limit_is_recorded(client, db, till, ann):
     v = issue(client, ann, 15)
-    accepted = (utcnow() - timedelta(minutes=20)).isoformat()
-    body = redeem(client, till, v["code"], offline_accepted_at=accepted).get_json()
+    with freeze_time(utcnow() + timedelta(hours=1)):
+        accepted = (utcnow() - timedelta(minutes=20)).isoformat()
+        body = redeem(client, till, v["code"], offline_accepted_at=accepted).get_json()
     assert body["status"] == "redeemed" and body["offline"] is True
     assert bal(db, till["account"]) == 15
 
@@ -308,7 +318,8 @@ def test_the_same_voucher_accepted_offline_at_two_shops(client, db, till, ann, o
     flagged for officers."""
     v = issue(client, ann, 15)
     hardware = make_terminal(db, name="Acre Lane Hardware", till="Counter")
-    at = (utcnow() - timedelta(hours=1)).isoformat()
+    assert fetch_spent_list(client, hardware).status_code == 200  # before the voucher went
+    at = utcnow().isoformat()
     first = redeem(client, till, v["code"], offline_accepted_at=at).get_json()
     second = redeem(client, hardware, v["code"], key="h-1", offline_accepted_at=at)
     assert second.status_code == 201
@@ -336,6 +347,7 @@ def test_the_same_voucher_accepted_offline_at_two_shops(client, db, till, ann, o
 
 def test_an_offline_acceptance_of_a_voucher_cancelled_meanwhile(client, db, till, ann):
     v = issue(client, ann, 15)
+    assert fetch_spent_list(client, till).status_code == 200  # before the member cancelled
     client.post(f"/api/v1/vouchers/{v['id']}/cancel", headers=ann.auth)
     body = redeem(client, till, v["code"], offline_accepted_at=utcnow().isoformat()).get_json()
     assert body["status"] == "exception" and body["exception"]["reason"] == "voucher_cancelled"

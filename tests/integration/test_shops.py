@@ -51,7 +51,14 @@ def test_a_shop_gets_a_ledger_account_and_a_terminal_a_working_token(client, off
         "id": terminal["id"],
         "name": "Till 1",
         "shop": {"id": body["id"], "name": "Brixton Bakery"},
-        "offline": {"floor_limit": 15, "max_count": 5, "max_total": 60},
+        "offline": {
+            "floor_limit": 15,
+            "max_count": 5,
+            "max_total": 60,
+            # Extension (issue 12): its monthly exception ceiling, the council's defaults.
+            "exceptions_per_month": 3,
+            "exception_credits_per_month": 60,
+        },
     }
     who = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert who == {"id": terminal["id"], "name": "Till 1 at Brixton Bakery", "role": "terminal"}

@@ -2,10 +2,14 @@
 
 It follows docs/api-terminal.md exactly as written — trust list with ETag/304, redemptions
 with idempotent replay and the contract's refusals (409 ``already_redeemed`` with
-``shop_id``, ``shop_name`` and ``redeemed_at``), offline submissions that answer
-``"status": "exception"`` when the voucher went elsewhere meanwhile, ``GET /terminal``, the
-redemption look-ups and the journal upload — and keeps a tiny set of balances so a test can
-check where credits went. It is NOT the ledger: no database, no double entry, no
+``shop_id``, ``shop_name`` and ``redeemed_at``), offline claims on vouchers that went
+elsewhere meanwhile judged by the bounding rule of docs/redemption.md (``exception`` 201,
+``held`` 202 when ``hold_exceptions`` is set, or a 409 with ``claim.rule``: same shop, one
+paying claim per voucher, the terminal's spent list F, told online), the spent list
+(``GET /terminal/spent-vouchers``: full, incremental, pages of ``spent_page``, ETag/304; F
+recorded per terminal in ``spent_list_at``), ``GET /terminal``, the redemption look-ups and
+the journal upload — and keeps a tiny set of balances so a test can check where credits
+went. It is NOT the ledger: no database, no double entry, no
 persistence. The real server replaces it in the lead's end-to-end tests without any change
 to the terminal.
 
@@ -79,6 +83,7 @@ class FakeVoucher:
     member: str
     state: str = "open"  # open | redeemed | cancelled
     redemption: dict[str, Any] | None = None
+    closed_at: float | None = None
 
 
 @dataclass
@@ -110,6 +115,17 @@ class FakeLedger:
         default_factory=dict
     )
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    #: Vouchers as they closed: (voucher id, expires_at, "redeemed" | "cancelled").
+    closings: list[tuple[str, int, str]] = field(default_factory=list)
+    #: F per terminal id: the as_of of the last spent list it was given.
+    spent_list_at: dict[int, float] = field(default_factory=dict)
+    spent_page: int = 10_000
+    #: Vouchers with an offline claim that pays (one each at most).
+    claimed: set[str] = field(default_factory=set)
+    #: (shop id, voucher id) the ledger refused online as closed.
+    told: set[tuple[int, str]] = field(default_factory=set)
+    #: Answer offline claims that pass the rule 202 "held" instead of paying them.
+    hold_exceptions: bool = False
     delay_after_commit_s: float = 0.0
     drop_after_commit: int = 0
     hang_up: bool = False
@@ -158,6 +174,8 @@ class FakeLedger:
             v = self.vouchers[voucher_id]
             assert v.state == "open"
             v.state = "cancelled"
+            v.closed_at = self.clock()
+            self.closings.append((voucher_id, v.expires_at, "cancelled"))
             self.balances["vouchers_outstanding"] -= v.face_value
             self.balances[f"member:{v.member}"] += v.face_value
 
@@ -258,6 +276,7 @@ class FakeLedger:
             now = iso(self.clock())
             if voucher.state != "open":
                 if offline_at is None:
+                    self.told.add((term.shop_id, voucher.voucher_id))
                     if voucher.state == "cancelled":
                         raise Problem("voucher_cancelled", "the member cancelled this voucher")
                     first = voucher.redemption or {}
@@ -269,33 +288,62 @@ class FakeLedger:
                         redeemed_at=first.get("redeemed_at"),
                     )
                 reason = "voucher_cancelled" if voucher.state == "cancelled" else "already_redeemed"
+                rule = self._claim_rule(term, voucher, offline_t)
+                if rule is not None:
+                    first = voucher.redemption or {}
+                    refusal = {
+                        "type": "about:blank",
+                        "title": reason.replace("_", " "),
+                        "status": 409,
+                        "detail": f"this voucher was {reason.replace('_', ' ')}; {rule}",
+                        "code": reason,
+                        "claim": {"id": f"ex-{len(self.exceptions) + 1}", "rule": rule},
+                        **(
+                            {
+                                "shop_id": first.get("shop_id"),
+                                "shop_name": self.shops.get(first.get("shop_id", 0)),
+                                "redeemed_at": first.get("redeemed_at"),
+                            }
+                            if voucher.state == "redeemed"
+                            else {}
+                        ),
+                    }
+                    self.idempotency[(term.id, key)] = (fingerprint, 409, refusal)
+                    return 409, refusal, False
+                held = self.hold_exceptions
                 exception = {
                     "id": f"ex-{len(self.exceptions) + 1}",
                     "reason": reason,
                     "detail": f"accepted offline at {offline_at}; voucher {reason}",
                 }
+                self.claimed.add(voucher.voucher_id)
                 self.exceptions.append(
                     {
                         **exception,
                         "voucher_id": voucher.voucher_id,
                         "shop_id": term.shop_id,
                         "amount": take,
+                        "status": "held" if held else "paid",
                     }
                 )
-                self.balances["adjustments"] -= take
-                self.balances[f"shop:{term.shop_id}"] += take
+                if not held:
+                    self.balances["adjustments"] -= take
+                    self.balances[f"shop:{term.shop_id}"] += take
                 result = {
-                    "id": f"r-{len(self.redemptions) + 1}",
+                    "id": exception["id"],
                     "voucher_id": voucher.voucher_id,
                     "amount": take,
                     "change": 0,
                     "shop_id": term.shop_id,
                     "redeemed_at": now,
-                    "status": "exception",
+                    "status": "held" if held else "exception",
                     "exception": exception,
                 }
+                status = 202 if held else 201
             else:
                 voucher.state = "redeemed"
+                voucher.closed_at = self.clock()
+                self.closings.append((voucher.voucher_id, voucher.expires_at, "redeemed"))
                 change = voucher.face_value - take
                 self.balances["vouchers_outstanding"] -= voucher.face_value
                 self.balances[f"shop:{term.shop_id}"] += take
@@ -310,11 +358,53 @@ class FakeLedger:
                     "status": "redeemed",
                 }
                 voucher.redemption = result
+                status = 201
             self.redemptions.append(
                 {**result, "terminal_id": term.id, "offline": offline_at is not None}
             )
-            self.idempotency[(term.id, key)] = (fingerprint, 201, result)
-            return 201, result, False
+            self.idempotency[(term.id, key)] = (fingerprint, status, result)
+            return status, result, False
+
+    def _claim_rule(self, term: FakeTerminal, voucher: FakeVoucher, accepted: float) -> str | None:
+        """The bounding rule's refusals (docs/redemption.md), or None: pay (or hold)."""
+        first = voucher.redemption or {}
+        if first.get("shop_id") == term.shop_id:
+            return "same_shop"
+        if voucher.voucher_id in self.claimed:
+            return "already_claimed"
+        listed_at = self.spent_list_at.get(term.id)
+        assert voucher.closed_at is not None
+        if listed_at is not None and voucher.closed_at < listed_at:
+            return "on_spent_list"
+        if listed_at is None or listed_at < accepted - 86400:
+            return "no_fresh_list"
+        if (term.shop_id, voucher.voucher_id) in self.told:
+            return "told_online"
+        return None
+
+    def spent_list(self, term: FakeTerminal, since: str | None) -> dict[str, Any]:
+        """The spent list: a cursor is an index into ``closings`` (``N.c``: a continuation
+        page, which does not record F)."""
+        with self.lock:
+            if since is None or "." not in since:
+                self.spent_list_at[term.id] = self.clock() - 120
+            try:
+                start = int((since or "0").split(".")[0])
+            except ValueError:
+                raise Problem("validation_error", "since: not a cursor") from None
+            page = self.closings[start : start + self.spent_page]
+            end = start + len(page)
+            more = end < len(self.closings)
+            now = self.clock()
+            live = [c for c in page if c[1] > now]
+            return {
+                "as_of": iso(now - 120),
+                "cursor": f"{end}.c" if more else str(end),
+                "more": more,
+                "full": since is None,
+                "redeemed": [[v, exp] for v, exp, state in live if state == "redeemed"],
+                "cancelled": [[v, exp] for v, exp, state in live if state == "cancelled"],
+            }
 
     def list_redemptions(self, term: FakeTerminal, query: dict[str, list[str]]) -> dict[str, Any]:
         try:
@@ -439,6 +529,22 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             elif url.path == "/api/v1/redemptions":
                 self._send(200, self.fake.list_redemptions(term, parse_qs(url.query)))
+            elif url.path == "/api/v1/terminal/spent-vouchers":
+                since = parse_qs(url.query).get("since", [None])[0]
+                body = self.fake.spent_list(term, since)
+                etag = (
+                    '"'
+                    + hashlib.sha256(
+                        json.dumps(
+                            [body["cursor"], body["more"], body["redeemed"], body["cancelled"]]
+                        ).encode()
+                    ).hexdigest()[:20]
+                    + '"'
+                )
+                if self.headers.get("If-None-Match") == etag:
+                    self._send(304, None, ETag=etag)
+                else:
+                    self._send(200, body, ETag=etag)
             elif url.path.startswith("/api/v1/redemptions/"):
                 rid = url.path.rsplit("/", 1)[1]
                 found = [

@@ -136,7 +136,7 @@ def test_sync_exit_1_when_an_offline_voucher_became_an_exception(
     fake_ledger.stop()
     cli("redeem", code, code=3)
     fake_ledger.start()
-    fake_ledger.vouchers[next(iter(fake_ledger.vouchers))].state = "cancelled"
+    fake_ledger.cancel(next(iter(fake_ledger.vouchers)))  # meanwhile, by its owner
     out = cli("sync", code=1)
     assert "Accepted offline — but it was used elsewhere." in out.stdout
     assert "still pays your shop" in out.stdout

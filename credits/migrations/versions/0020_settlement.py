@@ -3,7 +3,7 @@ imported and their mismatches; and the ledger's ``scheme:settled`` account for d
 bootstrapped before it existed (credits/settlement, docs/settlement.md).
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = '0020'
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from credits.ledger import Month
 
 from ..ledger_helpers import bal
 from ..people_helpers import audit_actions, snapshot
-from ..test_redemption import issue, make_terminal, redeem
+from ..test_redemption import fetch_spent_list, issue, make_terminal, redeem
 from ..web_helpers import post_form, sign_in
 
 
@@ -36,10 +35,11 @@ def trading(client: Any, db: Any, make_person: Any) -> dict[str, Any]:
     ann = make_person(Role.MEMBER, credits=100, name="Ann Okafor")
     till = make_terminal(db)
     hardware = make_terminal(db, name="Acre Lane Hardware", till="Counter")
+    fetch_spent_list(client, hardware)  # it keeps the offline rules: its claim is paid
     v = issue(client, ann, 30)
     rid = redeem(client, till, v["code"], key="v").get_json()["id"]
     w = issue(client, ann, 15)
-    at = (utcnow() - timedelta(hours=1)).isoformat()
+    at = utcnow().isoformat()
     redeem(client, till, w["code"], key="w1", offline_accepted_at=at)
     double = redeem(client, hardware, w["code"], key="w2", offline_accepted_at=at).get_json()
     return {
@@ -122,3 +122,63 @@ def test_members_cannot_see_the_exceptions(client, make_person, trading):
     assert sign_in(client, member.email).status_code == 302
     assert client.get("/officer/exceptions").status_code == 403
     assert client.get(f"/officer/redemptions/{trading['rid']}").status_code == 403
+
+
+def test_held_and_refused_claims_in_the_queue_and_decided_from_the_voucher_page(
+    office, client, db, make_person
+):
+    """A till above its monthly ceiling: its claim is held; an officer pays one and declines
+    another from the voucher page. A claim refused by the bounding rule is listed too."""
+    from credits import audit, shops
+
+    ann = make_person(Role.MEMBER, credits=100, name="Ann Okafor")
+    till = make_terminal(db)
+    hardware = make_terminal(db, name="Acre Lane Hardware", till="Counter")
+    db.run(
+        lambda s: shops.update_terminal(
+            s,
+            audit.Actor.system("test"),
+            hardware["terminal_id"],
+            limits=shops.OfflineLimits(20, 10, 100, 0, 60),  # every claim waits for an officer
+        )
+    )
+    fetch_spent_list(client, hardware)
+    spent = [issue(client, ann, 5) for _ in range(2)]
+    for n, v in enumerate(spent):
+        redeem(client, till, v["code"], key=f"online-{n}")
+    at = utcnow().isoformat()
+    held = [
+        redeem(client, hardware, v["code"], key=f"claim-{n}", offline_accepted_at=at).get_json()
+        for n, v in enumerate(spent)
+    ]
+    assert [h["status"] for h in held] == ["held", "held"]
+    own = redeem(client, till, spent[0]["code"], key="own", offline_accepted_at=at)
+    assert own.status_code == 409
+
+    queue = office.get("/officer/exceptions?kind=double_spend").get_data(as_text=True)
+    assert queue.count("tag-held") == 2 and "tag-refused" in queue
+    assert "waiting for a decision" in queue and "Refused: the shop could have known" in queue
+
+    first = f"/officer/vouchers/{spent[0]['id']}"
+    page = office.get(first).get_data(as_text=True)
+    assert "Pay 5 credits to the shop" in page and "Decline: pay nothing" in page
+    before = snapshot(db)
+    pay = f"/officer/redemption-exceptions/{held[0]['exception']['id']}/pay"
+    assert office.post(pay, data={"reason": "x"}).status_code == 403  # no CSRF token
+    assert snapshot(db) == before
+    done = post_form(office, pay, {"reason": "till roll checked"}, from_page=first)
+    assert done.status_code == 302
+    assert bal(db, hardware["account"]) == 5
+    assert "till roll checked" in office.get(first).get_data(as_text=True)
+    assert post_form(office, pay, {}, from_page=first).status_code == 409  # decided already
+
+    second = f"/officer/vouchers/{spent[1]['id']}"
+    decline = f"/officer/redemption-exceptions/{held[1]['exception']['id']}/decline"
+    assert post_form(office, decline, {"reason": ""}, from_page=second).status_code == 422
+    done = post_form(office, decline, {"reason": "online all day"}, from_page=second)
+    assert done.status_code == 302 and bal(db, hardware["account"]) == 5
+    assert "Declined" in office.get(second).get_data(as_text=True)
+    assert {"redemption.exception_pay", "redemption.exception_decline"} <= set(
+        audit_actions(db, f"exception:{held[0]['exception']['id']}")
+        + audit_actions(db, f"exception:{held[1]['exception']['id']}")
+    )

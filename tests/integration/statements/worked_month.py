@@ -210,6 +210,11 @@ def build_worked_month(db: Any, client: Any, make_person: Any) -> WorkedMonth:
             quantity="1",
             occurred_on="2026-10-17",
         )
+    with freeze_time(london(2026, 10, 20, 11)):
+        # The Market Grocer's counter keeps its list of spent vouchers (docs/redemption.md):
+        # v6, spent after this fetch, is one it could not have known about at 12:10.
+        listed = client.get("/api/v1/terminal/spent-vouchers", headers=shop_b["auth"])
+        assert listed.status_code == 200, listed.get_json()
     with freeze_time(london(2026, 10, 20, 12)):
         assert expire_due(db).expired == 1
         v1 = _issue(client, sch.ann, 25, "v1")
