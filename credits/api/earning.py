@@ -56,6 +56,11 @@ class QuantityField(ma.fields.Raw):
                 {"type": "number", "exclusiveMinimum": 0},
             ],
         }
+        if kwargs.get("allow_none") or (
+            "load_default" in kwargs and kwargs["load_default"] is None
+        ):
+            # Its documented default (null) must itself be valid against the schema.
+            metadata["oneOf"].append({"type": "null"})
         super().__init__(metadata=metadata, **kwargs)
 
 
