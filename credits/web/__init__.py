@@ -47,7 +47,9 @@ def _blueprints() -> list[Blueprint]:
 def register_web(app: Flask) -> None:
     """Register the page blueprints, sign-in and CSRF protection."""
     from credits.web.auth import init_web_auth
+    from credits.web.filters import register_filters
 
     init_web_auth(app)
+    register_filters(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -8,7 +8,6 @@ summarised at the top of the page with role="alert" and nothing is changed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -20,7 +19,6 @@ from credits.accounts.sessions import ROLE_PRIORITY
 from credits.api.context import services
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
-from credits.ledger import LONDON
 from credits.web.auth import SESSION_COOKIE, current_principal, held_roles, page_requires
 
 bp = Blueprint("account", __name__)
@@ -277,16 +275,6 @@ def revoke_my_token(token_id: int) -> Any:
         raise
     flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
     return redirect(url_for("account.my_tokens"))
-
-
-@bp.app_template_filter("london")
-def london(moment: datetime | None, with_time: bool = True) -> str:
-    """A stored UTC time as people here read it: ``3 Dec 2026, 14:05`` (London time)."""
-    if moment is None:
-        return "–"
-    local = moment.astimezone(LONDON)
-    text = f"{local.day} {local:%b %Y}"
-    return f"{text}, {local:%H:%M}" if with_time else text
 
 
 def _page_arg() -> int:

@@ -22,10 +22,9 @@ from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
 from credits.errors import CreditsError
 from credits.web.auth import page_requires
-from credits.web.earning_common import form_key, me, new_key, problem_context, register_filters
+from credits.web.earning_common import form_key, me, new_key, problem_context
 
 bp = Blueprint("member", __name__, url_prefix="/me")
-bp.record_once(lambda state: register_filters(state.app))
 
 #: Functions ``(session, principal) -> dict`` whose results are added to the member home
 #: page's template context (vouchers adds ``in_vouchers`` here).

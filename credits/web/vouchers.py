@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,27 +52,6 @@ LONDON = ZoneInfo("Europe/London")
 _WHOLE = re.compile(r"^\s*(\d{1,7})\s*$")
 #: Amounts offered as one-tap buttons on the phone (only those the member can afford).
 QUICK_AMOUNTS = (5, 10, 20, 50)
-
-
-def _when(t: datetime | None) -> str:
-    """A time as people read it here: London time, day month year."""
-    if t is None:
-        return ""
-    return t.astimezone(LONDON).strftime("%-d %B %Y, %H:%M")
-
-
-def _day(t: datetime | None) -> str:
-    return "" if t is None else t.astimezone(LONDON).strftime("%-d %B %Y")
-
-
-@bp.app_template_filter("london")
-def _london_filter(t: datetime | None) -> str:
-    return _when(t)
-
-
-@bp.app_template_filter("london_day")
-def _london_day_filter(t: datetime | None) -> str:
-    return _day(t)
 
 
 def _read(use_case: Any) -> Any:
