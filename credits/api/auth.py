@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import g, request
-from flask_smorest import Blueprint
 
 from credits.accounts import Principal, Role, authenticate_token
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.errors import CreditsError
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and operators")

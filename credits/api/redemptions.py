@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.redemption import manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
@@ -32,26 +33,26 @@ _HEX32 = ma.validate.Regexp(r"^[0-9a-f]{32}$", error="32 lower-case hex characte
 
 
 class RedeemSchema(ma.Schema):
-    code = ma.fields.String(
+    code = inputs.String(
         required=True,
         validate=ma.validate.Length(1, 1000),
         metadata={"description": "exactly the text in the voucher's QR code (CC1:...)"},
     )
-    amount = ma.fields.Integer(
+    amount = inputs.Integer(
         strict=True,
         load_default=None,
         allow_none=True,
         validate=ma.validate.Range(1, 1_000_000),
         metadata={"description": "credits to take (default: the face value)"},
     )
-    idempotency_key = ma.fields.String(
+    idempotency_key = inputs.String(
         required=True,
         validate=[
             ma.validate.Length(1, 200),
             ma.validate.Regexp(r"^[\x20-\x7e]+$", error="Printable ASCII only."),
         ],
     )
-    offline_accepted_at = ma.fields.AwareDateTime(
+    offline_accepted_at = inputs.AwareDateTime(
         load_default=None,
         allow_none=True,
         metadata={"description": "extension: when the shop accepted it while offline (UTC)"},
@@ -59,54 +60,54 @@ class RedeemSchema(ma.Schema):
 
 
 class ExceptionInfoSchema(ma.Schema):
-    id = ma.fields.String()
-    reason = ma.fields.String()
-    detail = ma.fields.String()
+    id = inputs.String()
+    reason = inputs.String()
+    detail = inputs.String()
 
 
 class RedemptionSchema(ma.Schema):
-    id = ma.fields.String()
-    voucher_id = ma.fields.String()
-    amount = ma.fields.Integer()
-    change = ma.fields.Integer()
-    shop_id = ma.fields.Integer()
-    redeemed_at = ma.fields.String(metadata={"description": "ISO 8601 UTC"})
-    status = ma.fields.String(metadata={"description": "redeemed or exception"})
+    id = inputs.String()
+    voucher_id = inputs.String()
+    amount = inputs.Integer()
+    change = inputs.Integer()
+    shop_id = inputs.Integer()
+    redeemed_at = inputs.String(metadata={"description": "ISO 8601 UTC"})
+    status = inputs.String(metadata={"description": "redeemed or exception"})
     offline = ma.fields.Boolean()
-    terminal_id = ma.fields.Integer()
+    terminal_id = inputs.Integer()
     reversed = ma.fields.Boolean()
     exception = ma.fields.Nested(ExceptionInfoSchema)
 
 
 class ListQuerySchema(ma.Schema):
-    since = ma.fields.AwareDateTime(load_default=None)
-    until = ma.fields.AwareDateTime(load_default=None)
-    shop = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1))
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
+    since = inputs.AwareDateTime(load_default=None)
+    until = inputs.AwareDateTime(load_default=None)
+    shop = inputs.Integer(load_default=None, validate=ma.validate.Range(1))
+    limit = inputs.Integer(load_default=50, validate=ma.validate.Range(1, 200))
 
 
 class ReverseSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = inputs.String(multiline=True, required=True, validate=ma.validate.Length(1, 500))
 
 
 class ResolveSchema(ma.Schema):
-    resolution = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    resolution = inputs.String(required=True, validate=ma.validate.Length(1, 500))
 
 
 class ExceptionSchema(ma.Schema):
-    id = ma.fields.String()
-    voucher_id = ma.fields.String()
-    shop_id = ma.fields.Integer()
-    terminal_id = ma.fields.Integer()
-    person_id = ma.fields.Integer(metadata={"description": "the member, flagged"})
-    amount = ma.fields.Integer()
-    reason = ma.fields.String()
-    detail = ma.fields.String()
-    offline_accepted_at = ma.fields.AwareDateTime()
-    submitted_at = ma.fields.AwareDateTime()
-    resolved_at = ma.fields.AwareDateTime(allow_none=True)
-    resolved_by = ma.fields.String(allow_none=True)
-    resolution = ma.fields.String(allow_none=True)
+    id = inputs.String()
+    voucher_id = inputs.String()
+    shop_id = inputs.Integer()
+    terminal_id = inputs.Integer()
+    person_id = inputs.Integer(metadata={"description": "the member, flagged"})
+    amount = inputs.Integer()
+    reason = inputs.String()
+    detail = inputs.String()
+    offline_accepted_at = inputs.AwareDateTime()
+    submitted_at = inputs.AwareDateTime()
+    resolved_at = inputs.AwareDateTime(allow_none=True)
+    resolved_by = inputs.String(allow_none=True)
+    resolution = inputs.String(allow_none=True)
 
 
 class ExceptionQuerySchema(ma.Schema):
@@ -118,18 +119,18 @@ class JournalEntrySchema(ma.Schema):
         # Fields this ledger does not know are kept, not refused (docs/api-terminal.md).
         unknown = ma.INCLUDE
 
-    scan_id = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
-    voucher_id = ma.fields.String(required=True, validate=_HEX32)
-    amount = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
-    outcome = ma.fields.String(
+    scan_id = inputs.String(required=True, validate=ma.validate.Length(1, 100))
+    voucher_id = inputs.String(required=True, validate=_HEX32)
+    amount = inputs.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
+    outcome = inputs.String(
         required=True, validate=ma.validate.OneOf(["redeemed", "exception", "refused", "queued"])
     )
-    redemption_id = ma.fields.String(load_default=None, allow_none=True, validate=_HEX32)
-    at = ma.fields.AwareDateTime(required=True)
-    reason = ma.fields.String(
-        load_default=None, allow_none=True, validate=ma.validate.Length(1, 60)
+    redemption_id = inputs.String(load_default=None, allow_none=True, validate=_HEX32)
+    at = inputs.AwareDateTime(required=True)
+    reason = inputs.String(
+        multiline=True, load_default=None, allow_none=True, validate=ma.validate.Length(1, 60)
     )
-    offline_accepted_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    offline_accepted_at = inputs.AwareDateTime(load_default=None, allow_none=True)
 
 
 class JournalSchema(ma.Schema):
@@ -141,7 +142,7 @@ class JournalSchema(ma.Schema):
 
 
 class AcceptedSchema(ma.Schema):
-    accepted = ma.fields.Integer()
+    accepted = inputs.Integer()
 
 
 @blp.route("/redemptions", methods=["POST"])

@@ -17,6 +17,7 @@ from credits.accounts.links import LinkPurpose
 from credits.accounts.people import view_person
 from credits.accounts.sessions import ROLE_PRIORITY
 from credits.api.context import services
+from credits.api.inputs import page_number
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
 from credits.web.auth import SESSION_COOKIE, current_principal, held_roles, page_requires
@@ -278,7 +279,4 @@ def revoke_my_token(token_id: int) -> Any:
 
 
 def _page_arg() -> int:
-    try:
-        return max(1, min(1_000_000, int(request.args.get("page", "1"))))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))

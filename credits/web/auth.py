@@ -38,6 +38,7 @@ from flask import (
 from credits.accounts import Principal, Role, signin
 from credits.accounts import sessions as web_sessions
 from credits.api.context import services
+from credits.api.inputs import refuse_control_characters
 from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 
@@ -260,6 +261,7 @@ def held_roles() -> list[Role]:
 def init_web_auth(app: Flask) -> None:
     """CSRF on every page form, cookie and header policy, template helpers."""
     app.before_request(_check_csrf)
+    app.before_request(refuse_control_characters)
     app.after_request(_set_cookies)
     app.jinja_env.globals.update(
         csrf_token=csrf_token, current_principal=current_principal, held_roles=held_roles
