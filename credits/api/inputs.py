@@ -5,10 +5,12 @@ malformed value can reach the database or Python's own limits and come back as a
 
 - **JSON bodies** are parsed by :func:`parse_json`: at most :data:`MAX_JSON_INT_DIGITS`
   digits in an integer (Python refuses more than 4,300 with a ValueError of its own), no
-  ``NaN``/``Infinity`` or numbers that overflow a float, no nesting deeper than
-  :data:`MAX_JSON_DEPTH`, no lone UTF-16 surrogates (``"\\ud800"``: valid JSON, but not
-  text that UTF-8, and so PostgreSQL, can store) in any key or value. A body that breaks one
-  is 400 ``validation_error``. flask-smorest blueprints get it through :class:`Blueprint`.
+  nesting deeper than :data:`MAX_JSON_DEPTH`, no lone UTF-16 surrogates (``"\\ud800"``:
+  valid JSON, but not text that UTF-8, and so PostgreSQL, can store) in any key or value.
+  A body that breaks one is 400 ``validation_error``. flask-smorest blueprints get it
+  through :class:`Blueprint`.
+  ``NaN``, ``Infinity`` and floats that overflow (``1e999``) are parsed as Python does and
+  refused by the field that receives them (422 naming the field).
 - **Integers** (:class:`Integer`, and the ``int`` path converter :class:`BigIntConverter`)
   lie in the database's BIGINT range; JSON ``true`` is not 1.
 - **Text** (:class:`String`, :class:`Email`, the ``string`` path converter, and — on the
@@ -27,7 +29,6 @@ hostile values at every operation of the OpenAPI document.
 from __future__ import annotations
 
 import json
-import math
 import unicodedata
 from datetime import UTC, date, datetime
 from typing import Any
@@ -180,19 +181,6 @@ def _parse_int(digits: str) -> int:
     return int(digits)
 
 
-def _parse_float(text: str) -> float:
-    if len(text) > 4 * MAX_JSON_INT_DIGITS:
-        raise BadJson("a number is too long")
-    number = float(text)
-    if not math.isfinite(number):
-        raise BadJson("a number is too large")
-    return number
-
-
-def _parse_constant(name: str) -> Any:
-    raise BadJson(f"{name} is not a JSON value")
-
-
 def _check_tree(value: Any) -> None:
     """Depth and strings of a decoded document, without recursion."""
     stack: list[tuple[Any, int]] = [(value, 0)]
@@ -218,12 +206,7 @@ def parse_json(data: bytes | str) -> Any:
     except UnicodeDecodeError as exc:
         raise json.JSONDecodeError(f"not UTF-8: {exc.reason}", "", exc.start) from exc
     try:
-        value = json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
+        value = json.loads(text, parse_int=_parse_int)
         _check_tree(value)
     except json.JSONDecodeError:
         raise

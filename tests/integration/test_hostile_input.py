@@ -186,8 +186,16 @@ def test_instants_that_overflow_in_utc_are_refused(client, officer, since):
 
 
 def test_json_that_is_not_a_value_we_accept_is_refused(client, officer):
-    for raw in ('{"name": NaN}', '{"name": 1e999}', "[" * 5000 + "]" * 5000, '{"a": Infinity}'):
+    for raw in (
+        "[" * 5000 + "]" * 5000,
+        '{"name": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
+    ):
         assert_refused(post_raw(client, "/api/v1/shops", raw, officer.auth), 400)
+    # Numbers JSON does not have (NaN, Infinity) or that overflow a float are refused by
+    # the field that receives them.
+    for raw in ('{"name": NaN}', '{"name": 1e999}', '{"name": "x", "contact_email": -Infinity}'):
+        problem = assert_refused(post_raw(client, "/api/v1/shops", raw, officer.auth), 422)
+        assert set(problem["errors"]) <= {"name", "contact_email"}
 
 
 # --- item 6: control characters --------------------------------------------------------------
@@ -324,6 +332,8 @@ HOSTILE_JSON = [
     -(2**63) - 1,
     2**64,
     Literal("1e999"),
+    Literal("NaN"),
+    Literal("-Infinity"),
     Literal("-1e999"),
     Literal("1" + "0" * 400 + ".5"),
     Literal('"\\ud800"'),
