@@ -63,6 +63,9 @@ class Limit:
 
 SIGN_IN_ACCOUNT = Limit("sign_in_account", 5, timedelta(minutes=15), "failed sign-ins")
 SIGN_IN_IP = Limit("sign_in_ip", 20, timedelta(minutes=15), "failed sign-ins")
+#: A browser that signed in before (a device cookie) counts its failures here instead of
+#: against the account (credits/accounts/devices.py).
+SIGN_IN_DEVICE = Limit("sign_in_device", 5, timedelta(minutes=15), "failed sign-ins")
 RESET_EMAIL = Limit("reset_email", 3, timedelta(hours=1), "password reset requests")
 RESET_IP = Limit("reset_ip", 10, timedelta(hours=1), "password reset requests")
 REGISTER_EMAIL = Limit("register_email", 3, timedelta(hours=1), "registrations")
@@ -76,6 +79,7 @@ LIMITS = {
     for limit in (
         SIGN_IN_ACCOUNT,
         SIGN_IN_IP,
+        SIGN_IN_DEVICE,
         RESET_EMAIL,
         RESET_IP,
         REGISTER_EMAIL,

@@ -128,13 +128,17 @@ def password_reset(out: Outgoing, person: Person, secret: str, expires_at: datet
     )
 
 
-def password_changed(out: Outgoing, person: Person, at: datetime) -> Message:
-    """The password was changed: if it was not you, act now."""
+def password_changed(
+    out: Outgoing, person: Person, at: datetime, *, tokens_revoked: int = 0
+) -> Message:
+    """The password was changed (and ``tokens_revoked`` API tokens with it): if it was not
+    you, act now."""
     return render(
         "password_changed",
         to=person.email,
         name=person.name,
         council=out.council,
         when=when(at),
+        tokens_revoked=tokens_revoked,
         forgot_url=out.link("forgot_password", None),
     )

@@ -9,6 +9,9 @@
 - ``@page_requires(Role.MEMBER, ...)`` on a view: not signed in → redirected to the sign-in
   page (and back afterwards); signed in with another role → 403 page.
 - ``current_principal()`` is the signed-in person in their active role, or None.
+- A successful sign-in also sets ``cc_device`` (path /sign-in only, HttpOnly, 60 days): the
+  device cookie that keeps this browser able to sign in while the account is locked by
+  someone else's guesses (credits/accounts/devices.py).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from flask import (
     url_for,
 )
 
-from credits.accounts import Principal, Role, signin
+from credits.accounts import Principal, Role, devices, signin
 from credits.accounts import sessions as web_sessions
 from credits.api.context import services
 from credits.api.inputs import refuse_control_characters
@@ -44,6 +47,8 @@ from credits.errors import CreditsError
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
+#: Signed tokens of people who signed in on this browser before (credits/accounts/devices.py).
+DEVICE_COOKIE = "cc_device"
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
@@ -184,12 +189,16 @@ def sign_in() -> Any:
         login = request.form.get("login", "")[:254]
         password = request.form.get("password", "")[:200]
         # Rate limited per account and per client address, and audited (credits/accounts/signin.py).
+        device_tokens = devices.split_cookie(request.cookies.get(DEVICE_COOKIE))
         outcome = signin.sign_in(
             services().db,
             login,
             password,
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
+            device_tokens=device_tokens,
+            secret_key=current_app.config["SECRET_KEY"],
+            profile=services().settings.password_hash_profile,
         )
         error = outcome.error
         token = outcome.token
@@ -206,6 +215,19 @@ def sign_in() -> Any:
                 secure=current_app.config["SESSION_COOKIE_SECURE"],
                 max_age=int(web_sessions.SESSION_MAX_AGE.total_seconds()),
             )
+            if outcome.device_token:
+                # Only the sign-in form needs it: the cookie goes nowhere else.
+                response.set_cookie(
+                    DEVICE_COOKIE,
+                    devices.remember(
+                        device_tokens, outcome.device_token, current_app.config["SECRET_KEY"]
+                    ),
+                    httponly=True,
+                    samesite="Lax",
+                    secure=current_app.config["SESSION_COOKIE_SECURE"],
+                    max_age=int(devices.DEVICE_MAX_AGE.total_seconds()),
+                    path=url_for("auth.sign_in"),
+                )
             return response
     page = render_template("auth/sign_in.html", error=error.detail if error else None, login=login)
     return page, (error.status if error else 200), getattr(error, "headers", None) or {}

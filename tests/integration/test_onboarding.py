@@ -3,6 +3,7 @@ forgotten passwords — through the pages, reading the mail the test mailer wrot
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -305,6 +306,45 @@ def test_forgotten_password_same_answer_known_or_not_and_reset_ends_sessions(
         "auth.sign_in_failed",
         "auth.sign_in",
     ]
+
+
+def test_a_password_reset_revokes_every_api_token_and_every_other_session(
+    client, app, make_person, mailbox, db
+):
+    """Whoever knew the old password may have made a token or kept a session: neither may
+    outlive it. Other people's tokens are not touched."""
+    ann, bola = make_person(Role.MEMBER), make_person(Role.MEMBER)
+    made = client.post("/api/v1/me/tokens", json={"name": "phone"}, headers=ann.auth)
+    assert made.status_code == 201, made.get_json()
+    phone = {"Authorization": f"Bearer {made.get_json()['token']}"}
+    laptop, library = app.test_client(), app.test_client()
+    for browser in (laptop, library):
+        assert sign_in(browser, ann.email).status_code == 302
+        assert browser.get("/account").status_code == 200
+
+    forgot(client, ann.email)
+    done = set_password(client, mailbox.last(to=ann.email, kind="password_reset").link())
+    assert done.status_code == 302
+
+    for auth in (ann.auth, phone):
+        problem(client.get("/api/v1/me", headers=auth), 401, "unauthorized")
+    for browser in (laptop, library):
+        assert browser.get("/account").status_code == 302  # to the sign-in page
+    assert client.get("/api/v1/me", headers=bola.auth).status_code == 200
+    with db.read() as s:
+        details = s.execute(
+            text(
+                "SELECT details FROM audit_event WHERE action = 'password.reset' "
+                "AND target_ref = :t"
+            ),
+            {"t": f"person:{ann.id}"},
+        ).scalar_one()
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["tokens_revoked"] == 2 and details["sessions_ended"] == 2
+    told = mailbox.last(to=ann.email, kind="password_changed").body
+    assert "API tokens (2)" in " ".join(told.split())
+    # The new password works; tokens are made afresh.
+    assert sign_in(app.test_client(), ann.email, PASSWORD).status_code == 302
 
 
 def test_a_reset_link_lasts_one_hour_and_a_newer_one_replaces_it(client, make_person, mailbox):
