@@ -93,6 +93,10 @@ def serve(host: str, port: int, workers: int) -> None:
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            from credits.web_server import SETTINGS
+
+            for name, value in SETTINGS.items():
+                self.cfg.set(name, value)
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")

@@ -202,6 +202,12 @@ def crawl(app: Any, db: Any, world: dict[str, Any]) -> dict[str, Any]:
                 pass
             if resp.status_code == 200 and resp.mimetype == "text/html":
                 queue.extend(_same_site_links(resp.get_data(as_text=True)))
+            elif 300 <= resp.status_code < 400:
+                # Follow a redirect at once, as a browser does (an emailed link's page moves
+                # its token into the session and redirects to itself without it).
+                target = urlsplit(resp.headers.get("Location", ""))
+                if target.netloc in ("", "localhost"):
+                    queue.appendleft(target.path + (f"?{target.query}" if target.query else ""))
             resp.close()  # static files are streamed from an open file
     return {"seen": seen, "rules": rule_statuses}
 
