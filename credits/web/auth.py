@@ -1,5 +1,8 @@
 """Signing in to the pages, CSRF protection, and the guard every page uses.
 
+- Every response carries a strict Content-Security-Policy (:data:`PAGE_CSP`; the API's
+  :data:`API_CSP`), and, when ``CREDITS_SECURE_COOKIES`` is on (served over HTTPS),
+  Strict-Transport-Security.
 - The session cookie ``cc_session`` is HttpOnly, SameSite=Lax, and Secure when
   ``CREDITS_SECURE_COOKIES`` is on (it must be behind HTTPS). It holds a random token whose
   SHA-256 is a row in ``web_session`` (credits/accounts/sessions.py).
@@ -49,6 +52,18 @@ SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
 #: Signed tokens of people who signed in on this browser before (credits/accounts/devices.py).
 DEVICE_COOKIE = "cc_device"
+#: Pages load scripts, styles, images and fonts from this site only; no inline script or
+#: style attribute runs (the pages have none: behaviour is in static/*.js), nothing may frame
+#: them, and forms post only here. ``data:`` images are QR codes.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+#: API answers are data, never documents to render (a QR code's SVG included).
+API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+#: Two years, every subdomain of the site's own host (only when served over HTTPS).
+HSTS = "max-age=63072000; includeSubDomains"
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
@@ -164,6 +179,13 @@ def _set_cookies(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        API_CSP if request.path.startswith("/api/") else PAGE_CSP,
+    )
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        # Served over HTTPS (CREDITS_SECURE_COOKIES): browsers must never come back over HTTP.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

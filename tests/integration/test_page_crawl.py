@@ -9,7 +9,8 @@ a claim waiting for approval, an admin.
 
 For each role (and for someone not signed in) the crawler requests every GET rule of the URL
 map outside /api/ — each path parameter filled with every value the scheme has for it — and
-then follows every same-site link it finds on the pages it fetched. No answer may be a 5xx.
+then follows every same-site link it finds on the pages it fetched. No answer may be a 5xx, and
+no page may hold what the Content-Security-Policy refuses (inline script, style, handlers).
 A rule whose parameter has no values here fails the test: a new page cannot escape it.
 """
 
@@ -31,6 +32,7 @@ from credits.accounts import Person, Role, onboarding
 from credits.accounts.sessions import start_session
 
 from .statements.worked_month import build_worked_month, close_months, london
+from .test_security_headers import INLINE
 
 #: When the crawl runs: October 2026 has ended, September is closed, November is open.
 NOW = london(2026, 11, 25, 12)
@@ -177,6 +179,7 @@ def crawl(app: Any, db: Any, world: dict[str, Any]) -> dict[str, Any]:
         r for r in app.url_map.iter_rules() if "GET" in r.methods and not r.rule.startswith("/api/")
     ]
     seen: dict[tuple[str, str], int] = {}
+    inline: list[str] = []
     rule_statuses: dict[str, set[int]] = {r.rule: set() for r in rules}
     adapter = app.url_map.bind("localhost")
     for role in ROLES:
@@ -201,7 +204,9 @@ def crawl(app: Any, db: Any, world: dict[str, Any]) -> dict[str, Any]:
             except Exception:  # a link to a path with no GET rule: 404/405, still checked
                 pass
             if resp.status_code == 200 and resp.mimetype == "text/html":
-                queue.extend(_same_site_links(resp.get_data(as_text=True)))
+                html = resp.get_data(as_text=True)
+                queue.extend(_same_site_links(html))
+                inline.extend(f"{url}: {m.group(0)}" for m in INLINE.finditer(html))
             elif 300 <= resp.status_code < 400:
                 # Follow a redirect at once, as a browser does (an emailed link's page moves
                 # its token into the session and redirects to itself without it).
@@ -209,7 +214,7 @@ def crawl(app: Any, db: Any, world: dict[str, Any]) -> dict[str, Any]:
                 if target.netloc in ("", "localhost"):
                     queue.appendleft(target.path + (f"?{target.query}" if target.query else ""))
             resp.close()  # static files are streamed from an open file
-    return {"seen": seen, "rules": rule_statuses}
+    return {"seen": seen, "rules": rule_statuses, "inline": inline}
 
 
 def test_every_page_of_every_role_renders(app, db, client, make_person, mailbox):
@@ -218,6 +223,8 @@ def test_every_page_of_every_role_renders(app, db, client, make_person, mailbox)
         result = crawl(app, db, world)
     errors = {key: status for key, status in result["seen"].items() if status >= 500}
     assert errors == {}
+    # Nothing the Content-Security-Policy would block: no inline script, style or handler.
+    assert result["inline"] == []
     # Every GET rule was requested, and every one renders for somebody.
     never = {rule for rule, statuses in result["rules"].items() if 200 not in statuses}
     assert never <= set(NEVER_200), {r: result["rules"][r] for r in never - set(NEVER_200)}
