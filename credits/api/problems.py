@@ -30,10 +30,12 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"),
     413: ("payload_too_large", "Request body too large"),
+    414: ("uri_too_long", "Address too long"),
     415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)"),
     422: ("validation_error", "The request is not valid"),
     428: ("precondition_required", "Precondition required"),
     429: ("rate_limited", "Too many requests"),
+    431: ("header_fields_too_large", "Request headers too large"),
     500: ("internal_error", "Internal error"),
     503: ("unavailable", "Service unavailable"),
 }
