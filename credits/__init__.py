@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
     """Build the app. Refuses to start on a database that is not migrated (run
     `credits init-db`). ``services`` lets a caller that already built them share them."""
     from credits.api import register_api
+    from credits.api.inputs import install_converters
     from credits.services import Services
     from credits.web import register_web
 
@@ -34,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
         JSON_SORT_KEYS=False,
     )
     app.extensions["credits"] = svc
+    # Bounded path converters (credits/api/inputs.py) before any blueprint adds a rule.
+    install_converters(app)
     # The public record (/open, /api/v1/open): one cache per process, for every request.
     from credits.open import Meta, PublicRecordService
 

@@ -1,7 +1,9 @@
 """The `credits` command (contract v1).
 
     credits init-db                 create or upgrade the database (Alembic, to head)
-    credits demo [--json]           seed a demo scheme; --members N --credits C for load tests
+    credits demo [--json]           seed a demo scheme (the same passwords and tokens as the last
+                                    run; --reset-passwords for new ones); --members N --credits C
+                                    for load tests
     credits serve [--host --port]   serve the app (gunicorn; embedded default: SQLite)
     credits verify [--json]         full reconciliation; exit 0 only if every rule holds
     credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
@@ -80,13 +82,21 @@ def init_db() -> None:
     type=click.IntRange(0, 1_000_000_000),
     help="Credits each member holds (default: a few different amounts).",
 )
-def demo(as_json: bool, members: int, credits_each: int | None) -> None:
+@click.option(
+    "--reset-passwords",
+    is_flag=True,
+    help="Make new demo passwords and tokens (the old demo tokens stop working). Without it, "
+    "a run prints the same ones as the last.",
+)
+def demo(as_json: bool, members: int, credits_each: int | None, reset_passwords: bool) -> None:
     """Create (or reuse) the database and seed a demo scheme."""
     from credits.demo import seed
 
     with _services(migrate=True) as svc:
         try:
-            result = seed(svc, members=members, credits=credits_each)
+            result = seed(
+                svc, members=members, credits=credits_each, reset_passwords=reset_passwords
+            )
         except CreditsError as exc:
             raise CreditsCommandError(f"{exc.code}: {exc.detail}") from exc
     if as_json:
@@ -115,6 +125,10 @@ def serve(host: str, port: int, workers: int) -> None:
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            from credits.web_server import SETTINGS
+
+            for name, value in SETTINGS.items():
+                self.cfg.set(name, value)
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")

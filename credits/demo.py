@@ -6,25 +6,43 @@ usable at once, and prints the contract v1 JSON shape::
     {"officer": {"email", "password", "token"}, "coordinator": {...},
      "members": [{"email", "password", "token"}...], "shops": [{"id", "name", "terminal_token"}...]}
 
-Running it again is safe: people and shops are reused, passwords reset to fresh random ones
-and new tokens issued (people's old tokens stay valid; a terminal's old token is replaced),
-and members are only topped up to the requested credits — nothing is posted twice.
-Demo passwords use the cheap Argon2 profile so that a thousand load-test members seed in
-seconds; they are throwaway credentials on ``@demo.example`` addresses.
+Running it again is safe: people and shops are reused, members are only topped up to the
+requested credits — nothing is posted twice — and the same passwords and tokens are printed
+again: they are kept in ``<instance>/demo-credentials.json`` (mode 0600) and reused while they
+still work (a password someone changed, or a token someone revoked, is replaced).
+``reset_passwords=True`` (``credits demo --reset-passwords``) makes fresh ones and revokes the
+old demo tokens.
+
+Demo passwords are hashed with the configured Argon2 profile, like everyone else's: a cheap
+hash would make signing in as a demo address measurably faster, telling demo addresses apart
+by timing. So that a thousand load-test members still seed in seconds, the load-test members
+(beyond the three named ones) share one generated password, hashed once; the officer, the
+coordinator and the named members each have their own.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
-from credits.accounts import Person, Role, create_person, grant_role, issue_token
-from credits.accounts.passwords import hash_password
+from credits.accounts import (
+    Person,
+    Role,
+    authenticate_token,
+    create_person,
+    grant_role,
+    issue_token,
+    revoke_token,
+)
+from credits.accounts.passwords import hash_password, verify_password
 from credits.services import Services
 from credits.shops import Shop, add_terminal, create_shop, list_terminals, rotate_terminal_token
 
@@ -50,31 +68,122 @@ class DemoPerson:
         return {"email": self.email, "password": self.password, "token": self.token}
 
 
+#: Where the demo's credentials are kept between runs (in the instance folder, mode 0600).
+CREDENTIALS_FILE = "demo-credentials.json"
+
+
+class Credentials:
+    """The demo's passwords and tokens from the last run, and what this run hands out.
+
+    A saved password is reused when it still matches the person's stored hash (or the person
+    is being created); a saved token when it still authenticates as that person and role (or
+    that terminal). Everything else is made afresh. Hashing happens here, once per distinct
+    password, with the configured profile.
+    """
+
+    def __init__(self, path: Path, profile: str, *, reset: bool) -> None:
+        self.path = path
+        self.profile = profile
+        self.reset = reset
+        saved: dict[str, Any] = {}
+        if path.exists():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+        self.saved_people: dict[str, dict[str, str]] = saved.get("people", {})
+        self.saved_terminals: dict[str, str] = saved.get("terminals", {})
+        self.saved_shared: str | None = saved.get("load_test_password")
+        self.people: dict[str, dict[str, str]] = {}
+        self.terminals: dict[str, str] = {}
+        self.shared_password = (None if reset else self.saved_shared) or secrets.token_urlsafe(12)
+        self._hashes: dict[str, str] = {}
+        self._checked: dict[tuple[str, str], bool] = {}
+
+    def hash_of(self, password: str) -> str:
+        """One Argon2 hash per distinct password (load-test members share theirs)."""
+        if password not in self._hashes:
+            self._hashes[password] = hash_password(password, self.profile)
+        return self._hashes[password]
+
+    def matches(self, password_hash: str | None, password: str) -> bool:
+        key = (password_hash or "", password)
+        if key not in self._checked:
+            self._checked[key] = verify_password(password_hash, password)
+        return self._checked[key]
+
+    def password_for(self, email: str, person: Person | None, *, shared: bool) -> str:
+        """The password to hand out for ``email``: the saved one while it still works."""
+        saved = None if self.reset else self.saved_people.get(email, {}).get("password")
+        if shared:
+            saved = self.shared_password
+        if saved and (person is None or self.matches(person.password_hash, saved)):
+            return saved
+        return self.shared_password if shared else secrets.token_urlsafe(12)
+
+    def saved_token(self, key: str, *, terminal: bool = False) -> str | None:
+        if terminal:
+            return self.saved_terminals.get(key)
+        return self.saved_people.get(key, {}).get("token")
+
+    def save(self) -> None:
+        """Write what this run handed out (atomically, readable by the owner only)."""
+        data = {
+            "people": self.people,
+            "terminals": self.terminals,
+            "load_test_password": self.shared_password,
+        }
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, self.path)
+
+
+def _token_still_works(session: Session, secret: str | None, person_id: int, role: Role) -> bool:
+    if not secret:
+        return False
+    who = authenticate_token(session, secret)
+    return who is not None and who.person_id == person_id and who.role is role
+
+
 def _person(
-    session: Session, *, name: str, local: str, roles: tuple[Role, ...], token_role: Role
+    session: Session,
+    creds: Credentials,
+    *,
+    name: str,
+    local: str,
+    roles: tuple[Role, ...],
+    token_role: Role,
+    shared_password: bool = False,
 ) -> DemoPerson:
     email = f"{local}@{DEMO_DOMAIN}"
-    password = secrets.token_urlsafe(12)
     person = session.execute(select(Person).where(Person.email == email)).scalar_one_or_none()  # type: ignore[arg-type]
+    password = creds.password_for(email, person, shared=shared_password)
     if person is None:
         person = create_person(
-            session,
-            name=name,
-            email=email,
-            roles=roles,
-            password=password,
-            granted_by=DEMO_ACTOR,
-            password_profile="fast",
+            session, name=name, email=email, roles=roles, password=None, granted_by=DEMO_ACTOR
         )
     else:
-        person.password_hash = hash_password(password, "fast")
-        session.add(person)
         for role in roles:
             grant_role(session, person, role, granted_by=DEMO_ACTOR)
+    if not creds.matches(person.password_hash, password):
+        person.password_hash = creds.hash_of(password)
+        creds._checked[(person.password_hash, password)] = True
+        session.add(person)
     assert person.id is not None
-    _, token = issue_token(
-        session, person_id=person.id, role=token_role, name="demo", created_by=DEMO_ACTOR
-    )
+    token = creds.saved_token(email)
+    if creds.reset and token:
+        found = authenticate_token(session, token)
+        if found is not None and found.token_id is not None and found.person_id == person.id:
+            revoke_token(session, found.token_id)
+        token = None
+    if not _token_still_works(session, token, person.id, token_role):
+        _, token = issue_token(
+            session, person_id=person.id, role=token_role, name="demo", created_by=DEMO_ACTOR
+        )
+    assert token is not None
+    creds.people[email] = {"password": password, "token": token}
     return DemoPerson(email, password, token)
 
 
@@ -107,8 +216,11 @@ _SHOPS = (
 )
 
 
-def _shop(session: Session, name: str, address: str, terminal_name: str) -> dict[str, Any]:
-    """A demo partner shop with one terminal; a fresh terminal token on every run."""
+def _shop(
+    session: Session, creds: Credentials, name: str, address: str, terminal_name: str
+) -> dict[str, Any]:
+    """A demo partner shop with one terminal, whose token is kept between runs while it
+    still works (a fresh one with ``--reset-passwords``)."""
     existing = session.execute(select(Shop).where(Shop.name == name)).scalar_one_or_none()  # type: ignore[arg-type]
     by = audit.Actor.system("demo")
     shop = existing or create_shop(session, by, name=name, address=address)
@@ -118,26 +230,50 @@ def _shop(session: Session, name: str, address: str, terminal_name: str) -> dict
         terminal, token = add_terminal(session, by, shop.id, name=terminal_name)
     else:
         assert terminal.id is not None
-        token = rotate_terminal_token(session, by, terminal.id)
+        token = creds.saved_token(str(terminal.id), terminal=True)
+        found = authenticate_token(session, token) if token else None
+        if creds.reset or found is None or found.token_id is None:
+            token = rotate_terminal_token(session, by, terminal.id)
+    assert token is not None
+    creds.terminals[str(terminal.id)] = token
     return {"id": shop.id, "name": shop.name, "terminal_id": terminal.id, "terminal_token": token}
 
 
-def seed(services: Services, *, members: int = 3, credits: int | None = None) -> dict[str, Any]:
-    """Seed (or refresh) the demo scheme and return the contract v1 JSON object."""
+def seed(
+    services: Services,
+    *,
+    members: int = 3,
+    credits: int | None = None,
+    reset_passwords: bool = False,
+) -> dict[str, Any]:
+    """Seed (or refresh) the demo scheme and return the contract v1 JSON object. The same
+    passwords and tokens as the last run, unless ``reset_passwords`` (module docstring)."""
     if members < 0 or members > 100_000:
         raise ValueError("--members must be between 0 and 100000")
     if credits is not None and not 0 <= credits <= ledger.MAX_POSTING_CREDITS:
         raise ValueError("--credits must be between 0 and 1000000000")
     db = services.db
-    db.run(lambda s: ledger.bootstrap(s, hot_slots=services.settings.hot_account_slots))
+    settings = services.settings
+    creds = Credentials(
+        settings.instance_path / CREDENTIALS_FILE,
+        settings.password_hash_profile,
+        reset=reset_passwords,
+    )
+    db.run(lambda s: ledger.bootstrap(s, hot_slots=settings.hot_account_slots))
     officer = db.run(
         lambda s: _person(
-            s, name="Olu Officer", local="officer", roles=(Role.OFFICER,), token_role=Role.OFFICER
+            s,
+            creds,
+            name="Olu Officer",
+            local="officer",
+            roles=(Role.OFFICER,),
+            token_role=Role.OFFICER,
         )
     )
     coordinator = db.run(
         lambda s: _person(
             s,
+            creds,
             name="Cara Coordinator",
             local="coordinator",
             roles=(Role.COORDINATOR,),
@@ -159,7 +295,15 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
                         100,
                         "Demo credits for load testing",
                     )
-                p = _person(s, name=name, local=local, roles=(Role.MEMBER,), token_role=Role.MEMBER)
+                p = _person(
+                    s,
+                    creds,
+                    name=name,
+                    local=local,
+                    roles=(Role.MEMBER,),
+                    token_role=Role.MEMBER,
+                    shared_password=i >= len(_NAMED_MEMBERS),
+                )
                 # The named members earn theirs through the earning use cases (below).
                 if credits is not None or i >= len(_NAMED_MEMBERS):
                     _top_up(s, p.email, default_credits if credits is None else credits, memo)
@@ -184,9 +328,9 @@ def seed(services: Services, *, members: int = 3, credits: int | None = None) ->
         "officer": officer.as_dict(),
         "coordinator": coordinator.as_dict(),
         "members": [p.as_dict() for p in people],
-        "shops": [db.run(lambda s, spec=spec: _shop(s, *spec)) for spec in _SHOPS],
+        "shops": [db.run(lambda s, spec=spec: _shop(s, creds, *spec)) for spec in _SHOPS],
     }
-    # Later capabilities add their part here (activities, shops and terminals...).
+    creds.save()
     return result
 
 

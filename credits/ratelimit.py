@@ -65,6 +65,9 @@ class Limit:
 # Translators: the limits' "what" follows "Too many ..." (see _refuse).
 SIGN_IN_ACCOUNT = Limit("sign_in_account", 5, timedelta(minutes=15), T("failed sign-ins"))
 SIGN_IN_IP = Limit("sign_in_ip", 20, timedelta(minutes=15), T("failed sign-ins"))
+#: A browser that signed in before (a device cookie) counts its failures here instead of
+#: against the account (credits/accounts/devices.py).
+SIGN_IN_DEVICE = Limit("sign_in_device", 5, timedelta(minutes=15), T("failed sign-ins"))
 RESET_EMAIL = Limit("reset_email", 3, timedelta(hours=1), T("password reset requests"))
 RESET_IP = Limit("reset_ip", 10, timedelta(hours=1), T("password reset requests"))
 REGISTER_EMAIL = Limit("register_email", 3, timedelta(hours=1), T("registrations"))
@@ -78,6 +81,7 @@ LIMITS = {
     for limit in (
         SIGN_IN_ACCOUNT,
         SIGN_IN_IP,
+        SIGN_IN_DEVICE,
         RESET_EMAIL,
         RESET_IP,
         REGISTER_EMAIL,

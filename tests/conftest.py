@@ -405,16 +405,53 @@ CHROMIUM_ARGS = [
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
+#: Content-Security-Policy violations Chromium reported during the current test.
+CSP_VIOLATIONS: list[str] = []
+
+
+def _watch_for_csp_violations(message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(message.text)
+
+
+class CspWatchingBrowser:
+    """The browser, with every context it makes reporting CSP violations from its console
+    (the pages run under a strict policy: a violation is a page that does not work)."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, **kwargs: Any) -> Any:
+        context = self._browser.new_context(**kwargs)
+        if not kwargs.get("bypass_csp"):
+            context.on("console", _watch_for_csp_violations)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Chromium driven by playwright (Debian's chromium; playwright cannot download its own)."""
+    """Chromium driven by playwright (Debian's chromium; playwright cannot download its own).
+    A Content-Security-Policy violation in any page's console fails the test."""
     need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        yield CspWatchingBrowser(browser)
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations() -> Iterator[None]:
+    CSP_VIOLATIONS.clear()
+    yield
+    if CSP_VIOLATIONS:
+        found = list(CSP_VIOLATIONS)
+        CSP_VIOLATIONS.clear()
+        pytest.fail(f"Content-Security-Policy violations in the browser: {found}")
 
 
 @pytest.fixture
@@ -440,7 +477,9 @@ def axe_violations(
 ) -> list[dict[str, Any]]:
     """Run axe-core in ``page`` and return the violations of the given impacts."""
     need(AXE_JS.exists(), f"axe-core not installed at {AXE_JS} (npm ci)")
-    page.add_script_tag(path=str(AXE_JS))
+    # Evaluated by the browser's debugger protocol, not added as an inline <script>: the
+    # pages' Content-Security-Policy (rightly) refuses inline scripts.
+    page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {

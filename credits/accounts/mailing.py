@@ -149,8 +149,11 @@ def password_reset(out: Outgoing, person: Person, secret: str, expires_at: datet
     )
 
 
-def password_changed(out: Outgoing, person: Person, at: datetime) -> Message:
-    """The password was changed: if it was not you, act now."""
+def password_changed(
+    out: Outgoing, person: Person, at: datetime, *, tokens_revoked: int = 0
+) -> Message:
+    """The password was changed (and ``tokens_revoked`` API tokens with it): if it was not
+    you, act now."""
     language = asked_by_them(out, person)
     return render(
         "password_changed",
@@ -159,5 +162,6 @@ def password_changed(out: Outgoing, person: Person, at: datetime) -> Message:
         name=person.name,
         council=out.council,
         when=when(at, language),
+        tokens_revoked=tokens_revoked,
         forgot_url=out.link("forgot_password", None),
     )

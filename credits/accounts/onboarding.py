@@ -21,9 +21,8 @@ from credits import audit, ratelimit
 from credits.accounts import links, mailing
 from credits.accounts.models import Person, PersonStatus
 from credits.accounts.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, hash_password
-from credits.accounts.people import clean_name, find_by_email
+from credits.accounts.people import clean_name, find_by_email, revoke_access
 from credits.accounts.service import PersonExists, create_person, normalise_email, normalise_phone
-from credits.accounts.sessions import end_all_sessions
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
@@ -302,9 +301,11 @@ def reset_for(session: Session, secret: str) -> Person:
 def reset_password(
     session: Session, out: mailing.Outgoing, secret: str, password: NewPassword, *, ip: str
 ) -> tuple[Person, list[Message]]:
-    """Set a new password with a reset link: every session of theirs ends, other reset links
-    stop working, and they are told by email. API tokens are not touched (they are not
-    passwords, and revoking them could stop a shop's till)."""
+    """Set a new password with a reset link: every web session and API token of theirs ends
+    (whoever reset it may be the only one who should still get in: a token or a session made
+    by someone who knew the old password must not outlive it), other reset links stop
+    working, and they are told by email. Shops' terminal tokens belong to terminals, not
+    people, and are not touched."""
     person = reset_for(session, secret)
     password.check_for(person.email, person.name)
     link = links.consume_link(session, secret, links.LinkPurpose.PASSWORD_RESET)
@@ -321,7 +322,8 @@ def reset_password(
     person.updated_by = f"person:{person.id} via link:{link.id}"
     session.add(person)
     session.flush()
-    ended = end_all_sessions(session, person.id)
+    by = f"person:{person.id} via link:{link.id} (password reset)"
+    ended, revoked = revoke_access(session, person.id, by)
     links.revoke_links(session, person.id, purposes=(links.LinkPurpose.PASSWORD_RESET,))
     audit.record(
         session,
@@ -330,5 +332,6 @@ def reset_password(
         f"person:{person.id}",
         ip=ip,
         sessions_ended=ended,
+        tokens_revoked=revoked,
     )
-    return person, [mailing.password_changed(out, person, now)]
+    return person, [mailing.password_changed(out, person, now, tokens_revoked=revoked)]

@@ -351,11 +351,11 @@ def _status_change(
     person.status_changed_by = who if isinstance(who, str) else who.actor
 
 
-def _revoke_access(
+def revoke_access(
     session: Session, person_id: int, by: str, *, role: Role | None = None
 ) -> tuple[int, int]:
-    """End a person's sessions and revoke their tokens (of ``role``, or all). Returns the
-    numbers of (sessions, tokens) ended."""
+    """End a person's sessions and revoke their API tokens (of ``role``, or all): disabling
+    them, revoking a role, a password reset. Returns the numbers of (sessions, tokens)."""
     now = utcnow()
     tokens = update(ApiToken).where(
         T_TOKEN.c.person_id == person_id, T_TOKEN.c.revoked_at.is_(None)
@@ -687,7 +687,7 @@ def revoke(session: Session, who: Principal, person_id: int, role: str | Role) -
     session.execute(
         delete(PersonRole).where(T_ROLE.c.person_id == person_id, T_ROLE.c.role == wanted.value)
     )
-    ended, revoked = _revoke_access(session, person_id, who.actor, role=wanted)
+    ended, revoked = revoke_access(session, person_id, who.actor, role=wanted)
     audit.record(
         session,
         who,
@@ -718,7 +718,7 @@ def disable(session: Session, who: Principal, person_id: int, reason: str | None
     _status_change(person, PersonStatus.DISABLED, who, text)
     session.add(person)
     session.flush()
-    ended, revoked = _revoke_access(session, person_id, who.actor)
+    ended, revoked = revoke_access(session, person_id, who.actor)
     dropped = links.revoke_links(session, person_id)
     audit.record(
         session,

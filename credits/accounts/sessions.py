@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from credits.accounts.models import Person, PersonStatus, Role
-from credits.accounts.passwords import hash_password, verify_password
+from credits.accounts.passwords import hash_password
 from credits.accounts.service import Principal, normalise_email, normalise_phone, roles_of
 from credits.db import UTCDateTime, utcnow
 from credits.errors import Forbidden, Unauthorized, ValidationFailed
@@ -84,20 +84,6 @@ def find_person_for_sign_in(session: Session, login: str) -> Person | None:
             return None
         query = select(Person).where(Person.phone == phone)  # type: ignore[arg-type]
     return session.execute(query).scalar_one_or_none()
-
-
-def check_password(session: Session, login: str, password: str) -> Person:
-    """The active person matching ``login`` and ``password``; :class:`SignInFailed` otherwise
-    (the same error, after the same work, whether the login or the password was wrong)."""
-    person = find_person_for_sign_in(session, login)
-    ok = verify_password(
-        person.password_hash if person and person.password_hash else _dummy_hash(), password or ""
-    )
-    if person is None or not ok:
-        raise SignInFailed(T("The email or phone number, or the password, is not right."))
-    if person.status != PersonStatus.ACTIVE.value:
-        raise SignInFailed(T("This account is not active. Ask the council to re-enable it."))
-    return person
 
 
 def start_session(
@@ -181,13 +167,3 @@ def end_session(session: Session, token: str) -> None:
         .where(WebSession.token_hash == _digest(token), WebSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
         .values(revoked_at=utcnow())
     )
-
-
-def end_all_sessions(session: Session, person_id: int) -> int:
-    """Revoke every open session of a person (password reset, disabling). Returns how many."""
-    result = session.execute(
-        update(WebSession)
-        .where(WebSession.person_id == person_id, WebSession.revoked_at.is_(None))  # type: ignore[arg-type, union-attr]
-        .values(revoked_at=utcnow())
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -6,25 +6,34 @@ address per 15 minutes. Over either, the attempt is refused *without checking th
 wait. A successful sign-in clears the account's failures. An unknown login is counted
 exactly like a known one, so the limits reveal nothing about who is registered.
 
+A browser that signed in as this person before carries a device token
+(credits/accounts/devices.py): its attempts count against the device's own limit (5 per 15
+minutes) instead of the account's, so someone guessing the password elsewhere cannot lock
+the owner out of their own browser — and the guesser, who has no token, stays locked out.
+
 How it stays strict under concurrency without holding a lock while Argon2 runs (~50 ms of
 CPU and 64 MiB; on SQLite the write lock would stop every other writer meanwhile):
 
 1. one short unit of work checks both limits under their locks and *reserves* a failure in
    each (as if the attempt will fail) — a hundred guesses at once still get only five;
-2. the password is checked outside any transaction;
-3. a second unit of work records the outcome: on success the reservations are taken back
-   and a session opened; on failure they stand, and the failure is audited.
+2. the password is checked outside any transaction (and, if its stored hash was made with
+   older parameters, hashed again with the current ones);
+3. a second unit of work records the outcome: on success the reservations are taken back,
+   the upgraded hash stored, a session opened and a fresh device token issued; on failure
+   they stand, and the failure is audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from credits import audit, ratelimit
+from credits.accounts import devices
 from credits.accounts.models import Person, PersonStatus
-from credits.accounts.passwords import verify_password
+from credits.accounts.passwords import hash_password, needs_rehash, verify_password
 from credits.accounts.sessions import (
     SignInFailed,
     WebSession,
@@ -32,7 +41,7 @@ from credits.accounts.sessions import (
     find_person_for_sign_in,
     start_session,
 )
-from credits.db import Database
+from credits.db import Database, utcnow
 from credits.errors import CreditsError
 from credits.i18n import T
 
@@ -51,34 +60,52 @@ NOT_ACTIVE = {
 
 @dataclass(frozen=True)
 class SignInOutcome:
-    """Either a session (``row`` and the cookie ``token``) or the ``error`` to show."""
+    """Either a session (``row``, the cookie ``token`` and a fresh ``device_token``) or the
+    ``error`` to show."""
 
     row: WebSession | None = None
     token: str | None = None
     error: CreditsError | None = None
+    device_token: str | None = None
 
 
 @dataclass(frozen=True)
 class _Reserved:
     person_id: int | None
     password_hash: str | None
-    account_key: str
+    #: The limit this attempt counts against: the account's, or a trusted device's own.
+    limit: ratelimit.Limit
+    key: str
+    device: devices.Device | None
     ip_event: int
     account_event: int
     left: int
 
 
-def _reserve(session: Session, login: str, ip: str) -> _Reserved:
+def _reserve(
+    session: Session, login: str, ip: str, device_tokens: Sequence[str], secret_key: str
+) -> _Reserved:
     person = find_person_for_sign_in(session, login)
-    account_key = f"person:{person.id}" if person else "login:" + (login or "").strip().lower()
+    device = (
+        devices.trusted(secret_key, device_tokens, person, utcnow())
+        if person is not None and secret_key
+        else None
+    )
+    if device is not None:
+        limit, key = ratelimit.SIGN_IN_DEVICE, device.bucket_key
+    else:
+        limit = ratelimit.SIGN_IN_ACCOUNT
+        key = f"person:{person.id}" if person else "login:" + (login or "").strip().lower()
     ratelimit.check(session, ratelimit.SIGN_IN_IP, ip)
-    ratelimit.check(session, ratelimit.SIGN_IN_ACCOUNT, account_key)
+    ratelimit.check(session, limit, key)
     by_ip = ratelimit.hit(session, ratelimit.SIGN_IN_IP, ip)
-    by_account = ratelimit.hit(session, ratelimit.SIGN_IN_ACCOUNT, account_key)
+    by_account = ratelimit.hit(session, limit, key)
     return _Reserved(
         person_id=person.id if person else None,
         password_hash=person.password_hash if person else None,
-        account_key=account_key,
+        limit=limit,
+        key=key,
+        device=device,
         ip_event=by_ip.event_id,
         account_event=by_account.event_id,
         left=by_account.left,
@@ -88,14 +115,22 @@ def _reserve(session: Session, login: str, ip: str) -> _Reserved:
 def _failed(session: Session, r: _Reserved, ip: str) -> SignInOutcome:
     target = f"person:{r.person_id}" if r.person_id is not None else None
     reason = "unknown_login" if r.person_id is None else "wrong_password"
-    audit.record(session, None, "auth.sign_in_failed", target, ip=ip, reason=reason)
+    trusted = r.device is not None
+    audit.record(session, None, "auth.sign_in_failed", target, ip=ip, reason=reason, device=trusted)
     if r.left <= 0 and r.person_id is not None:
-        minutes = int(ratelimit.SIGN_IN_ACCOUNT.window.total_seconds() // 60)
-        audit.record(session, None, "auth.locked", target, ip=ip, minutes=minutes)
+        minutes = int(r.limit.window.total_seconds() // 60)
+        audit.record(session, None, "auth.locked", target, ip=ip, minutes=minutes, device=trusted)
     return SignInOutcome(error=SignInFailed(WRONG_DETAILS))
 
 
-def _succeeded(session: Session, r: _Reserved, ip: str, user_agent: str | None) -> SignInOutcome:
+def _succeeded(
+    session: Session,
+    r: _Reserved,
+    ip: str,
+    user_agent: str | None,
+    new_hash: str | None,
+    secret_key: str,
+) -> SignInOutcome:
     # The password was right: this was not a failure after all.
     ratelimit.unhit(session, r.ip_event)
     ratelimit.unhit(session, r.account_event)
@@ -108,25 +143,53 @@ def _succeeded(session: Session, r: _Reserved, ip: str, user_agent: str | None) 
             session, None, "auth.sign_in_failed", f"person:{person.id}", ip=ip, reason=person.status
         )
         return SignInOutcome(error=SignInFailed(NOT_ACTIVE.get(person.status, WRONG_DETAILS)))
+    # Store the upgraded hash unless the password changed meanwhile (a reset between the two
+    # units of work): the hash checked must still be the one stored.
+    rehashed = new_hash is not None and person.password_hash == r.password_hash
+    if rehashed:
+        person.password_hash = new_hash
+        session.add(person)
+        session.flush()
     try:
         row, token = start_session(session, person, user_agent=user_agent)
     except CreditsError as exc:  # no role (yet): nothing to sign in to
         return SignInOutcome(error=exc)
-    ratelimit.clear(session, ratelimit.SIGN_IN_ACCOUNT, r.account_key)
+    # A trusted device's success clears the device's failures only: the account's stay, so
+    # whoever is guessing elsewhere is not given five more tries.
+    ratelimit.clear(session, r.limit, r.key)
     who = audit.Actor(
         f"person:{person.id} as {row.role} via session:{row.id}", person.id, f"session:{row.id}"
     )
-    audit.record(session, who, "auth.sign_in", f"person:{person.id}", ip=ip)
-    return SignInOutcome(row=row, token=token)
+    audit.record(
+        session,
+        who,
+        "auth.sign_in",
+        f"person:{person.id}",
+        ip=ip,
+        device="trusted" if r.device is not None else "new",
+        rehashed=rehashed,
+    )
+    fresh = devices.issue(secret_key, person, utcnow()) if secret_key else None
+    return SignInOutcome(row=row, token=token, device_token=fresh)
 
 
 def sign_in(
-    db: Database, login: str, password: str, *, ip: str, user_agent: str | None = None
+    db: Database,
+    login: str,
+    password: str,
+    *,
+    ip: str,
+    user_agent: str | None = None,
+    device_tokens: Sequence[str] = (),
+    secret_key: str = "",
+    profile: str = "default",
 ) -> SignInOutcome:
     """Check the limits and the password; open a session, or say why not (see the module
-    docstring for the three steps)."""
+    docstring for the three steps). ``device_tokens`` come from the browser's device cookie
+    and ``secret_key`` signs them (without a key, no device is trusted or issued);
+    ``profile`` is the Argon2 profile new hashes are made with."""
     try:
-        reserved = db.run(lambda s: _reserve(s, login, ip))
+        reserved = db.run(lambda s: _reserve(s, login, ip, device_tokens, secret_key))
     except ratelimit.RateLimited as exc:
         return SignInOutcome(error=exc)
     # Unknown login: check against a real hash anyway, so both cost the same time.
@@ -134,4 +197,7 @@ def sign_in(
     ok = ok and reserved.password_hash is not None
     if not ok:
         return db.run(lambda s: _failed(s, reserved, ip))
-    return db.run(lambda s: _succeeded(s, reserved, ip, user_agent))
+    new_hash = None
+    if reserved.password_hash is not None and needs_rehash(reserved.password_hash, profile):
+        new_hash = hash_password(password, profile)  # outside any transaction, like the check
+    return db.run(lambda s: _succeeded(s, reserved, ip, user_agent, new_hash, secret_key))

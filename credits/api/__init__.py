@@ -11,20 +11,21 @@ import marshmallow as ma
 from flask import Flask
 from flask_smorest import Api
 
+from credits.api import inputs
 from credits.api.problems import register_error_handlers
 
 
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details, plus our machine-readable ``code``."""
 
-    type = ma.fields.String()
-    title = ma.fields.String()
-    status = ma.fields.Integer()
-    code = ma.fields.String(
+    type = inputs.String()
+    title = inputs.String()
+    status = inputs.Integer()
+    code = inputs.String(
         metadata={"description": "stable machine-readable code, e.g. insufficient_funds"}
     )
-    detail = ma.fields.String()
-    instance = ma.fields.String()
+    detail = inputs.String()
+    instance = inputs.String()
     errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation_error"})
 
 

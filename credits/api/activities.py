@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits import earning
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.earning import activities as acts
 from credits.earning import dates, quantities
 from credits.earning.errors import ActivityNotFound
@@ -35,25 +36,25 @@ _STRICT_BOOL = {"truthy": {True}, "falsy": {False}}
 
 
 class ActivitySchema(ma.Schema):
-    slug = ma.fields.String()
-    name = ma.fields.String()
-    description = ma.fields.String()
-    unit = ma.fields.String(metadata={"enum": list(quantities.UNITS)})
-    credits_per_unit = ma.fields.Integer()
-    quantity_step = ma.fields.String(
+    slug = inputs.String()
+    name = inputs.String()
+    description = inputs.String()
+    unit = inputs.String(metadata={"enum": list(quantities.UNITS)})
+    credits_per_unit = inputs.Integer()
+    quantity_step = inputs.String(
         metadata={"description": "quantities go in steps of this (whole credits, no rounding)"}
     )
-    week_cap_credits = ma.fields.Integer(
+    week_cap_credits = inputs.Integer(
         metadata={"description": "most credits a member earns from it in a London ISO week"}
     )
-    month_cap_credits = ma.fields.Integer(
+    month_cap_credits = inputs.Integer(
         metadata={"description": "most credits a member earns from it in a London month"}
     )
-    monthly_budget_credits = ma.fields.Integer(
+    monthly_budget_credits = inputs.Integer(
         metadata={"description": "issuance budget of a month without a budget of its own"}
     )
     active = ma.fields.Boolean()
-    updated_at = ma.fields.AwareDateTime(format="iso", default_timezone=None)
+    updated_at = inputs.AwareDateTime(format="iso", default_timezone=None)
 
 
 class ActivityListSchema(ma.Schema):
@@ -61,29 +62,29 @@ class ActivityListSchema(ma.Schema):
 
 
 class ActivityIn(ma.Schema):
-    slug = ma.fields.String(
+    slug = inputs.String(
         required=True, metadata={"pattern": acts.SLUG_RE.pattern, "example": "snow-clearing"}
     )
-    name = ma.fields.String(required=True)
-    description = ma.fields.String(load_default="")
-    unit = ma.fields.String(required=True, metadata={"enum": list(quantities.UNITS)})
-    credits_per_unit = ma.fields.Integer(
+    name = inputs.String(required=True)
+    description = inputs.String(multiline=True, load_default="")
+    unit = inputs.String(required=True, metadata={"enum": list(quantities.UNITS)})
+    credits_per_unit = inputs.Integer(
         required=True, strict=True, metadata={"minimum": 1, "maximum": acts.MAX_RATE}
     )
-    week_cap_credits = ma.fields.Integer(required=True, strict=True, metadata={"minimum": 0})
-    month_cap_credits = ma.fields.Integer(required=True, strict=True, metadata={"minimum": 0})
-    monthly_budget_credits = ma.fields.Integer(required=True, strict=True, metadata={"minimum": 0})
+    week_cap_credits = inputs.Integer(required=True, strict=True, metadata={"minimum": 0})
+    month_cap_credits = inputs.Integer(required=True, strict=True, metadata={"minimum": 0})
+    monthly_budget_credits = inputs.Integer(required=True, strict=True, metadata={"minimum": 0})
     active = ma.fields.Boolean(load_default=True, **_STRICT_BOOL)
 
 
 class ActivityPatch(ma.Schema):
-    name = ma.fields.String()
-    description = ma.fields.String()
-    unit = ma.fields.String(metadata={"enum": list(quantities.UNITS)})
-    credits_per_unit = ma.fields.Integer(strict=True)
-    week_cap_credits = ma.fields.Integer(strict=True)
-    month_cap_credits = ma.fields.Integer(strict=True)
-    monthly_budget_credits = ma.fields.Integer(strict=True)
+    name = inputs.String()
+    description = inputs.String(multiline=True)
+    unit = inputs.String(metadata={"enum": list(quantities.UNITS)})
+    credits_per_unit = inputs.Integer(strict=True)
+    week_cap_credits = inputs.Integer(strict=True)
+    month_cap_credits = inputs.Integer(strict=True)
+    monthly_budget_credits = inputs.Integer(strict=True)
     active = ma.fields.Boolean(
         metadata={"description": "false deactivates: no new awards or claims"}, **_STRICT_BOOL
     )
@@ -94,14 +95,14 @@ class ListArgs(ma.Schema):
 
 
 class BudgetSchema(ma.Schema):
-    activity = ma.fields.String(attribute="activity_slug")
-    month = ma.fields.String(metadata={"example": "2026-11"})
-    budget_credits = ma.fields.Integer()
+    activity = inputs.String(attribute="activity_slug")
+    month = inputs.String(metadata={"example": "2026-11"})
+    budget_credits = inputs.Integer()
     is_default = ma.fields.Boolean(
         metadata={"description": "true: the activity's monthly_budget_credits applies"}
     )
-    issued_credits = ma.fields.Integer()
-    left_credits = ma.fields.Integer()
+    issued_credits = inputs.Integer()
+    left_credits = inputs.Integer()
 
 
 class BudgetListSchema(ma.Schema):
@@ -109,7 +110,7 @@ class BudgetListSchema(ma.Schema):
 
 
 class BudgetIn(ma.Schema):
-    budget_credits = ma.fields.Integer(
+    budget_credits = inputs.Integer(
         required=True,
         strict=True,
         allow_none=True,
@@ -227,21 +228,21 @@ settings_blp = Blueprint(
 
 
 class SettingsSchema(ma.Schema):
-    four_eyes_threshold_credits = ma.fields.Integer(
+    four_eyes_threshold_credits = inputs.Integer(
         metadata={
             "description": "an award line of more credits than this needs an officer's "
             "approval as well (by someone other than the first approver)"
         }
     )
-    backdate_days = ma.fields.Integer(
+    backdate_days = inputs.Integer(
         metadata={"description": "how many days back an activity may be dated (fixed)"}
     )
-    updated_at = ma.fields.AwareDateTime(format="iso", allow_none=True, default_timezone=None)
-    updated_by = ma.fields.String(allow_none=True)
+    updated_at = inputs.AwareDateTime(format="iso", allow_none=True, default_timezone=None)
+    updated_by = inputs.String(allow_none=True)
 
 
 class SettingsIn(ma.Schema):
-    four_eyes_threshold_credits = ma.fields.Integer(
+    four_eyes_threshold_credits = inputs.Integer(
         required=True, strict=True, metadata={"minimum": 0}
     )
 

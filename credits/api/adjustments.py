@@ -13,13 +13,14 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
-from flask_smorest import Blueprint
 
 from credits import adjustments
 from credits.accounts import Role
 from credits.adjustments import AdjustmentView
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
 blp = Blueprint(
@@ -31,25 +32,25 @@ blp = Blueprint(
 
 
 class AdjustmentIn(ma.Schema):
-    person_id = ma.fields.Integer(
+    person_id = inputs.Integer(
         required=True,
         strict=True,
         validate=ma.validate.Range(1),
         metadata={"description": "the member"},
     )
-    direction = ma.fields.String(required=True, validate=ma.validate.OneOf(["credit", "debit"]))
-    amount = ma.fields.Integer(
+    direction = inputs.String(required=True, validate=ma.validate.OneOf(["credit", "debit"]))
+    amount = inputs.Integer(
         required=True,
         strict=True,
         validate=ma.validate.Range(1, adjustments.MAX_ADJUSTMENT_CREDITS),
         metadata={"description": "whole credits, positive"},
     )
-    reason = ma.fields.String(
+    reason = inputs.String(
         required=True,
         validate=ma.validate.Length(1, 300),
         metadata={"description": "shown to the member in their history"},
     )
-    occurred_on = ma.fields.Date(
+    occurred_on = inputs.Date(
         load_default=None,
         allow_none=True,
         metadata={
@@ -57,7 +58,7 @@ class AdjustmentIn(ma.Schema):
             "future, at most 60 days back, not in a closed month (409 period_closed)"
         },
     )
-    idempotency_key = ma.fields.String(
+    idempotency_key = inputs.String(
         required=True,
         validate=[
             ma.validate.Length(1, 200),
@@ -67,34 +68,34 @@ class AdjustmentIn(ma.Schema):
 
 
 class AdjustmentRejectIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    reason = inputs.String(multiline=True, required=True, validate=ma.validate.Length(1, 300))
 
 
 class AdjustmentOut(ma.Schema):
-    id = ma.fields.Integer()
-    person_id = ma.fields.Integer()
-    person_name = ma.fields.String()
-    direction = ma.fields.String()
-    amount = ma.fields.Integer()
-    reason = ma.fields.String()
-    occurred_on = ma.fields.Date(allow_none=True)
-    state = ma.fields.String(metadata={"description": "pending, posted or rejected"})
+    id = inputs.Integer()
+    person_id = inputs.Integer()
+    person_name = inputs.String()
+    direction = inputs.String()
+    amount = inputs.Integer()
+    reason = inputs.String()
+    occurred_on = inputs.Date(allow_none=True)
+    state = inputs.String(metadata={"description": "pending, posted or rejected"})
     needs_approval = ma.fields.Boolean()
-    requested_by = ma.fields.String()
-    requested_by_person_id = ma.fields.Integer()
-    requested_at = ma.fields.AwareDateTime()
-    decided_by = ma.fields.String(allow_none=True)
-    decided_by_person_id = ma.fields.Integer(allow_none=True)
-    decided_at = ma.fields.AwareDateTime(allow_none=True)
-    decision_reason = ma.fields.String(allow_none=True)
-    entry_id = ma.fields.Integer(allow_none=True)
-    posted_at = ma.fields.AwareDateTime(allow_none=True)
+    requested_by = inputs.String()
+    requested_by_person_id = inputs.Integer()
+    requested_at = inputs.AwareDateTime()
+    decided_by = inputs.String(allow_none=True)
+    decided_by_person_id = inputs.Integer(allow_none=True)
+    decided_at = inputs.AwareDateTime(allow_none=True)
+    decision_reason = inputs.String(allow_none=True)
+    entry_id = inputs.Integer(allow_none=True)
+    posted_at = inputs.AwareDateTime(allow_none=True)
     replayed = ma.fields.Boolean()
 
 
 class AdjustmentListArgs(PageArgs):
-    state = ma.fields.String(validate=ma.validate.OneOf(["pending", "posted", "rejected"]))
-    person_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    state = inputs.String(validate=ma.validate.OneOf(["pending", "posted", "rejected"]))
+    person_id = inputs.Integer(validate=ma.validate.Range(min=1))
 
 
 def body(view: AdjustmentView) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits import audit
 from credits.accounts.models import Role
+from credits.api import inputs
 from credits.api.auth import require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
 blp = Blueprint(
@@ -19,29 +20,27 @@ blp = Blueprint(
 
 
 class AuditEventSchema(ma.Schema):
-    id = ma.fields.Integer()
-    occurred_at = ma.fields.AwareDateTime()
-    actor = ma.fields.String(metadata={"description": "person:12 as officer via session:40"})
-    actor_person_id = ma.fields.Integer(allow_none=True)
-    via = ma.fields.String()
-    action = ma.fields.String(metadata={"description": "noun.verb, e.g. person.disable"})
-    target_ref = ma.fields.String(allow_none=True)
+    id = inputs.Integer()
+    occurred_at = inputs.AwareDateTime()
+    actor = inputs.String(metadata={"description": "person:12 as officer via session:40"})
+    actor_person_id = inputs.Integer(allow_none=True)
+    via = inputs.String()
+    action = inputs.String(metadata={"description": "noun.verb, e.g. person.disable"})
+    target_ref = inputs.String(allow_none=True)
     details = ma.fields.Dict()
 
 
 class AuditArgs(PageArgs):
-    action = ma.fields.String(
+    action = inputs.String(
         validate=ma.validate.Length(max=60),
         metadata={"description": "exact, or a prefix ending in a dot (`person.`)"},
     )
-    person_id = ma.fields.Integer(
+    person_id = inputs.Integer(
         validate=ma.validate.Range(min=1), metadata={"description": "events by or about them"}
     )
-    target_ref = ma.fields.String(validate=ma.validate.Length(max=120))
-    since = ma.fields.AwareDateTime(
-        metadata={"description": "inclusive, e.g. 2026-11-01T00:00:00Z"}
-    )
-    until = ma.fields.AwareDateTime(metadata={"description": "exclusive"})
+    target_ref = inputs.String(validate=ma.validate.Length(max=120))
+    since = inputs.AwareDateTime(metadata={"description": "inclusive, e.g. 2026-11-01T00:00:00Z"})
+    until = inputs.AwareDateTime(metadata={"description": "exclusive"})
 
 
 @blp.route("")

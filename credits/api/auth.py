@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import time
 from collections.abc import Callable
-from copy import deepcopy
 from typing import Any, TypeVar
 
 from flask import g, request
 
 from credits.accounts import Principal, Role, authenticate_token
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,18 +109,29 @@ def require(*roles: Role, cached: bool = False) -> Callable[[F], F]:
                 )
             return view(*args, **kwargs)
 
-        # Document the requirement in the OpenAPI description (flask-smorest reads _apidoc).
-        apidoc = deepcopy(getattr(view, "_apidoc", {}))
-        manual = apidoc.setdefault("manual_doc", {})
-        manual["security"] = [{"bearer": []}]
+        # Document the requirement through flask-smorest's public decorator: the bearer
+        # scheme, the roles (after the docstring's own description, which a manual
+        # description would otherwise replace), and the 401/403 answers as references to
+        # the response components the Api registers for every HTTP status.
         roles_text = ", ".join(sorted(r.value for r in allowed))
-        manual.setdefault("description", "")
-        manual["description"] = (manual["description"] + f"\n\nRoles: {roles_text}.").strip()
-        responses = manual.setdefault("responses", {})
-        responses.setdefault("401", {"$ref": "#/components/responses/UNAUTHORIZED"})
-        responses.setdefault("403", {"$ref": "#/components/responses/FORBIDDEN"})
-        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
-        wrapper.required_roles = allowed  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        description = "\n\n".join(
+            filter(None, [_docstring_description(view), f"Roles: {roles_text}."])
+        )
+        documented = Blueprint.doc(
+            security=[{"bearer": []}],
+            description=description,
+            responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
+        )(wrapper)
+        documented.required_roles = allowed  # type: ignore[attr-defined]
+        return documented  # type: ignore[no-any-return]
 
     return decorator
+
+
+def _docstring_description(view: Callable[..., Any]) -> str:
+    """The description flask-smorest takes from a view's docstring: what follows the first
+    blank line (the summary is the lines before it), up to a ``---`` line."""
+    text = inspect.cleandoc(view.__doc__ or "")
+    text = text.split("\n---", 1)[0]
+    _, _, rest = text.partition("\n\n")
+    return rest.strip()

@@ -18,12 +18,13 @@ from typing import Any
 
 import marshmallow as ma
 from flask import url_for
-from flask_smorest import Blueprint
 
 from credits import earning
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.earning.awards import AwardView
 from credits.earning.history import MAX_PAGE
 
@@ -56,6 +57,11 @@ class QuantityField(ma.fields.Raw):
                 {"type": "number", "exclusiveMinimum": 0},
             ],
         }
+        if kwargs.get("allow_none") or (
+            "load_default" in kwargs and kwargs["load_default"] is None
+        ):
+            # Its documented default (null) must itself be valid against the schema.
+            metadata["oneOf"].append({"type": "null"})
         super().__init__(metadata=metadata, **kwargs)
 
 
@@ -63,54 +69,52 @@ class QuantityField(ma.fields.Raw):
 
 
 class PersonRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    email = ma.fields.String()
+    id = inputs.Integer()
+    name = inputs.String()
+    email = inputs.String()
 
 
 class ActivityRefSchema(ma.Schema):
-    slug = ma.fields.String()
-    name = ma.fields.String()
+    slug = inputs.String()
+    name = inputs.String()
 
 
 class StepSchema(ma.Schema):
     person = ma.fields.Nested(PersonRefSchema, allow_none=True)
-    actor = ma.fields.String(
+    actor = inputs.String(
         metadata={"description": "who, in which role, via which token or session"}
     )
-    at = ma.fields.AwareDateTime(format="iso", default_timezone=None)
+    at = inputs.AwareDateTime(format="iso", default_timezone=None)
 
 
 class LineOutSchema(ma.Schema):
     member = ma.fields.Nested(PersonRefSchema)
-    quantity = ma.fields.String(metadata={"description": 'decimal string, e.g. "1.5"'})
-    credits = ma.fields.Integer()
+    quantity = inputs.String(metadata={"description": 'decimal string, e.g. "1.5"'})
+    credits = inputs.Integer()
 
 
 class AwardSchema(ma.Schema):
     """An award of credits (a coordinator's record, a session sheet, or a member's claim)."""
 
-    id = ma.fields.Integer(metadata={"description": "the award id"})
-    kind = ma.fields.String(metadata={"enum": ["record", "session", "claim"]})
-    state = ma.fields.String(
-        metadata={"enum": ["pending", "awaiting_officer", "posted", "rejected"]}
-    )
-    entry_id = ma.fields.Integer(
+    id = inputs.Integer(metadata={"description": "the award id"})
+    kind = inputs.String(metadata={"enum": ["record", "session", "claim"]})
+    state = inputs.String(metadata={"enum": ["pending", "awaiting_officer", "posted", "rejected"]})
+    entry_id = inputs.Integer(
         allow_none=True, metadata={"description": "the ledger entry, once posted"}
     )
-    credits = ma.fields.Integer(metadata={"description": "total credits of the award"})
+    credits = inputs.Integer(metadata={"description": "total credits of the award"})
     member = ma.fields.Nested(
         PersonRefSchema, allow_none=True, metadata={"description": "for a one-member award"}
     )
-    quantity = ma.fields.String(
+    quantity = inputs.String(
         allow_none=True, metadata={"description": 'for a one-member award, e.g. "1.5"'}
     )
     activity = ma.fields.Nested(ActivityRefSchema)
-    unit = ma.fields.String()
-    credits_per_unit = ma.fields.Integer()
-    occurred_on = ma.fields.Date()
+    unit = inputs.String()
+    credits_per_unit = inputs.Integer()
+    occurred_on = inputs.Date()
     lines = ma.fields.List(ma.fields.Nested(LineOutSchema))
-    note = ma.fields.String()
+    note = inputs.String()
     needs_officer = ma.fields.Boolean(
         metadata={"description": "above the four-eyes threshold: an officer must approve"}
     )
@@ -118,8 +122,8 @@ class AwardSchema(ma.Schema):
     first_approval = ma.fields.Nested(StepSchema, allow_none=True)
     second_approval = ma.fields.Nested(StepSchema, allow_none=True)
     rejection = ma.fields.Nested(StepSchema, allow_none=True)
-    reject_reason = ma.fields.String(allow_none=True)
-    posted_at = ma.fields.AwareDateTime(format="iso", allow_none=True, default_timezone=None)
+    reject_reason = inputs.String(allow_none=True)
+    posted_at = inputs.AwareDateTime(format="iso", allow_none=True, default_timezone=None)
     replayed = ma.fields.Boolean(
         metadata={"description": "true when an idempotent retry returned the first result"}
     )
@@ -127,7 +131,7 @@ class AwardSchema(ma.Schema):
 
 class AwardPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(AwardSchema))
-    next_before = ma.fields.Integer(
+    next_before = inputs.Integer(
         allow_none=True,
         metadata={"description": "pass as ?before= for the next (older) page; null at the end"},
     )
@@ -137,14 +141,12 @@ class AwardPageSchema(ma.Schema):
 
 
 class EarningIn(ma.Schema):
-    member_email = ma.fields.String(required=True)
-    activity = ma.fields.String(required=True, metadata={"description": "the activity's slug"})
+    member_email = inputs.String(required=True)
+    activity = inputs.String(required=True, metadata={"description": "the activity's slug"})
     quantity = QuantityField(required=True)
-    occurred_on = ma.fields.String(
-        required=True, metadata={"format": "date", "description": DATE_DOC}
-    )
-    idempotency_key = ma.fields.String(required=True, metadata={"description": KEY_DOC})
-    note = ma.fields.String(load_default="", metadata={"maxLength": 500})
+    occurred_on = inputs.String(required=True, metadata={"format": "date", "description": DATE_DOC})
+    idempotency_key = inputs.String(required=True, metadata={"description": KEY_DOC})
+    note = inputs.String(multiline=True, load_default="", metadata={"maxLength": 500})
 
 
 class BulkLineIn(ma.Schema):
@@ -153,12 +155,10 @@ class BulkLineIn(ma.Schema):
 
 
 class BulkIn(ma.Schema):
-    activity = ma.fields.String(required=True, metadata={"description": "the activity's slug"})
-    occurred_on = ma.fields.String(
-        required=True, metadata={"format": "date", "description": DATE_DOC}
-    )
-    idempotency_key = ma.fields.String(required=True, metadata={"description": KEY_DOC})
-    note = ma.fields.String(load_default="", metadata={"maxLength": 500})
+    activity = inputs.String(required=True, metadata={"description": "the activity's slug"})
+    occurred_on = inputs.String(required=True, metadata={"format": "date", "description": DATE_DOC})
+    idempotency_key = inputs.String(required=True, metadata={"description": KEY_DOC})
+    note = inputs.String(multiline=True, load_default="", metadata={"maxLength": 500})
     lines = ma.fields.List(
         ma.fields.Nested(BulkLineIn),
         required=True,
@@ -167,19 +167,19 @@ class BulkIn(ma.Schema):
 
 
 class ClaimIn(ma.Schema):
-    activity = ma.fields.String(required=True, metadata={"description": "the activity's slug"})
+    activity = inputs.String(required=True, metadata={"description": "the activity's slug"})
     quantity = QuantityField(required=True)
-    occurred_on = ma.fields.String(
-        required=True, metadata={"format": "date", "description": DATE_DOC}
+    occurred_on = inputs.String(required=True, metadata={"format": "date", "description": DATE_DOC})
+    note = inputs.String(
+        multiline=True,
+        load_default="",
+        metadata={"maxLength": 500, "description": "what you did, briefly"},
     )
-    note = ma.fields.String(
-        load_default="", metadata={"maxLength": 500, "description": "what you did, briefly"}
-    )
-    idempotency_key = ma.fields.String(required=True, metadata={"description": KEY_DOC})
+    idempotency_key = inputs.String(required=True, metadata={"description": KEY_DOC})
 
 
 class ApproveIn(ma.Schema):
-    idempotency_key = ma.fields.String(
+    idempotency_key = inputs.String(
         required=True,
         metadata={
             "description": "1-200 printable ASCII characters; the same person approving "
@@ -189,20 +189,22 @@ class ApproveIn(ma.Schema):
 
 
 class RejectIn(ma.Schema):
-    reason = ma.fields.String(
-        required=True, metadata={"minLength": 1, "maxLength": 500, "description": "why"}
+    reason = inputs.String(
+        multiline=True,
+        required=True,
+        metadata={"minLength": 1, "maxLength": 500, "description": "why"},
     )
 
 
 class PageArgs(ma.Schema):
-    before = ma.fields.Integer(
+    before = inputs.Integer(
         load_default=None, validate=ma.validate.Range(min=1), metadata={"description": "cursor"}
     )
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PAGE))
+    limit = inputs.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PAGE))
 
 
 class QueueArgs(PageArgs):
-    stage = ma.fields.String(
+    stage = inputs.String(
         load_default=None,
         validate=ma.validate.OneOf(["first", "officer"]),
         metadata={
@@ -418,8 +420,8 @@ me_entries_blp = Blueprint(
 
 
 class EntryItemSchema(ma.Schema):
-    id = ma.fields.Integer(metadata={"description": "the ledger entry id"})
-    kind = ma.fields.String(
+    id = inputs.Integer(metadata={"description": "the ledger entry id"})
+    kind = inputs.String(
         metadata={
             "enum": [
                 "earn",
@@ -432,24 +434,24 @@ class EntryItemSchema(ma.Schema):
             ]
         }
     )
-    occurred_at = ma.fields.AwareDateTime(format="iso", default_timezone=None)
-    recorded_at = ma.fields.AwareDateTime(format="iso", default_timezone=None)
-    amount = ma.fields.Integer(
+    occurred_at = inputs.AwareDateTime(format="iso", default_timezone=None)
+    recorded_at = inputs.AwareDateTime(format="iso", default_timezone=None)
+    amount = inputs.Integer(
         metadata={"description": "credits this entry added to (+) or took from (−) you"}
     )
-    description = ma.fields.String()
+    description = inputs.String()
     activity = ma.fields.Nested(ActivityRefSchema, allow_none=True)
-    quantity = ma.fields.String(allow_none=True)
-    unit = ma.fields.String(allow_none=True)
-    award_id = ma.fields.Integer(allow_none=True)
+    quantity = inputs.String(allow_none=True)
+    unit = inputs.String(allow_none=True)
+    award_id = inputs.Integer(allow_none=True)
     approved_by = ma.fields.List(
-        ma.fields.String(), metadata={"description": "names, first approver first"}
+        inputs.String(), metadata={"description": "names, first approver first"}
     )
 
 
 class EntryPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(EntryItemSchema))
-    next_before = ma.fields.Integer(
+    next_before = inputs.Integer(
         allow_none=True,
         metadata={"description": "pass as ?before= for the next (older) page; null at the end"},
     )

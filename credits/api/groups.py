@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits import earning
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
 from credits.api.earning import ActivityRefSchema, PersonRefSchema
+from credits.api.inputs import Blueprint
 
 blp = Blueprint(
     "groups",
@@ -29,14 +30,14 @@ blp = Blueprint(
 
 
 class GroupSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    description = ma.fields.String()
+    id = inputs.Integer()
+    name = inputs.String()
+    description = inputs.String()
     active = ma.fields.Boolean()
     activities = ma.fields.List(ma.fields.Nested(ActivityRefSchema))
     coordinators = ma.fields.List(ma.fields.Nested(PersonRefSchema))
     members = ma.fields.List(ma.fields.Nested(PersonRefSchema))
-    member_count = ma.fields.Integer()
+    member_count = inputs.Integer()
 
 
 class GroupSummarySchema(GroupSchema):
@@ -49,24 +50,24 @@ class GroupListSchema(ma.Schema):
 
 
 class GroupIn(ma.Schema):
-    name = ma.fields.String(required=True, metadata={"maxLength": 120})
-    description = ma.fields.String(load_default="", metadata={"maxLength": 500})
+    name = inputs.String(required=True, metadata={"maxLength": 120})
+    description = inputs.String(multiline=True, load_default="", metadata={"maxLength": 500})
     activities = ma.fields.List(
-        ma.fields.String(), load_default=list, metadata={"description": "activity slugs"}
+        inputs.String(), load_default=list, metadata={"description": "activity slugs"}
     )
 
 
 class GroupPatch(ma.Schema):
-    name = ma.fields.String(metadata={"maxLength": 120})
-    description = ma.fields.String(metadata={"maxLength": 500})
+    name = inputs.String(metadata={"maxLength": 120})
+    description = inputs.String(multiline=True, metadata={"maxLength": 500})
     activities = ma.fields.List(
-        ma.fields.String(), metadata={"description": "replaces the group's activities"}
+        inputs.String(), metadata={"description": "replaces the group's activities"}
     )
     active = ma.fields.Boolean(truthy={True}, falsy={False})
 
 
 class PersonIn(ma.Schema):
-    email = ma.fields.String(required=True)
+    email = inputs.String(required=True)
 
 
 @blp.route("", methods=["GET"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.db import RETRY_AFTER_S, is_unavailable
 from credits.errors import Unavailable
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
+from credits.api.inputs import Blueprint
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The caller's own account")
 
@@ -14,11 +15,11 @@ ANY_ROLE = tuple(Role)
 
 
 class MeSchema(ma.Schema):
-    id = ma.fields.Integer(
+    id = inputs.Integer(
         allow_none=True, metadata={"description": "person id (terminal id for a terminal)"}
     )
-    name = ma.fields.String()
-    role = ma.fields.String(metadata={"description": "the role this token acts in"})
+    name = inputs.String()
+    role = inputs.String(metadata={"description": "the role this token acts in"})
 
 
 @blp.route("")

@@ -20,9 +20,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
-from flask_smorest import Blueprint
 
+from credits.api import inputs
 from credits.api.context import public_record
+from credits.api.inputs import Blueprint
 from credits.open import OpenFile
 from credits.statements import signing
 
@@ -40,7 +41,7 @@ INDEX_CACHE = "public, max-age=300"
 
 
 class FormatArgs(ma.Schema):
-    format = ma.fields.String(
+    format = inputs.String(
         load_default="json",
         validate=ma.validate.OneOf(["json", "csv"]),
         metadata={"description": "json (default) or csv"},

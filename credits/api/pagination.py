@@ -13,16 +13,17 @@ from typing import Any
 
 import marshmallow as ma
 
+from credits.api import inputs
 from credits.paging import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Integer(
+    page = inputs.Integer(
         load_default=1,
         validate=ma.validate.Range(min=1, max=1_000_000),
         metadata={"description": "from 1"},
     )
-    per_page = ma.fields.Integer(
+    per_page = inputs.Integer(
         load_default=DEFAULT_PER_PAGE,
         validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
         metadata={"description": f"1–{MAX_PER_PAGE}"},
@@ -40,10 +41,10 @@ def page_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:
             (ma.Schema,),
             {
                 "items": ma.fields.List(ma.fields.Nested(item), required=True),
-                "page": ma.fields.Integer(required=True),
-                "per_page": ma.fields.Integer(required=True),
-                "total": ma.fields.Integer(required=True),
-                "pages": ma.fields.Integer(required=True),
+                "page": inputs.Integer(required=True),
+                "per_page": inputs.Integer(required=True),
+                "total": inputs.Integer(required=True),
+                "pages": inputs.Integer(required=True),
             },
         )
     return _cache[name]

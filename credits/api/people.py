@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits.accounts import onboarding, people
 from credits.accounts.models import PersonStatus, Role
 from credits.accounts.people import PERSON_ROLES, InvitationView, PersonView
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 from credits.api.requestinfo import client_ip, deliver, deliver_quietly, outgoing
 
@@ -51,29 +52,29 @@ resets_blp = Blueprint(
 
 
 class RoleSchema(ma.Schema):
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLE_NAMES))
-    scope_ref = ma.fields.String(
+    role = inputs.String(required=True, validate=ma.validate.OneOf(ROLE_NAMES))
+    scope_ref = inputs.String(
         allow_none=True, metadata={"description": "shop staff: the shop, `shop:<id>`"}
     )
 
 
 class PersonSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    email = ma.fields.String()
-    phone = ma.fields.String(allow_none=True, metadata={"description": "international form"})
-    status = ma.fields.String(metadata={"description": " | ".join(STATUS_NAMES)})
+    id = inputs.Integer()
+    name = inputs.String()
+    email = inputs.String()
+    phone = inputs.String(allow_none=True, metadata={"description": "international form"})
+    status = inputs.String(metadata={"description": " | ".join(STATUS_NAMES)})
     roles = ma.fields.List(ma.fields.Nested(RoleSchema))
     has_password = ma.fields.Boolean()
-    email_confirmed_at = ma.fields.AwareDateTime(allow_none=True)
-    created_at = ma.fields.AwareDateTime()
-    created_by = ma.fields.String(allow_none=True)
-    updated_at = ma.fields.AwareDateTime(allow_none=True)
-    updated_by = ma.fields.String(allow_none=True)
-    status_reason = ma.fields.String(allow_none=True)
-    status_changed_at = ma.fields.AwareDateTime(allow_none=True)
-    status_changed_by = ma.fields.String(allow_none=True)
-    ledger_account_id = ma.fields.Integer(allow_none=True)
+    email_confirmed_at = inputs.AwareDateTime(allow_none=True)
+    created_at = inputs.AwareDateTime()
+    created_by = inputs.String(allow_none=True)
+    updated_at = inputs.AwareDateTime(allow_none=True)
+    updated_by = inputs.String(allow_none=True)
+    status_reason = inputs.String(allow_none=True)
+    status_changed_at = inputs.AwareDateTime(allow_none=True)
+    status_changed_by = inputs.String(allow_none=True)
+    ledger_account_id = inputs.Integer(allow_none=True)
 
 
 def person_out(view: PersonView) -> dict[str, Any]:
@@ -84,17 +85,17 @@ def person_out(view: PersonView) -> dict[str, Any]:
 
 
 class PeopleArgs(PageArgs):
-    q = ma.fields.String(
+    q = inputs.String(
         validate=ma.validate.Length(max=100),
         metadata={"description": "part of a name, email address or mobile number"},
     )
-    status = ma.fields.String(validate=ma.validate.OneOf(STATUS_NAMES))
-    role = ma.fields.String(validate=ma.validate.OneOf(ROLE_NAMES))
+    status = inputs.String(validate=ma.validate.OneOf(STATUS_NAMES))
+    role = inputs.String(validate=ma.validate.OneOf(ROLE_NAMES))
 
 
 class PersonUpdateSchema(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    phone = ma.fields.String(
+    name = inputs.String(validate=ma.validate.Length(min=1, max=200))
+    phone = inputs.String(
         allow_none=True,
         validate=ma.validate.Length(max=40),
         metadata={"description": "null or empty removes it"},
@@ -102,23 +103,25 @@ class PersonUpdateSchema(ma.Schema):
 
 
 class ReasonSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    reason = inputs.String(
+        multiline=True, required=True, validate=ma.validate.Length(min=1, max=500)
+    )
 
 
 class OptionalReasonSchema(ma.Schema):
-    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=500))
+    reason = inputs.String(multiline=True, allow_none=True, validate=ma.validate.Length(max=500))
 
 
 class InvitationCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
-    phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
+    name = inputs.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    email = inputs.String(required=True, validate=ma.validate.Length(min=3, max=254))
+    phone = inputs.String(allow_none=True, validate=ma.validate.Length(max=40))
     roles = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(ROLE_NAMES)),
+        inputs.String(validate=ma.validate.OneOf(ROLE_NAMES)),
         load_default=lambda: ["member"],
         validate=ma.validate.Length(min=1, max=len(ROLE_NAMES)),
     )
-    scope_ref = ma.fields.String(
+    scope_ref = inputs.String(
         allow_none=True,
         validate=ma.validate.Length(max=120),
         metadata={"description": "required for shop_staff: `shop:<id>`"},
@@ -127,13 +130,13 @@ class InvitationCreateSchema(ma.Schema):
 
 class InvitationSchema(ma.Schema):
     person = ma.fields.Nested(PersonSchema)
-    sent_at = ma.fields.AwareDateTime(allow_none=True)
-    expires_at = ma.fields.AwareDateTime(allow_none=True)
-    state = ma.fields.String(metadata={"description": "pending | expired"})
+    sent_at = inputs.AwareDateTime(allow_none=True)
+    expires_at = inputs.AwareDateTime(allow_none=True)
+    state = inputs.String(metadata={"description": "pending | expired"})
     email_sent = ma.fields.Boolean(
         metadata={"description": "false if the mail server refused it (resend later)"}
     )
-    mail_problem = ma.fields.String(allow_none=True)
+    mail_problem = inputs.String(allow_none=True)
 
 
 def invitation_out(inv: InvitationView) -> dict[str, Any]:
@@ -147,25 +150,25 @@ def invitation_out(inv: InvitationView) -> dict[str, Any]:
 
 
 class InvitationArgs(PageArgs):
-    state = ma.fields.String(validate=ma.validate.OneOf(["pending", "expired", "all"]))
+    state = inputs.String(validate=ma.validate.OneOf(["pending", "expired", "all"]))
 
 
 class RegistrationSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
-    phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
-    password = ma.fields.String(
+    name = inputs.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    email = inputs.String(required=True, validate=ma.validate.Length(min=3, max=254))
+    phone = inputs.String(allow_none=True, validate=ma.validate.Length(max=40))
+    password = inputs.String(
         required=True, load_only=True, validate=ma.validate.Length(min=1, max=200)
     )
 
 
 class ResetRequestSchema(ma.Schema):
-    email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
+    email = inputs.String(required=True, validate=ma.validate.Length(min=1, max=254))
 
 
 class ReceivedSchema(ma.Schema):
-    status = ma.fields.String()
-    detail = ma.fields.String()
+    status = inputs.String()
+    detail = inputs.String()
 
 
 REGISTRATION_RECEIVED = (

@@ -34,10 +34,12 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", T("Not acceptable")),
     409: ("conflict", T("Conflict")),
     413: ("payload_too_large", T("Request body too large")),
+    414: ("uri_too_long", T("Address too long")),
     415: ("unsupported_media_type", T("Send JSON (Content-Type: application/json)")),
     422: ("validation_error", T("The request is not valid")),
     428: ("precondition_required", T("Precondition required")),
     429: ("rate_limited", T("Too many requests")),
+    431: ("header_fields_too_large", T("Request headers too large")),
     500: ("internal_error", T("Internal error")),
     503: ("unavailable", T("Service unavailable")),
 }

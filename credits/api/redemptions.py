@@ -19,11 +19,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.redemption import claims, manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
@@ -38,26 +39,26 @@ _HEX32 = ma.validate.Regexp(r"^[0-9a-f]{32}$", error="32 lower-case hex characte
 
 
 class RedeemSchema(ma.Schema):
-    code = ma.fields.String(
+    code = inputs.String(
         required=True,
         validate=ma.validate.Length(1, 1000),
         metadata={"description": "exactly the text in the voucher's QR code (CC1:...)"},
     )
-    amount = ma.fields.Integer(
+    amount = inputs.Integer(
         strict=True,
         load_default=None,
         allow_none=True,
         validate=ma.validate.Range(1, 1_000_000),
         metadata={"description": "credits to take (default: the face value)"},
     )
-    idempotency_key = ma.fields.String(
+    idempotency_key = inputs.String(
         required=True,
         validate=[
             ma.validate.Length(1, 200),
             ma.validate.Regexp(r"^[\x20-\x7e]+$", error="Printable ASCII only."),
         ],
     )
-    offline_accepted_at = ma.fields.AwareDateTime(
+    offline_accepted_at = inputs.AwareDateTime(
         load_default=None,
         allow_none=True,
         metadata={"description": "extension: when the shop accepted it while offline (UTC)"},
@@ -65,81 +66,81 @@ class RedeemSchema(ma.Schema):
 
 
 class ExceptionInfoSchema(ma.Schema):
-    id = ma.fields.String()
-    reason = ma.fields.String()
-    detail = ma.fields.String()
+    id = inputs.String()
+    reason = inputs.String()
+    detail = inputs.String()
 
 
 class RedemptionSchema(ma.Schema):
-    id = ma.fields.String()
-    voucher_id = ma.fields.String()
-    amount = ma.fields.Integer()
-    change = ma.fields.Integer()
-    shop_id = ma.fields.Integer()
-    redeemed_at = ma.fields.String(metadata={"description": "ISO 8601 UTC"})
-    status = ma.fields.String(metadata={"description": "redeemed, exception, or held (202)"})
+    id = inputs.String()
+    voucher_id = inputs.String()
+    amount = inputs.Integer()
+    change = inputs.Integer()
+    shop_id = inputs.Integer()
+    redeemed_at = inputs.String(metadata={"description": "ISO 8601 UTC"})
+    status = inputs.String(metadata={"description": "redeemed, exception, or held (202)"})
     offline = ma.fields.Boolean()
-    terminal_id = ma.fields.Integer()
+    terminal_id = inputs.Integer()
     reversed = ma.fields.Boolean()
     exception = ma.fields.Nested(ExceptionInfoSchema)
 
 
 class ListQuerySchema(ma.Schema):
-    since = ma.fields.AwareDateTime(load_default=None)
-    until = ma.fields.AwareDateTime(load_default=None)
-    shop = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1))
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
+    since = inputs.AwareDateTime(load_default=None)
+    until = inputs.AwareDateTime(load_default=None)
+    shop = inputs.Integer(load_default=None, validate=ma.validate.Range(1))
+    limit = inputs.Integer(load_default=50, validate=ma.validate.Range(1, 200))
 
 
 class ReverseSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    reason = inputs.String(multiline=True, required=True, validate=ma.validate.Length(1, 500))
 
 
 class ResolveSchema(ma.Schema):
-    resolution = ma.fields.String(required=True, validate=ma.validate.Length(1, 500))
+    resolution = inputs.String(required=True, validate=ma.validate.Length(1, 500))
 
 
 class ExceptionSchema(ma.Schema):
-    id = ma.fields.String()
-    voucher_id = ma.fields.String()
-    shop_id = ma.fields.Integer()
-    terminal_id = ma.fields.Integer()
-    person_id = ma.fields.Integer(metadata={"description": "the member, flagged"})
-    amount = ma.fields.Integer()
-    reason = ma.fields.String(metadata={"description": "already_redeemed or voucher_cancelled"})
-    detail = ma.fields.String()
-    status = ma.fields.String(
+    id = inputs.String()
+    voucher_id = inputs.String()
+    shop_id = inputs.Integer()
+    terminal_id = inputs.Integer()
+    person_id = inputs.Integer(metadata={"description": "the member, flagged"})
+    amount = inputs.Integer()
+    reason = inputs.String(metadata={"description": "already_redeemed or voucher_cancelled"})
+    detail = inputs.String()
+    status = inputs.String(
         metadata={"description": "paid, held, refused, declined (overpaid: before migration 0018)"}
     )
-    rule = ma.fields.String(
+    rule = inputs.String(
         allow_none=True,
         metadata={
             "description": "why refused or held: same_shop, already_claimed, on_spent_list, "
             "no_fresh_list, told_online, monthly_ceiling"
         },
     )
-    offline_accepted_at = ma.fields.AwareDateTime()
-    submitted_at = ma.fields.AwareDateTime()
-    entry_id = ma.fields.Integer(allow_none=True)
-    paid_at = ma.fields.AwareDateTime(allow_none=True)
-    decided_at = ma.fields.AwareDateTime(allow_none=True)
-    decided_by = ma.fields.String(allow_none=True)
-    decision_reason = ma.fields.String(allow_none=True)
-    resolved_at = ma.fields.AwareDateTime(allow_none=True)
-    resolved_by = ma.fields.String(allow_none=True)
-    resolution = ma.fields.String(allow_none=True)
+    offline_accepted_at = inputs.AwareDateTime()
+    submitted_at = inputs.AwareDateTime()
+    entry_id = inputs.Integer(allow_none=True)
+    paid_at = inputs.AwareDateTime(allow_none=True)
+    decided_at = inputs.AwareDateTime(allow_none=True)
+    decided_by = inputs.String(allow_none=True)
+    decision_reason = inputs.String(allow_none=True)
+    resolved_at = inputs.AwareDateTime(allow_none=True)
+    resolved_by = inputs.String(allow_none=True)
+    resolution = inputs.String(allow_none=True)
 
 
 class ExceptionQuerySchema(ma.Schema):
     open = ma.fields.Boolean(load_default=True, metadata={"description": "unresolved only"})
-    status = ma.fields.String(
+    status = inputs.String(
         load_default=None,
         validate=ma.validate.OneOf(["paid", "held", "refused", "declined", "overpaid"]),
     )
 
 
 class DecisionSchema(ma.Schema):
-    reason = ma.fields.String(
+    reason = inputs.String(
         load_default=None,
         allow_none=True,
         validate=ma.validate.Length(1, 500),
@@ -152,18 +153,18 @@ class JournalEntrySchema(ma.Schema):
         # Fields this ledger does not know are kept, not refused (docs/api-terminal.md).
         unknown = ma.INCLUDE
 
-    scan_id = ma.fields.String(required=True, validate=ma.validate.Length(1, 100))
-    voucher_id = ma.fields.String(required=True, validate=_HEX32)
-    amount = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
-    outcome = ma.fields.String(
+    scan_id = inputs.String(required=True, validate=ma.validate.Length(1, 100))
+    voucher_id = inputs.String(required=True, validate=_HEX32)
+    amount = inputs.Integer(required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
+    outcome = inputs.String(
         required=True, validate=ma.validate.OneOf(["redeemed", "exception", "refused", "queued"])
     )
-    redemption_id = ma.fields.String(load_default=None, allow_none=True, validate=_HEX32)
-    at = ma.fields.AwareDateTime(required=True)
-    reason = ma.fields.String(
-        load_default=None, allow_none=True, validate=ma.validate.Length(1, 60)
+    redemption_id = inputs.String(load_default=None, allow_none=True, validate=_HEX32)
+    at = inputs.AwareDateTime(required=True)
+    reason = inputs.String(
+        multiline=True, load_default=None, allow_none=True, validate=ma.validate.Length(1, 60)
     )
-    offline_accepted_at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    offline_accepted_at = inputs.AwareDateTime(load_default=None, allow_none=True)
 
 
 class JournalSchema(ma.Schema):
@@ -175,7 +176,7 @@ class JournalSchema(ma.Schema):
 
 
 class AcceptedSchema(ma.Schema):
-    accepted = ma.fields.Integer()
+    accepted = inputs.Integer()
 
 
 @blp.route("/redemptions", methods=["POST"])
@@ -337,7 +338,7 @@ def upload_journal(data: dict[str, Any]) -> dict[str, int]:
 
 
 class SpentQuerySchema(ma.Schema):
-    since = ma.fields.String(
+    since = inputs.String(
         load_default=None,
         validate=ma.validate.Length(1, 100),
         metadata={"description": "the cursor of the last answer (absent: the full list)"},
@@ -345,10 +346,10 @@ class SpentQuerySchema(ma.Schema):
 
 
 class SpentListSchema(ma.Schema):
-    as_of = ma.fields.String(
+    as_of = inputs.String(
         metadata={"description": "every voucher closed before this time is in the list"}
     )
-    cursor = ma.fields.String(metadata={"description": "pass as since next time"})
+    cursor = inputs.String(metadata={"description": "pass as since next time"})
     more = ma.fields.Boolean(metadata={"description": "another page follows: ask at once"})
     full = ma.fields.Boolean(metadata={"description": "a full list (no since)"})
     redeemed = ma.fields.List(

@@ -27,11 +27,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request, url_for
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 from credits.settlement import bankfile, files, payees, reconciliation, remittance, runs
 from credits.statements import signing
@@ -51,14 +52,14 @@ _KEY = [
 
 
 class SettlementRunIn(ma.Schema):
-    month = ma.fields.String(
+    month = inputs.String(
         required=True, metadata={"description": "the closed London month to settle, YYYY-MM"}
     )
-    idempotency_key = ma.fields.String(required=True, validate=_KEY)
+    idempotency_key = inputs.String(required=True, validate=_KEY)
 
 
 class SettlementApproveIn(ma.Schema):
-    settled_on = ma.fields.Date(
+    settled_on = inputs.Date(
         load_default=None,
         allow_none=True,
         metadata={
@@ -69,19 +70,19 @@ class SettlementApproveIn(ma.Schema):
 
 
 class SettlementReasonIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    reason = inputs.String(required=True, validate=ma.validate.Length(1, 300))
 
 
 class SettlementResolveIn(ma.Schema):
-    resolution = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    resolution = inputs.String(required=True, validate=ma.validate.Length(1, 300))
 
 
 class SettlementPayeeIn(ma.Schema):
-    legal_name = ma.fields.String(required=True, validate=ma.validate.Length(1, 140))
-    sort_code = ma.fields.String(load_default=None, allow_none=True)
-    account_number = ma.fields.String(load_default=None, allow_none=True)
-    iban = ma.fields.String(load_default=None, allow_none=True)
-    reason = ma.fields.String(
+    legal_name = inputs.String(required=True, validate=ma.validate.Length(1, 140))
+    sort_code = inputs.String(load_default=None, allow_none=True)
+    account_number = inputs.String(load_default=None, allow_none=True)
+    iban = inputs.String(load_default=None, allow_none=True)
+    reason = inputs.String(
         required=True,
         validate=ma.validate.Length(1, 300),
         metadata={"description": "why the details are set or changed (the shop's letter...)"},
@@ -89,129 +90,127 @@ class SettlementPayeeIn(ma.Schema):
 
 
 class SettlementLineOut(ma.Schema):
-    id = ma.fields.Integer()
-    shop_id = ma.fields.Integer()
-    shop = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "payable or rolled_over"})
-    credits = ma.fields.Integer()
-    amount_pence = ma.fields.Integer()
-    amount_gbp = ma.fields.String()
+    id = inputs.Integer()
+    shop_id = inputs.Integer()
+    shop = inputs.String()
+    status = inputs.String(metadata={"description": "payable or rolled_over"})
+    credits = inputs.Integer()
+    amount_pence = inputs.Integer()
+    amount_gbp = inputs.String()
     breakdown = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "[{month, credits, rate, pence}]"}
     )
-    payee_id = ma.fields.Integer(allow_none=True)
-    payment_reference = ma.fields.String(allow_none=True)
-    entry_id = ma.fields.Integer(allow_none=True)
-    paid_pence = ma.fields.Integer()
-    paid_on = ma.fields.Date(allow_none=True)
+    payee_id = inputs.Integer(allow_none=True)
+    payment_reference = inputs.String(allow_none=True)
+    entry_id = inputs.Integer(allow_none=True)
+    paid_pence = inputs.Integer()
+    paid_on = inputs.Date(allow_none=True)
 
 
 class SettlementRunOut(ma.Schema):
-    id = ma.fields.Integer()
-    month = ma.fields.String()
-    reference = ma.fields.String()
-    state = ma.fields.String(metadata={"description": "pending, approved, paid or cancelled"})
-    minimum_pence = ma.fields.Integer()
-    four_eyes_pence = ma.fields.Integer()
+    id = inputs.Integer()
+    month = inputs.String()
+    reference = inputs.String()
+    state = inputs.String(metadata={"description": "pending, approved, paid or cancelled"})
+    minimum_pence = inputs.Integer()
+    four_eyes_pence = inputs.Integer()
     needs_second_approver = ma.fields.Boolean()
-    total_credits = ma.fields.Integer()
-    total_pence = ma.fields.Integer()
-    total_gbp = ma.fields.String()
-    payments = ma.fields.Integer()
-    created_by = ma.fields.String()
-    created_by_person_id = ma.fields.Integer()
-    created_at = ma.fields.AwareDateTime()
-    approved_by = ma.fields.String(allow_none=True)
-    approved_by_person_id = ma.fields.Integer(allow_none=True)
-    approved_at = ma.fields.AwareDateTime(allow_none=True)
-    settled_at = ma.fields.AwareDateTime(allow_none=True)
-    execution_date = ma.fields.Date(allow_none=True)
-    paid_at = ma.fields.AwareDateTime(allow_none=True)
-    cancelled_by = ma.fields.String(allow_none=True)
-    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
-    cancel_reason = ma.fields.String(allow_none=True)
+    total_credits = inputs.Integer()
+    total_pence = inputs.Integer()
+    total_gbp = inputs.String()
+    payments = inputs.Integer()
+    created_by = inputs.String()
+    created_by_person_id = inputs.Integer()
+    created_at = inputs.AwareDateTime()
+    approved_by = inputs.String(allow_none=True)
+    approved_by_person_id = inputs.Integer(allow_none=True)
+    approved_at = inputs.AwareDateTime(allow_none=True)
+    settled_at = inputs.AwareDateTime(allow_none=True)
+    execution_date = inputs.Date(allow_none=True)
+    paid_at = inputs.AwareDateTime(allow_none=True)
+    cancelled_by = inputs.String(allow_none=True)
+    cancelled_at = inputs.AwareDateTime(allow_none=True)
+    cancel_reason = inputs.String(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(SettlementLineOut))
     replayed = ma.fields.Boolean()
 
 
 class SettlementRunListArgs(PageArgs):
-    state = ma.fields.String(
-        validate=ma.validate.OneOf(["pending", "approved", "paid", "cancelled"])
-    )
-    month = ma.fields.String(validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))
+    state = inputs.String(validate=ma.validate.OneOf(["pending", "approved", "paid", "cancelled"]))
+    month = inputs.String(validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"))
 
 
 class RemittanceListArgs(PageArgs):
-    shop = ma.fields.Integer(
+    shop = inputs.Integer(
         validate=ma.validate.Range(1, 2**62), metadata={"description": "officers: one shop"}
     )
 
 
 class SettlementFormatArgs(ma.Schema):
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "pdf"]))
+    format = inputs.String(load_default="json", validate=ma.validate.OneOf(["json", "pdf"]))
 
 
 class SettlementMovementOut(ma.Schema):
-    month = ma.fields.String()
-    kind = ma.fields.String()
-    at = ma.fields.AwareDateTime()
-    london_time = ma.fields.String()
-    voucher = ma.fields.String()
-    amount = ma.fields.Integer()
-    note = ma.fields.String()
+    month = inputs.String()
+    kind = inputs.String()
+    at = inputs.AwareDateTime()
+    london_time = inputs.String()
+    voucher = inputs.String()
+    amount = inputs.Integer()
+    note = inputs.String()
 
 
 class RemittanceOut(ma.Schema):
-    run_id = ma.fields.Integer()
-    run_reference = ma.fields.String()
-    month = ma.fields.String()
-    state = ma.fields.String()
-    shop_id = ma.fields.Integer()
-    shop = ma.fields.String()
-    payee_name = ma.fields.String()
-    account = ma.fields.String(metadata={"description": "masked"})
-    payment_reference = ma.fields.String()
-    credits = ma.fields.Integer()
-    amount_pence = ma.fields.Integer()
-    amount_gbp = ma.fields.String()
+    run_id = inputs.Integer()
+    run_reference = inputs.String()
+    month = inputs.String()
+    state = inputs.String()
+    shop_id = inputs.Integer()
+    shop = inputs.String()
+    payee_name = inputs.String()
+    account = inputs.String(metadata={"description": "masked"})
+    payment_reference = inputs.String()
+    credits = inputs.Integer()
+    amount_pence = inputs.Integer()
+    amount_gbp = inputs.String()
     breakdown = ma.fields.List(ma.fields.Dict())
-    execution_date = ma.fields.Date(allow_none=True)
-    settled_at = ma.fields.AwareDateTime(allow_none=True)
-    paid_pence = ma.fields.Integer()
-    paid_on = ma.fields.Date(allow_none=True)
+    execution_date = inputs.Date(allow_none=True)
+    settled_at = inputs.AwareDateTime(allow_none=True)
+    paid_pence = inputs.Integer()
+    paid_on = inputs.Date(allow_none=True)
     movements = ma.fields.List(ma.fields.Nested(SettlementMovementOut))
 
 
 class SettlementPayeeOut(ma.Schema):
-    id = ma.fields.Integer()
-    shop_id = ma.fields.Integer()
-    shop = ma.fields.String()
-    legal_name = ma.fields.String()
-    kind = ma.fields.String(metadata={"description": "uk (sort code and account) or iban"})
-    account = ma.fields.String(metadata={"description": "masked"})
-    account_full = ma.fields.String(
+    id = inputs.Integer()
+    shop_id = inputs.Integer()
+    shop = inputs.String()
+    legal_name = inputs.String()
+    kind = inputs.String(metadata={"description": "uk (sort code and account) or iban"})
+    account = inputs.String(metadata={"description": "masked"})
+    account_full = inputs.String(
         allow_none=True, metadata={"description": "officers only; null for anyone else"}
     )
-    status = ma.fields.String(metadata={"description": "pending, active, superseded, rejected"})
-    reason = ma.fields.String()
-    requested_by = ma.fields.String()
-    requested_at = ma.fields.AwareDateTime()
-    decided_by = ma.fields.String(allow_none=True)
-    decided_at = ma.fields.AwareDateTime(allow_none=True)
-    decision_reason = ma.fields.String(allow_none=True)
+    status = inputs.String(metadata={"description": "pending, active, superseded, rejected"})
+    reason = inputs.String()
+    requested_by = inputs.String()
+    requested_at = inputs.AwareDateTime()
+    decided_by = inputs.String(allow_none=True)
+    decided_at = inputs.AwareDateTime(allow_none=True)
+    decision_reason = inputs.String(allow_none=True)
 
 
 class ShopPayeesOut(ma.Schema):
-    shop_id = ma.fields.Integer()
-    shop = ma.fields.String()
+    shop_id = inputs.Integer()
+    shop = inputs.String()
     active = ma.fields.Nested(SettlementPayeeOut, allow_none=True)
     pending = ma.fields.Nested(SettlementPayeeOut, allow_none=True)
     history = ma.fields.List(ma.fields.Nested(SettlementPayeeOut))
 
 
 class BankImportArgs(ma.Schema):
-    filename = ma.fields.String(load_default="statement", validate=ma.validate.Length(1, 200))
-    format = ma.fields.String(
+    filename = inputs.String(load_default="statement", validate=ma.validate.Length(1, 200))
+    format = inputs.String(
         load_default=None,
         validate=ma.validate.OneOf(["camt053", "csv"]),
         metadata={"description": "default: XML is camt.053, anything else CSV"},
@@ -219,45 +218,45 @@ class BankImportArgs(ma.Schema):
 
 
 class SettlementMismatchOut(ma.Schema):
-    id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={"description": "missing, unexpected or amount_differs"})
-    import_id = ma.fields.Integer()
-    found_at = ma.fields.AwareDateTime()
-    detail = ma.fields.String()
-    shop_id = ma.fields.Integer(allow_none=True)
-    shop = ma.fields.String(allow_none=True)
-    run_id = ma.fields.Integer(allow_none=True)
-    payment_reference = ma.fields.String(allow_none=True)
-    bank_line_id = ma.fields.Integer(allow_none=True)
-    expected_pence = ma.fields.Integer(allow_none=True)
-    seen_pence = ma.fields.Integer(allow_none=True)
-    resolved_at = ma.fields.AwareDateTime(allow_none=True)
-    resolved_by = ma.fields.String(allow_none=True)
-    resolution = ma.fields.String(allow_none=True)
+    id = inputs.Integer()
+    kind = inputs.String(metadata={"description": "missing, unexpected or amount_differs"})
+    import_id = inputs.Integer()
+    found_at = inputs.AwareDateTime()
+    detail = inputs.String()
+    shop_id = inputs.Integer(allow_none=True)
+    shop = inputs.String(allow_none=True)
+    run_id = inputs.Integer(allow_none=True)
+    payment_reference = inputs.String(allow_none=True)
+    bank_line_id = inputs.Integer(allow_none=True)
+    expected_pence = inputs.Integer(allow_none=True)
+    seen_pence = inputs.Integer(allow_none=True)
+    resolved_at = inputs.AwareDateTime(allow_none=True)
+    resolved_by = inputs.String(allow_none=True)
+    resolution = inputs.String(allow_none=True)
 
 
 class BankLineOut(ma.Schema):
-    line_no = ma.fields.Integer()
-    booked_on = ma.fields.Date()
-    amount_pence = ma.fields.Integer(metadata={"description": "money out is negative"})
-    reference = ma.fields.String(allow_none=True)
-    text = ma.fields.String()
-    counterparty = ma.fields.String()
-    outcome = ma.fields.String(
+    line_no = inputs.Integer()
+    booked_on = inputs.Date()
+    amount_pence = inputs.Integer(metadata={"description": "money out is negative"})
+    reference = inputs.String(allow_none=True)
+    text = inputs.String()
+    counterparty = inputs.String()
+    outcome = inputs.String(
         metadata={"description": "matched, amount_differs, unexpected or ignored"}
     )
-    settlement_line_id = ma.fields.Integer(allow_none=True)
-    counted_month = ma.fields.String(allow_none=True)
+    settlement_line_id = inputs.Integer(allow_none=True)
+    counted_month = inputs.String(allow_none=True)
 
 
 class BankImportOut(ma.Schema):
-    id = ma.fields.Integer()
-    filename = ma.fields.String()
-    format = ma.fields.String()
-    imported_at = ma.fields.AwareDateTime()
-    imported_by = ma.fields.String()
-    covers_to = ma.fields.Date(allow_none=True)
-    lines = ma.fields.Integer()
+    id = inputs.Integer()
+    filename = inputs.String()
+    format = inputs.String()
+    imported_at = inputs.AwareDateTime()
+    imported_by = inputs.String()
+    covers_to = inputs.Date(allow_none=True)
+    lines = inputs.Integer()
     summary = ma.fields.Dict(
         metadata={
             "description": "matched, amount_differs, unexpected, ignored, duplicate, missing, "

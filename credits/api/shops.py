@@ -17,12 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits import shops
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.errors import Forbidden
 
 blp = Blueprint("shops", __name__, url_prefix="/api/v1", description="Partner shops and terminals")
@@ -31,25 +32,25 @@ MANAGERS = (Role.OFFICER, Role.ADMIN)
 
 
 class OfflineLimitsSchema(ma.Schema):
-    floor_limit = ma.fields.Integer(
+    floor_limit = inputs.Integer(
         required=True,
         strict=True,
         validate=ma.validate.Range(0, 1_000_000),
         metadata={"description": "largest single redemption accepted offline (credits)"},
     )
-    max_count = ma.fields.Integer(
+    max_count = inputs.Integer(
         required=True,
         strict=True,
         validate=ma.validate.Range(0, 10_000),
         metadata={"description": "offline redemptions it may hold unsynced"},
     )
-    max_total = ma.fields.Integer(
+    max_total = inputs.Integer(
         required=True,
         strict=True,
         validate=ma.validate.Range(0, 100_000_000),
         metadata={"description": "credits it may hold unsynced in all"},
     )
-    exceptions_per_month = ma.fields.Integer(
+    exceptions_per_month = inputs.Integer(
         strict=True,
         load_default=None,
         validate=ma.validate.Range(0, 10_000),
@@ -58,7 +59,7 @@ class OfflineLimitsSchema(ma.Schema):
             "elsewhere paid without an officer per London month (default 3; absent: unchanged)"
         },
     )
-    exception_credits_per_month = ma.fields.Integer(
+    exception_credits_per_month = inputs.Integer(
         strict=True,
         load_default=None,
         validate=ma.validate.Range(0, 100_000_000),
@@ -69,63 +70,63 @@ class OfflineLimitsSchema(ma.Schema):
 
 
 class TerminalSchema(ma.Schema):
-    id = ma.fields.Integer()
-    shop_id = ma.fields.Integer()
-    name = ma.fields.String()
+    id = inputs.Integer()
+    shop_id = inputs.Integer()
+    name = inputs.String()
     active = ma.fields.Boolean()
-    last_seen_at = ma.fields.AwareDateTime(allow_none=True)
+    last_seen_at = inputs.AwareDateTime(allow_none=True)
     offline = ma.fields.Nested(OfflineLimitsSchema)
 
 
 class TerminalWithTokenSchema(TerminalSchema):
-    token = ma.fields.String(metadata={"description": "shown only in this answer"})
+    token = inputs.String(metadata={"description": "shown only in this answer"})
 
 
 class ShopSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    address = ma.fields.String()
-    contact_email = ma.fields.String(allow_none=True)
+    id = inputs.Integer()
+    name = inputs.String()
+    address = inputs.String()
+    contact_email = inputs.String(allow_none=True)
     active = ma.fields.Boolean()
-    ledger_account_id = ma.fields.Integer()
-    created_at = ma.fields.AwareDateTime()
+    ledger_account_id = inputs.Integer()
+    created_at = inputs.AwareDateTime()
 
 
 class ShopCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 120))
-    address = ma.fields.String(load_default="", validate=ma.validate.Length(0, 300))
-    contact_email = ma.fields.Email(load_default=None, allow_none=True)
+    name = inputs.String(required=True, validate=ma.validate.Length(1, 120))
+    address = inputs.String(load_default="", validate=ma.validate.Length(0, 300))
+    contact_email = inputs.Email(load_default=None, allow_none=True)
 
 
 class ShopUpdateSchema(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Length(1, 120))
-    address = ma.fields.String(validate=ma.validate.Length(0, 300))
-    contact_email = ma.fields.Email(allow_none=True)
+    name = inputs.String(validate=ma.validate.Length(1, 120))
+    address = inputs.String(validate=ma.validate.Length(0, 300))
+    contact_email = inputs.Email(allow_none=True)
     active = ma.fields.Boolean(truthy={True}, falsy={False})
 
 
 class TerminalCreateSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 80))
+    name = inputs.String(required=True, validate=ma.validate.Length(1, 80))
     offline = ma.fields.Nested(OfflineLimitsSchema, load_default=None)
 
 
 class TerminalUpdateSchema(ma.Schema):
-    name = ma.fields.String(validate=ma.validate.Length(1, 80))
+    name = inputs.String(validate=ma.validate.Length(1, 80))
     offline = ma.fields.Nested(OfflineLimitsSchema)
     active = ma.fields.Boolean(truthy={True}, falsy={False})
 
 
 class TerminalTokenSchema(ma.Schema):
-    token = ma.fields.String(metadata={"description": "shown only in this answer"})
+    token = inputs.String(metadata={"description": "shown only in this answer"})
 
 
 class TerminalRevokedSchema(ma.Schema):
-    revoked = ma.fields.Integer(metadata={"description": "how many tokens stopped working"})
+    revoked = inputs.Integer(metadata={"description": "how many tokens stopped working"})
 
 
 class TerminalSelfSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
+    id = inputs.Integer()
+    name = inputs.String()
     shop = ma.fields.Dict()
     offline = ma.fields.Nested(OfflineLimitsSchema)
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.statements import service, signing
 
 blp = Blueprint(
@@ -26,12 +27,12 @@ blp = Blueprint(
 
 
 class StatementArgs(ma.Schema):
-    format = ma.fields.String(
+    format = inputs.String(
         load_default="json",
         validate=ma.validate.OneOf(["json", "csv"]),
         metadata={"description": "json (default) or csv"},
     )
-    shop = ma.fields.Integer(
+    shop = inputs.Integer(
         load_default=None,
         strict=False,
         validate=ma.validate.Range(1, 2**62),
@@ -40,130 +41,128 @@ class StatementArgs(ma.Schema):
 
 
 class OutstandingSchema(ma.Schema):
-    members = ma.fields.Integer()
-    vouchers = ma.fields.Integer()
-    total = ma.fields.Integer()
+    members = inputs.Integer()
+    vouchers = inputs.Integer()
+    total = inputs.Integer()
 
 
 class TotalsSchema(ma.Schema):
-    issued = ma.fields.Integer()
-    redeemed = ma.fields.Integer()
-    change_returned = ma.fields.Integer()
-    expired = ma.fields.Integer()
-    reversals = ma.fields.Integer()
-    adjustments = ma.fields.Integer()
-    outstanding = ma.fields.Integer()
-    owed_pence = ma.fields.Integer(allow_none=True)
-    owed_gbp = ma.fields.String(allow_none=True, metadata={"description": "pounds, e.g. 14.50"})
+    issued = inputs.Integer()
+    redeemed = inputs.Integer()
+    change_returned = inputs.Integer()
+    expired = inputs.Integer()
+    reversals = inputs.Integer()
+    adjustments = inputs.Integer()
+    outstanding = inputs.Integer()
+    owed_pence = inputs.Integer(allow_none=True)
+    owed_gbp = inputs.String(allow_none=True, metadata={"description": "pounds, e.g. 14.50"})
 
 
 class ActivityTotalSchema(ma.Schema):
-    activity_id = ma.fields.Integer(allow_none=True)
-    slug = ma.fields.String()
-    name = ma.fields.String()
-    awards = ma.fields.Integer()
-    credits = ma.fields.Integer()
+    activity_id = inputs.Integer(allow_none=True)
+    slug = inputs.String()
+    name = inputs.String()
+    awards = inputs.Integer()
+    credits = inputs.Integer()
 
 
 class ShopTotalSchema(ma.Schema):
-    shop_id = ma.fields.Integer()
-    name = ma.fields.String()
-    redemptions = ma.fields.Integer()
-    redeemed = ma.fields.Integer()
-    change = ma.fields.Integer()
-    reversed = ma.fields.Integer()
-    exceptions = ma.fields.Integer()
-    net = ma.fields.Integer()
-    owed_pence = ma.fields.Integer(allow_none=True)
-    owed_gbp = ma.fields.String(allow_none=True)
-    settled = ma.fields.Integer(
+    shop_id = inputs.Integer()
+    name = inputs.String()
+    redemptions = inputs.Integer()
+    redeemed = inputs.Integer()
+    change = inputs.Integer()
+    reversed = inputs.Integer()
+    exceptions = inputs.Integer()
+    net = inputs.Integer()
+    owed_pence = inputs.Integer(allow_none=True)
+    owed_gbp = inputs.String(allow_none=True)
+    settled = inputs.Integer(
         metadata={"description": "credits settled in the month (earlier months' credits paid)"}
     )
 
 
 class SettlementFiguresSchema(ma.Schema):
-    settled_credits = ma.fields.Integer(
+    settled_credits = inputs.Integer(
         metadata={"description": "settlement entries dated in the month"}
     )
-    settled_pence = ma.fields.Integer()
-    settled_gbp = ma.fields.String()
-    paid_pence = ma.fields.Integer(
+    settled_pence = inputs.Integer()
+    settled_gbp = inputs.String()
+    paid_pence = inputs.Integer(
         metadata={"description": "paid to shops, as the bank statements show, in the month"}
     )
-    paid_gbp = ma.fields.String()
-    unpaid_settled_pence = ma.fields.Integer(
+    paid_gbp = inputs.String()
+    unpaid_settled_pence = inputs.Integer(
         metadata={"description": "settled up to the month's end, not paid by then"}
     )
-    unsettled_credits = ma.fields.Integer(
+    unsettled_credits = inputs.Integer(
         metadata={"description": "credits in shops' accounts at the month's end"}
     )
-    unsettled_pence = ma.fields.Integer(
+    unsettled_pence = inputs.Integer(
         allow_none=True, metadata={"description": "their value at their months' rates"}
     )
-    unpaid_owed_pence = ma.fields.Integer(
+    unpaid_owed_pence = inputs.Integer(
         allow_none=True, metadata={"description": "owed to shops and unpaid at the month's end"}
     )
-    unpaid_owed_gbp = ma.fields.String(allow_none=True)
-    shop_id = ma.fields.Integer()
-    name = ma.fields.String()
+    unpaid_owed_gbp = inputs.String(allow_none=True)
+    shop_id = inputs.Integer()
+    name = inputs.String()
     per_shop = ma.fields.List(ma.fields.Raw(), metadata={"description": "the same, per shop"})
 
 
 class TrialBalanceLineSchema(ma.Schema):
-    account_type = ma.fields.String()
-    opening = ma.fields.Integer()
-    increases = ma.fields.Integer()
-    decreases = ma.fields.Integer()
-    movement = ma.fields.Integer()
-    closing = ma.fields.Integer()
+    account_type = inputs.String()
+    opening = inputs.Integer()
+    increases = inputs.Integer()
+    decreases = inputs.Integer()
+    movement = inputs.Integer()
+    closing = inputs.Integer()
 
 
 class TrialBalanceSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(TrialBalanceLineSchema))
-    total = ma.fields.Integer(metadata={"description": "sum of closing balances: always 0"})
-    opening_total = ma.fields.Integer()
-    movement_total = ma.fields.Integer()
+    total = inputs.Integer(metadata={"description": "sum of closing balances: always 0"})
+    opening_total = inputs.Integer()
+    movement_total = inputs.Integer()
 
 
 class VoucherFiguresSchema(ma.Schema):
-    issued_count = ma.fields.Integer()
-    issued = ma.fields.Integer()
-    redeemed_count = ma.fields.Integer()
-    cancelled_count = ma.fields.Integer()
-    cancelled = ma.fields.Integer()
-    expired_count = ma.fields.Integer()
-    expired = ma.fields.Integer()
+    issued_count = inputs.Integer()
+    issued = inputs.Integer()
+    redeemed_count = inputs.Integer()
+    cancelled_count = inputs.Integer()
+    cancelled = inputs.Integer()
+    expired_count = inputs.Integer()
+    expired = inputs.Integer()
 
 
 class ShopRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
+    id = inputs.Integer()
+    name = inputs.String()
 
 
 class ShopStatementLineSchema(ma.Schema):
-    kind = ma.fields.String(
-        metadata={"description": "redemption, reversal, exception or settlement"}
-    )
-    id = ma.fields.String()
-    at = ma.fields.String(metadata={"description": "UTC, ISO 8601"})
-    london_time = ma.fields.String()
-    voucher = ma.fields.String()
-    amount = ma.fields.Integer()
-    face_value = ma.fields.Integer()
-    change = ma.fields.Integer()
-    terminal_id = ma.fields.Integer()
-    terminal = ma.fields.String()
+    kind = inputs.String(metadata={"description": "redemption, reversal, exception or settlement"})
+    id = inputs.String()
+    at = inputs.String(metadata={"description": "UTC, ISO 8601"})
+    london_time = inputs.String()
+    voucher = inputs.String()
+    amount = inputs.Integer()
+    face_value = inputs.Integer()
+    change = inputs.Integer()
+    terminal_id = inputs.Integer()
+    terminal = inputs.String()
     offline = ma.fields.Boolean()
     exception = ma.fields.Boolean()
-    note = ma.fields.String()
+    note = inputs.String()
 
 
 class StatementSchema(ma.Schema):
-    month = ma.fields.String()
-    starts_at = ma.fields.String()
-    ends_at = ma.fields.String()
-    kind = ma.fields.String(metadata={"description": "scheme or shop"})
-    rate_pence_per_credit = ma.fields.Integer(allow_none=True)
+    month = inputs.String()
+    starts_at = inputs.String()
+    ends_at = inputs.String()
+    kind = inputs.String(metadata={"description": "scheme or shop"})
+    rate_pence_per_credit = inputs.Integer(allow_none=True)
     trial_balance = ma.fields.Nested(TrialBalanceSchema)
     # The scheme's statement
     opening_outstanding = ma.fields.Nested(OutstandingSchema)
@@ -174,8 +173,8 @@ class StatementSchema(ma.Schema):
     vouchers = ma.fields.Nested(VoucherFiguresSchema)
     # A shop's statement
     shop = ma.fields.Nested(ShopRefSchema)
-    opening_balance = ma.fields.Integer()
-    closing_balance = ma.fields.Integer()
+    opening_balance = inputs.Integer()
+    closing_balance = inputs.Integer()
     lines = ma.fields.List(ma.fields.Nested(ShopStatementLineSchema))
     settlement = ma.fields.Nested(
         SettlementFiguresSchema,

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from credits.accounts import tokens
 from credits.accounts.models import ApiToken, Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
 PEOPLE_ROLES = (Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF, Role.OFFICER, Role.ADMIN)
@@ -30,27 +31,27 @@ blp = Blueprint(
 
 
 class TokenSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    role = ma.fields.String()
-    prefix = ma.fields.String(metadata={"description": "the first characters, to recognise it"})
-    person_id = ma.fields.Integer(allow_none=True)
-    holder = ma.fields.String(allow_none=True, metadata={"description": "the holder's name"})
+    id = inputs.Integer()
+    name = inputs.String()
+    role = inputs.String()
+    prefix = inputs.String(metadata={"description": "the first characters, to recognise it"})
+    person_id = inputs.Integer(allow_none=True)
+    holder = inputs.String(allow_none=True, metadata={"description": "the holder's name"})
     active = ma.fields.Boolean()
-    created_at = ma.fields.AwareDateTime()
-    created_by = ma.fields.String()
-    revoked_at = ma.fields.AwareDateTime(allow_none=True)
-    revoked_by = ma.fields.String(allow_none=True)
-    last_used_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = inputs.AwareDateTime()
+    created_by = inputs.String()
+    revoked_at = inputs.AwareDateTime(allow_none=True)
+    revoked_by = inputs.String(allow_none=True)
+    last_used_at = inputs.AwareDateTime(allow_none=True)
 
 
 class NewTokenSchema(TokenSchema):
-    token = ma.fields.String(metadata={"description": "the secret: shown this once only"})
+    token = inputs.String(metadata={"description": "the secret: shown this once only"})
 
 
 class CreateTokenSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
-    role = ma.fields.String(
+    name = inputs.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    role = inputs.String(
         validate=ma.validate.OneOf([r.value for r in PEOPLE_ROLES]),
         metadata={"description": "default: this token's role (the only one allowed here)"},
     )
@@ -61,7 +62,7 @@ class TokenArgs(PageArgs):
 
 
 class AllTokenArgs(TokenArgs):
-    person_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    person_id = inputs.Integer(validate=ma.validate.Range(min=1))
 
 
 def token_out(token: ApiToken, names: dict[int, str] | None = None) -> dict[str, Any]:

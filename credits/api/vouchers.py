@@ -18,11 +18,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request, url_for
-from flask_smorest import Blueprint
 
 from credits.accounts import Role
+from credits.api import inputs
 from credits.api.auth import principal, require
 from credits.api.context import services
+from credits.api.inputs import Blueprint
 from credits.db import utcnow
 from credits.statements.signing import trust_list_entries as statement_trust_entries
 from credits.vouchers import qr
@@ -52,16 +53,11 @@ blp = Blueprint(
 _PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
 
 
-class StrictInteger(ma.fields.Integer):
+class StrictInteger(inputs.Integer):
     """An integer that refuses floats, strings and booleans (JSON true is not 1 credit)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise ma.ValidationError("Not a valid integer.")
-        return int(super()._deserialize(value, attr, data, **kwargs))
 
 
 def _printable(value: str) -> None:
@@ -75,7 +71,7 @@ class VoucherRequestSchema(ma.Schema):
         validate=ma.validate.Range(1, 1_000_000),
         metadata={"description": "whole credits, 1 to 1,000,000"},
     )
-    idempotency_key = ma.fields.String(
+    idempotency_key = inputs.String(
         required=True,
         validate=[ma.validate.Length(1, MAX_CLIENT_KEY_CHARS), _printable],
         metadata={"description": "1-200 printable ASCII characters; a retry sends the same"},
@@ -83,55 +79,55 @@ class VoucherRequestSchema(ma.Schema):
 
 
 class VoucherSchema(ma.Schema):
-    id = ma.fields.String(metadata={"description": "32 lower-case hex characters"})
-    code = ma.fields.String(
+    id = inputs.String(metadata={"description": "32 lower-case hex characters"})
+    code = inputs.String(
         allow_none=True,
         metadata={"description": "exactly the text in the QR code (null once not open)"},
     )
-    amount = ma.fields.Integer(metadata={"description": "face value in credits"})
-    expires_at = ma.fields.DateTime(format="iso")
-    reference = ma.fields.String(metadata={"description": "XXXX-XXXX, for reading out"})
-    state = ma.fields.String(metadata={"enum": [s.value for s in VoucherState]})
-    issued_at = ma.fields.DateTime(format="iso")
-    closed_at = ma.fields.DateTime(format="iso", allow_none=True)
+    amount = inputs.Integer(metadata={"description": "face value in credits"})
+    expires_at = inputs.DateTime(format="iso")
+    reference = inputs.String(metadata={"description": "XXXX-XXXX, for reading out"})
+    state = inputs.String(metadata={"enum": [s.value for s in VoucherState]})
+    issued_at = inputs.DateTime(format="iso")
+    closed_at = inputs.DateTime(format="iso", allow_none=True)
     issued_by_officer = ma.fields.Boolean(
         metadata={"description": "issued by an officer on the member's behalf"}
     )
-    qr_svg = ma.fields.String()
-    qr_png = ma.fields.String()
+    qr_svg = inputs.String()
+    qr_png = inputs.String()
 
 
 class VoucherListSchema(ma.Schema):
     vouchers = ma.fields.List(ma.fields.Nested(VoucherSchema))
-    total = ma.fields.Integer()
+    total = inputs.Integer()
 
 
 class VoucherListQuerySchema(ma.Schema):
-    state = ma.fields.String(validate=ma.validate.OneOf([s.value for s in VoucherState]))
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 200))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, 1_000_000))
+    state = inputs.String(validate=ma.validate.OneOf([s.value for s in VoucherState]))
+    limit = inputs.Integer(load_default=50, validate=ma.validate.Range(1, 200))
+    offset = inputs.Integer(load_default=0, validate=ma.validate.Range(0, 1_000_000))
 
 
 class BalanceSchema(ma.Schema):
-    balance = ma.fields.Integer(metadata={"description": "spendable credits"})
-    in_vouchers = ma.fields.Integer(metadata={"description": "credits held in open vouchers"})
+    balance = inputs.Integer(metadata={"description": "spendable credits"})
+    in_vouchers = inputs.Integer(metadata={"description": "credits held in open vouchers"})
 
 
 class TrustKeySchema(ma.Schema):
-    kid = ma.fields.String()
-    alg = ma.fields.String()
-    public_key = ma.fields.String(metadata={"description": "base64url (no padding), 32 bytes"})
-    status = ma.fields.String(metadata={"enum": ["active", "retired", "revoked"]})
-    use = ma.fields.String()
-    valid_from = ma.fields.DateTime(format="iso")
-    valid_until = ma.fields.DateTime(format="iso", allow_none=True)
+    kid = inputs.String()
+    alg = inputs.String()
+    public_key = inputs.String(metadata={"description": "base64url (no padding), 32 bytes"})
+    status = inputs.String(metadata={"enum": ["active", "retired", "revoked"]})
+    use = inputs.String()
+    valid_from = inputs.DateTime(format="iso")
+    valid_until = inputs.DateTime(format="iso", allow_none=True)
 
 
 class StatementKeySchema(ma.Schema):
-    kid = ma.fields.String()
-    alg = ma.fields.String()
-    public_key = ma.fields.String(metadata={"description": "base64url of the raw 32 bytes"})
-    status = ma.fields.String()
+    kid = inputs.String()
+    alg = inputs.String()
+    public_key = inputs.String(metadata={"description": "base64url of the raw 32 bytes"})
+    status = inputs.String()
 
 
 class TrustListSchema(ma.Schema):
@@ -140,7 +136,7 @@ class TrustListSchema(ma.Schema):
         ma.fields.Nested(StatementKeySchema),
         metadata={"description": "keys that sign monthly statements (never vouchers)"},
     )
-    scheme_id = ma.fields.Integer()
+    scheme_id = inputs.Integer()
 
 
 def _iso(t: Any) -> str | None:

@@ -3,12 +3,13 @@ camt.053.001.02 document and a CSV export (the column mapping of docs/settlement
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from xml.sax.saxutils import escape
+
+from credits import csvfile
 
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 
@@ -70,7 +71,7 @@ def csv_statement(txs: Iterable[Tx], *, split_columns: bool = False) -> bytes:
     """A bank's CSV export: ``Date, Description, Amount, Name, Transaction ID`` (UK dates),
     or with ``split_columns`` separate ``Paid out`` and ``Paid in`` columns."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvfile.writer(out, lineterminator="\r\n")
     if split_columns:
         w.writerow(["Date", "Description", "Paid out", "Paid in", "Name", "Transaction ID"])
     else:

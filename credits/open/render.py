@@ -21,13 +21,13 @@ that is suppressed carries its marker (``<5`` or ``[c]``, credits.open.suppressi
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from credits import csvfile
 from credits.ledger.periods import LONDON, Month
 from credits.open.figures import UNITS, Quantity, ShopFigures
 from credits.open.record import PublicRecord, PublishedMonth, YearSoFar
@@ -265,7 +265,7 @@ def month_rows(pm: PublishedMonth) -> list[tuple[Any, ...]]:
 def month_csv(pm: PublishedMonth) -> bytes:
     """The month as one CSV table (module docstring). UTF-8, CRLF."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvfile.writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     w.writerows(month_rows(pm))
     return out.getvalue().encode("utf-8")

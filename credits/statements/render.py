@@ -8,12 +8,12 @@ integer credits and integer pence; pounds appear only as a text rendering (``"14
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import datetime
 from typing import Any
 
+from credits import csvfile
 from credits.statements.engine import (
     SchemeFigures,
     ShopLine,
@@ -179,12 +179,13 @@ def json_bytes(statement: Statement) -> bytes:
 def csv_writer(out: io.StringIO) -> Any:
     """The one way this project writes CSV (statements, payments files): RFC 4180 with CRLF
     line ends. Every CSV export goes through it, so a rule for cells applies to all."""
-    return csv.writer(out, lineterminator="\r\n")
+    return csvfile.writer(out, lineterminator="\r\n")
 
 
 def csv_bytes(statement: Statement) -> bytes:
     """The statement as CSV for a spreadsheet: sections separated by a blank line, each with
-    its own header row. UTF-8, CRLF line ends (RFC 4180)."""
+    its own header row. UTF-8, CRLF line ends (RFC 4180). Text cells that a spreadsheet would
+    read as a formula are neutralised (credits/csvfile.py); numbers are left as numbers."""
     out = io.StringIO()
     w = csv_writer(out)
     data = as_dict(statement)

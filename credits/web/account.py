@@ -2,7 +2,8 @@
 accept an invitation, reset a forgotten password, and manage their API tokens.
 
 Links in emails open a page with a button or a form (GET never uses up a link: mail
-scanners that follow links must not spend them). Every form carries csrf_token(); errors are
+scanners that follow links must not spend them). The link's token leaves the URL at the first
+request (:func:`_link_token`). Every form carries csrf_token(); errors are
 summarised at the top of the page with role="alert" and nothing is changed.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from credits import i18n
 from credits.accounts import onboarding, tokens
@@ -18,6 +19,7 @@ from credits.accounts.links import LinkPurpose
 from credits.accounts.people import remember_language, view_person
 from credits.accounts.sessions import ROLE_PRIORITY
 from credits.api.context import services
+from credits.api.inputs import page_number
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
 from credits.i18n import T
@@ -52,8 +54,25 @@ def _failed(template: str, exc: CreditsError, **context: Any) -> Any:
     )
 
 
-def _token_arg() -> str:
-    return (request.values.get("token") or "")[:200]
+def _link_token() -> tuple[str, Any]:
+    """The emailed link's token, and a redirect to answer with instead of the page (or None).
+
+    A link arrives as ``?token=…``. The first request puts the token in the (signed) session
+    cookie and sends the browser on to the same page without it (303), so that the token is
+    in no later URL: not the address bar, the history, a ``Referer`` header, or an access
+    log line (credits/web_server.py redacts the first request's). The form then carries it
+    in its body. Nothing is looked up or spent by the redirect.
+    """
+    key = f"link:{request.endpoint}"
+    if "token" in request.args:
+        session[key] = request.args.get("token", "")[:200]
+        return "", redirect(url_for(request.endpoint or "web.index"), 303)
+    token = request.form.get("token") if request.method == "POST" else None
+    return (token or session.get(key) or "")[:200], None
+
+
+def _forget_link() -> None:
+    session.pop(f"link:{request.endpoint}", None)
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -99,7 +118,9 @@ def registered() -> Any:
 @bp.route("/register/confirm", methods=["GET", "POST"])
 def confirm_email() -> Any:
     """Confirm an email address from the link we sent (a button: GET changes nothing)."""
-    token = _token_arg()
+    token, moved = _link_token()
+    if moved is not None:
+        return moved
     ip = client_ip()
     try:
         # Every look at a link counts, valid or not (GET and POST): see credits.ratelimit.
@@ -114,6 +135,7 @@ def confirm_email() -> Any:
         return _failed(
             "account/link_problem.html", exc, heading=gettext("Confirm your email address")
         )
+    _forget_link()
     return _render("account/email_confirmed.html")
 
 
@@ -123,7 +145,9 @@ def confirm_email() -> Any:
 @bp.route("/invitation", methods=["GET", "POST"])
 def accept_invitation() -> Any:
     """Accept an invitation: choose a password, then sign in."""
-    token = _token_arg()
+    token, moved = _link_token()
+    if moved is not None:
+        return moved
     ip = client_ip()
     svc = services()
     try:
@@ -138,6 +162,7 @@ def accept_invitation() -> Any:
         svc.db.run(lambda s: onboarding.accept_invitation(s, token, password, ip=ip))
     except CreditsError as exc:
         return _failed("account/accept_invitation.html", exc, token=token, person=person)
+    _forget_link()
     # Unless the inviting officer chose their language, it is the one they accepted in.
     person_id = person.id
     svc.db.run(lambda s: remember_language(s, person_id, page_language() or i18n.DEFAULT))
@@ -192,7 +217,9 @@ def forgot_password() -> Any:
 @bp.route("/password/reset", methods=["GET", "POST"])
 def reset_password() -> Any:
     """Choose a new password with the emailed link; signs out every other session."""
-    token = _token_arg()
+    token, moved = _link_token()
+    if moved is not None:
+        return moved
     ip = client_ip()
     svc = services()
     try:
@@ -211,6 +238,7 @@ def reset_password() -> Any:
     except CreditsError as exc:
         return _failed("account/reset_password.html", exc, token=token, person=person)
     deliver_quietly(messages)
+    _forget_link()
     flash(
         gettext("Your new password is set, and you have been signed out everywhere. Sign in."),
         "success",
@@ -291,7 +319,4 @@ def revoke_my_token(token_id: int) -> Any:
 
 
 def _page_arg() -> int:
-    try:
-        return max(1, min(1_000_000, int(request.args.get("page", "1"))))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))

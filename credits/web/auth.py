@@ -1,5 +1,8 @@
 """Signing in to the pages, CSRF protection, and the guard every page uses.
 
+- Every response carries a strict Content-Security-Policy (:data:`PAGE_CSP`; the API's
+  :data:`API_CSP`), and, when ``CREDITS_SECURE_COOKIES`` is on (served over HTTPS),
+  Strict-Transport-Security.
 - The session cookie ``cc_session`` is HttpOnly, SameSite=Lax, and Secure when
   ``CREDITS_SECURE_COOKIES`` is on (it must be behind HTTPS). It holds a random token whose
   SHA-256 is a row in ``web_session`` (credits/accounts/sessions.py).
@@ -9,6 +12,9 @@
 - ``@page_requires(Role.MEMBER, ...)`` on a view: not signed in → redirected to the sign-in
   page (and back afterwards); signed in with another role → 403 page.
 - ``current_principal()`` is the signed-in person in their active role, or None.
+- A successful sign-in also sets ``cc_device`` (path /sign-in only, HttpOnly, 60 days): the
+  device cookie that keeps this browser able to sign in while the account is locked by
+  someone else's guesses (credits/accounts/devices.py).
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ from flask import (
 )
 
 from credits import i18n
-from credits.accounts import Principal, Role, signin
+from credits.accounts import Principal, Role, devices, signin
 from credits.accounts import sessions as web_sessions
 from credits.accounts.people import remember_language
 from credits.api.context import services
+from credits.api.inputs import refuse_control_characters
 from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 from credits.i18n import T
@@ -47,6 +54,20 @@ from credits.web.i18n import gettext, page_language
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
+#: Signed tokens of people who signed in on this browser before (credits/accounts/devices.py).
+DEVICE_COOKIE = "cc_device"
+#: Pages load scripts, styles, images and fonts from this site only; no inline script or
+#: style attribute runs (the pages have none: behaviour is in static/*.js), nothing may frame
+#: them, and forms post only here. ``data:`` images are QR codes.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+#: API answers are data, never documents to render (a QR code's SVG included).
+API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+#: Two years, every subdomain of the site's own host (only when served over HTTPS).
+HSTS = "max-age=63072000; includeSubDomains"
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
@@ -171,6 +192,13 @@ def _set_cookies(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        API_CSP if request.path.startswith("/api/") else PAGE_CSP,
+    )
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        # Served over HTTPS (CREDITS_SECURE_COOKIES): browsers must never come back over HTTP.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
@@ -196,12 +224,16 @@ def sign_in() -> Any:
         login = request.form.get("login", "")[:254]
         password = request.form.get("password", "")[:200]
         # Rate limited per account and per client address, and audited (credits/accounts/signin.py).
+        device_tokens = devices.split_cookie(request.cookies.get(DEVICE_COOKIE))
         outcome = signin.sign_in(
             services().db,
             login,
             password,
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
+            device_tokens=device_tokens,
+            secret_key=current_app.config["SECRET_KEY"],
+            profile=services().settings.password_hash_profile,
         )
         error = outcome.error
         token = outcome.token
@@ -222,6 +254,19 @@ def sign_in() -> Any:
                 secure=current_app.config["SESSION_COOKIE_SECURE"],
                 max_age=int(web_sessions.SESSION_MAX_AGE.total_seconds()),
             )
+            if outcome.device_token:
+                # Only the sign-in form needs it: the cookie goes nowhere else.
+                response.set_cookie(
+                    DEVICE_COOKIE,
+                    devices.remember(
+                        device_tokens, outcome.device_token, current_app.config["SECRET_KEY"]
+                    ),
+                    httponly=True,
+                    samesite="Lax",
+                    secure=current_app.config["SESSION_COOKIE_SECURE"],
+                    max_age=int(devices.DEVICE_MAX_AGE.total_seconds()),
+                    path=url_for("auth.sign_in"),
+                )
             return response
     page = render_template("auth/sign_in.html", error=error.detail if error else None, login=login)
     return page, (error.status if error else 200), getattr(error, "headers", None) or {}
@@ -277,6 +322,7 @@ def held_roles() -> list[Role]:
 def init_web_auth(app: Flask) -> None:
     """CSRF on every page form, cookie and header policy, template helpers."""
     app.before_request(_check_csrf)
+    app.before_request(refuse_control_characters)
     app.after_request(_set_cookies)
     app.jinja_env.globals.update(
         csrf_token=csrf_token, current_principal=current_principal, held_roles=held_roles

@@ -1,6 +1,6 @@
 """Helpers shared by the earning pages (member, coordinator, officer): the signed-in
-principal, form errors and one-use form keys (their template filters are in
-credits/web/filters.py). Pages stay thin: parse the form, call a use case, render or
+principal, form errors and one-use form keys (their template filters live with every other
+filter in credits/web/filters.py). Pages stay thin: parse the form, call a use case, render or
 redirect."""
 
 from __future__ import annotations

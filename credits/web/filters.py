@@ -172,26 +172,38 @@ def _label(labels: dict[str, i18n.Text], value: Any) -> str:
     return translate(found) if found is not None else str(key).replace("_", " ").capitalize()
 
 
+#: Every filter, by the name templates use. Two modules once registered ``london`` with
+#: different signatures and the last one won (a page crashed): :func:`register_filters` is the
+#: only place filters are added, and it refuses a name that is already taken.
+FILTERS: dict[str, Any] = {
+    "london": london,
+    "london_long": london_long,
+    "london_day": london_day,
+    "london_date": london_date,
+    "london_time": london_time,
+    "clock": clock,
+    "month_name": month_name,
+    "number": number,
+    "credits": credits,
+    "signed": signed,
+    "capfirst": capfirst,
+    "state_label": lambda v: _label(STATE_LABELS, v),
+    "kind_label": lambda v: _label(KIND_LABELS, v),
+    "role_label": lambda v: _label(ROLE_LABELS, v),
+    "status_label": lambda v, kind="person": _label(STATUS_LABELS[kind], v),
+    "account_type_label": lambda v: _label(ACCOUNT_TYPE_LABELS, v),
+    "line_kind_label": lambda v: _label(LINE_KIND_LABELS, v),
+    "describe_quantity": describe,
+    "tr": lambda v: translate(v),
+    "join_and": lambda items: i18n.format_list(list(items)),
+    "describe_rate": describe_rate,
+}
+
+
 def register_filters(app: Flask) -> None:
-    """Register every filter the page templates use (create_app calls it once)."""
-    app.add_template_filter(london, "london")
-    app.add_template_filter(london_long, "london_long")
-    app.add_template_filter(london_day, "london_day")
-    app.add_template_filter(london_date, "london_date")
-    app.add_template_filter(london_time, "london_time")
-    app.add_template_filter(clock, "clock")
-    app.add_template_filter(month_name, "month_name")
-    app.add_template_filter(number, "number")
-    app.add_template_filter(credits, "credits")
-    app.add_template_filter(signed, "signed")
-    app.add_template_filter(capfirst, "capfirst")
-    app.add_template_filter(lambda v: _label(STATE_LABELS, v), "state_label")
-    app.add_template_filter(lambda v: _label(KIND_LABELS, v), "kind_label")
-    app.add_template_filter(lambda v: _label(ROLE_LABELS, v), "role_label")
-    app.add_template_filter(lambda v, kind="person": _label(STATUS_LABELS[kind], v), "status_label")
-    app.add_template_filter(lambda v: _label(ACCOUNT_TYPE_LABELS, v), "account_type_label")
-    app.add_template_filter(lambda v: _label(LINE_KIND_LABELS, v), "line_kind_label")
-    app.add_template_filter(describe, "describe_quantity")
-    app.add_template_filter(lambda v: translate(v), "tr")
-    app.add_template_filter(lambda items: i18n.format_list(list(items)), "join_and")
-    app.add_template_filter(describe_rate, "describe_rate")
+    """Add every filter in :data:`FILTERS` (create_app calls it once); a name already taken
+    (by Jinja or anyone else) is an error at start-up, not a wrong filter at render time."""
+    for name, function in FILTERS.items():
+        if name in app.jinja_env.filters:
+            raise RuntimeError(f"a template filter named {name!r} is already registered")
+        app.add_template_filter(function, name)

@@ -20,6 +20,7 @@ from credits import adjustments
 from credits.accounts import people
 from credits.accounts.models import Role
 from credits.api.context import services
+from credits.api.inputs import page_number
 from credits.errors import CreditsError
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
@@ -41,10 +42,7 @@ def _list_page(status: int = 200, **extra: Any) -> Any:
     state = request.args.get("state", "")
     if state not in ("", *adjustments.service.STATES):
         state = ""
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
 
     def read(s: Any) -> dict[str, Any]:
         pending = adjustments.list_adjustments(s, state="pending", per_page=100)

@@ -3,6 +3,7 @@ forgotten passwords — through the pages, reading the mail the test mailer wrot
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,15 @@ def local(url: str) -> str:
     return url.replace("http://localhost", "")
 
 
+def open_link(client, link: str, **kwargs):
+    """Open an emailed link as a browser does: the first answer moves the token out of the
+    URL (303 to the same page without it); follow that."""
+    first = client.get(local(link), **kwargs)
+    assert first.status_code == 303, first.get_data(as_text=True)
+    assert "token" not in first.headers["Location"]
+    return client.get(first.headers["Location"], **kwargs)
+
+
 @pytest.fixture
 def officer(make_person):
     return make_person(Role.OFFICER, name="Olu Officer")
@@ -35,7 +45,7 @@ def invite(client, officer, email="bea@test.example", **extra):
 
 
 def set_password(client, link, password=PASSWORD, again=None):
-    page = client.get(local(link))
+    page = open_link(client, link)
     assert page.status_code == 200, page.get_data(as_text=True)
     return client.post(
         local(link).split("?")[0],
@@ -54,13 +64,13 @@ def set_password(client, link, password=PASSWORD, again=None):
 def test_invited_person_sets_a_password_once_then_signs_in(client, officer, mailbox, db):
     person_id = invite(client, officer)
     link = mailbox.last(to="bea@test.example", kind="invitation").link()
-    page = client.get(local(link)).get_data(as_text=True)
+    page = open_link(client, link).get_data(as_text=True)
     assert "Welcome, Bea Volunteer" in page and 'autocomplete="new-password"' in page
     done = set_password(client, link)
     assert done.status_code == 302 and done.headers["Location"].endswith("/sign-in")
     assert sign_in(client, "bea@test.example", PASSWORD).status_code == 302
     # The link works once.
-    again = client.get(local(link), headers={"Accept": "text/html"})
+    again = open_link(client, link, headers={"Accept": "text/html"})
     assert again.status_code == 410 and "already been used" in again.get_data(as_text=True)
     assert audit_actions(db, f"person:{person_id}")[-2:] == ["invitation.accept", "auth.sign_in"]
     with db.engine.connect() as conn:
@@ -74,10 +84,10 @@ def test_an_invitation_expires_after_seven_days(client, officer, mailbox, db):
     invite(client, officer)
     link = mailbox.last(kind="invitation").link()
     with freeze_time(utcnow() + timedelta(days=7, seconds=1)):
-        resp = client.get(local(link), headers={"Accept": "text/html"})
+        resp = open_link(client, link, headers={"Accept": "text/html"})
         assert resp.status_code == 410 and "expired" in resp.get_data(as_text=True)
     with freeze_time(utcnow() + timedelta(days=6, hours=23)):
-        assert client.get(local(link)).status_code == 200
+        assert open_link(client, link).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -110,7 +120,7 @@ def test_bad_passwords_on_an_invitation_change_nothing(
 @pytest.mark.parametrize("token", ["", "nonsense", "x" * 500])
 def test_bad_links_say_so(client, token):
     for path in ("/invitation", "/password/reset", "/register/confirm"):
-        resp = client.get(f"{path}?token={token}", headers={"Accept": "text/html"})
+        resp = open_link(client, f"{path}?token={token}", headers={"Accept": "text/html"})
         assert resp.status_code == 404 and "not valid" in resp.get_data(as_text=True)
 
 
@@ -136,7 +146,7 @@ def register(client, **fields):
 
 def confirm(client, mailbox, to="rae@test.example"):
     link = mailbox.last(to=to, kind="registration_confirm").link()
-    page = client.get(local(link))
+    page = open_link(client, link)
     assert page.status_code == 200
     return client.post(
         "/register/confirm",
@@ -297,7 +307,7 @@ def test_forgotten_password_same_answer_known_or_not_and_reset_ends_sessions(
     assert sign_in(client, ann.email).status_code == 401  # the old password is gone
     assert sign_in(client, ann.email, "my new long password").status_code == 302
     assert mailbox.last(to=ann.email).kind == "password_changed"
-    again = client.get(local(mail.link()), headers={"Accept": "text/html"})
+    again = open_link(client, mail.link(), headers={"Accept": "text/html"})
     assert again.status_code == 410
     assert audit_actions(db, f"person:{ann.id}")[-4:] == [
         "password.reset_requested",
@@ -307,16 +317,55 @@ def test_forgotten_password_same_answer_known_or_not_and_reset_ends_sessions(
     ]
 
 
+def test_a_password_reset_revokes_every_api_token_and_every_other_session(
+    client, app, make_person, mailbox, db
+):
+    """Whoever knew the old password may have made a token or kept a session: neither may
+    outlive it. Other people's tokens are not touched."""
+    ann, bola = make_person(Role.MEMBER), make_person(Role.MEMBER)
+    made = client.post("/api/v1/me/tokens", json={"name": "phone"}, headers=ann.auth)
+    assert made.status_code == 201, made.get_json()
+    phone = {"Authorization": f"Bearer {made.get_json()['token']}"}
+    laptop, library = app.test_client(), app.test_client()
+    for browser in (laptop, library):
+        assert sign_in(browser, ann.email).status_code == 302
+        assert browser.get("/account").status_code == 200
+
+    forgot(client, ann.email)
+    done = set_password(client, mailbox.last(to=ann.email, kind="password_reset").link())
+    assert done.status_code == 302
+
+    for auth in (ann.auth, phone):
+        problem(client.get("/api/v1/me", headers=auth), 401, "unauthorized")
+    for browser in (laptop, library):
+        assert browser.get("/account").status_code == 302  # to the sign-in page
+    assert client.get("/api/v1/me", headers=bola.auth).status_code == 200
+    with db.read() as s:
+        details = s.execute(
+            text(
+                "SELECT details FROM audit_event WHERE action = 'password.reset' "
+                "AND target_ref = :t"
+            ),
+            {"t": f"person:{ann.id}"},
+        ).scalar_one()
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["tokens_revoked"] == 2 and details["sessions_ended"] == 2
+    told = mailbox.last(to=ann.email, kind="password_changed").body
+    assert "API tokens (2)" in " ".join(told.split())
+    # The new password works; tokens are made afresh.
+    assert sign_in(app.test_client(), ann.email, PASSWORD).status_code == 302
+
+
 def test_a_reset_link_lasts_one_hour_and_a_newer_one_replaces_it(client, make_person, mailbox):
     ann = make_person(Role.MEMBER)
     forgot(client, ann.email)
     first = mailbox.last(kind="password_reset").link()
     with freeze_time(utcnow() + timedelta(minutes=61)):
-        assert client.get(local(first)).status_code == 410
+        assert open_link(client, first).status_code == 410
     forgot(client, ann.email)
     second = mailbox.last(kind="password_reset").link()
-    assert client.get(local(first)).status_code == 404  # replaced
-    assert client.get(local(second)).status_code == 200
+    assert open_link(client, first).status_code == 404  # replaced
+    assert open_link(client, second).status_code == 200
 
 
 def test_no_reset_for_disabled_people(client, officer, make_person, mailbox):

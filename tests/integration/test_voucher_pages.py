@@ -119,9 +119,14 @@ def test_print_page_has_a_level_q_code(client, ann):
     made = spend(client, {"amount": "12"})
     html = client.get(made.headers["Location"] + "/print").get_data(as_text=True)
     assert 'viewBox="0 0 57 57"' in html  # version 8 (49) + quiet zone: level Q
-    assert "size: A6" in html
+    # The paper size is a stylesheet of its own (no inline <style> under the CSP).
+    assert "print-a6.css" in html and "print-a4.css" not in html
     a4 = client.get(made.headers["Location"] + "/print?paper=a4").get_data(as_text=True)
-    assert "size: A4" in a4
+    assert "print-a4.css" in a4
+    for paper, size in (("a4", "A4"), ("a6", "A6")):
+        sheet = client.get(f"/static/print-{paper}.css")
+        assert f"size: {size}" in sheet.get_data(as_text=True)
+        sheet.close()
 
 
 def test_an_officer_issues_and_prints_for_a_member(client, db, make_person):
