@@ -2,7 +2,8 @@
 
 The scheme is the worked month of the statement tests (October 2026: earnings, vouchers spent
 in full and in part, a cancelled and an expired voucher, an offline double spend, a reversal,
-a lapse; September closed), plus what the people pages show: a resident who registered and
+a lapse; September and October closed, October settled and half paid at the bank), plus what
+the people pages show: a resident who registered and
 confirmed their address (the page that crashed: two filters were both called ``london``), one
 who has not confirmed yet, an invitation, a password reset, adjustments posted and waiting,
 a claim waiting for approval, an admin.
@@ -17,6 +18,7 @@ A rule whose parameter has no values here fails the test: a new page cannot esca
 from __future__ import annotations
 
 import itertools
+from datetime import date
 import re
 from collections import deque
 from html import unescape
@@ -31,10 +33,13 @@ from sqlalchemy import text
 from credits.accounts import Person, Role, onboarding
 from credits.accounts.sessions import start_session
 
-from .statements.worked_month import build_worked_month, close_months, london
+from credits.bench.bankfiles import Tx, camt053
+
+from .settlement.helpers import reference, settle_october, shop_staff
+from .statements.worked_month import build_worked_month, london
 from .test_security_headers import INLINE
 
-#: When the crawl runs: October 2026 has ended, September is closed, November is open.
+#: When the crawl runs: October 2026 has ended (closed and settled), November is open.
 NOW = london(2026, 11, 25, 12)
 ROLES = (None, Role.MEMBER, Role.COORDINATOR, Role.SHOP_STAFF, Role.OFFICER, Role.ADMIN)
 #: Pages fetched per role at most (the URL map's own rules come first, then links).
@@ -52,8 +57,14 @@ NEVER_200: dict[str, str] = {
 
 @pytest.fixture
 def settings_overrides(settings_overrides: dict[str, Any]) -> dict[str, Any]:
-    # The worked month needs vouchers that expire within it.
-    return {**settings_overrides, "VOUCHER_EXPIRY_DAYS": 5}
+    # The worked month needs vouchers that expire within it; settling it needs the council's
+    # own bank account (the payments file's payer).
+    return {
+        **settings_overrides,
+        "VOUCHER_EXPIRY_DAYS": 5,
+        "COUNCIL_NAME": "Test Borough Council",
+        "SETTLEMENT_PAYER_ACCOUNT": "86-09-00 06774744",
+    }
 
 
 def _mail_token(mailbox: Any, to: str, kind: str) -> str:
@@ -65,7 +76,6 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
     """The worked month plus the people pages' cases; returns the values of path and query
     parameters the crawler fills in, and a person for each role."""
     month = build_worked_month(db, client, make_person)
-    close_months(db, "2026-09")
     sch = month.scheme
     with freeze_time(NOW):
         admin = make_person(Role.ADMIN, name="Ada Admin")
@@ -100,6 +110,24 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
         assert resp.status_code == 201, resp.get_json()
         resp = client.post("/api/v1/password-resets", json={"email": sch.zed.email})
         assert resp.status_code == 202, resp.get_json()
+    # October settled (the settlement pages): bank details, the run approved, a bank statement
+    # that pays shop A and misses shop B (a mismatch for the exceptions queue).
+    run = settle_october(client, db, month, make_person(Role.OFFICER, name="Sam Second"))
+    with freeze_time(london(2026, 11, 28, 10)):
+        statement = camt053(
+            [Tx(date(2026, 11, 27), -1450, reference(run, month.shop_a["shop_id"]), "Bakery")],
+            statement_id="CRAWL-1",
+        )
+        resp = client.post(
+            "/api/v1/settlements/bank-statements?filename=crawl.xml",
+            data=statement,
+            content_type="application/xml",
+            headers=officer,
+        )
+        assert resp.status_code == 201, resp.get_json()
+
+    # Shop staff of shop A (their remittances), as a shop's own people are scoped.
+    staff = shop_staff(db, make_person, month.shop_a["shop_id"])
 
     def column(sql: str) -> list[Any]:
         with db.read() as s:
@@ -115,6 +143,9 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
         "month": ["2026-09", "2026-10", "2026-11"],
         "fmt": ["json", "csv", "hledger", "beancount"],
         "filename": sorted(p.name for p in STATIC.iterdir() if p.is_file()),
+        "run_id": column("SELECT id FROM settlement_run ORDER BY id"),
+        "import_id": column("SELECT id FROM bank_import ORDER BY id"),
+        "mismatch_id": column("SELECT id FROM bank_mismatch ORDER BY id"),
     }
     # Query strings the emailed links carry (GET shows the form; it never spends the link).
     links = {
@@ -125,7 +156,7 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
     people = {
         Role.MEMBER: sch.ann.id,
         Role.COORDINATOR: sch.coord.id,
-        Role.SHOP_STAFF: sch.shop.id,
+        Role.SHOP_STAFF: staff.id,
         Role.OFFICER: month.officer.id,
         Role.ADMIN: admin.id,
     }
