@@ -27,12 +27,13 @@ class CreditsCommandError(click.ClickException):
     exit_code = 2
 
 
-def _services(*, migrate: bool = False) -> Services:
+def _services(*, migrate: bool = False, grant: bool = False) -> Services:
     from credits.db import NotMigrated
+    from credits.privileges import BadRoleName
 
     try:
-        return Services.build(migrate=migrate)
-    except NotMigrated as exc:
+        return Services.build(migrate=migrate, grant=grant)
+    except (NotMigrated, BadRoleName) as exc:
         raise CreditsCommandError(str(exc)) from exc
 
 
@@ -43,9 +44,14 @@ def main() -> None:
 
 @main.command("init-db")
 def init_db() -> None:
-    """Create the database or upgrade it to the latest schema."""
-    with _services(migrate=True) as svc:
+    """Create the database or upgrade it to the latest schema.
+
+    On PostgreSQL, run it as the role that owns the tables; with CREDITS_DB_APP_ROLE set, it
+    then grants that role what the app needs and nothing more (deploy/README.md)."""
+    with _services(migrate=True, grant=True) as svc:
         click.echo(f"database ready: {svc.db.engine.url.render_as_string(hide_password=True)}")
+        if svc.settings.db_app_role and svc.db.dialect == "postgresql":
+            click.echo(f"privileges granted to the app role {svc.settings.db_app_role}")
 
 
 @main.command()

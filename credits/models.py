@@ -11,6 +11,7 @@ from credits.adjustments import models as adjustments_models  # noqa: F401
 from credits.audit import models as audit_models  # noqa: F401
 from credits.earning import models as earning_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401
+from credits.operations import models as operations_models  # noqa: F401
 from credits.redemption import models as redemption_models  # noqa: F401
 from credits.shops import models as shops_models  # noqa: F401
 from credits.statements import models as statements_models  # noqa: F401

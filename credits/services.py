@@ -32,15 +32,17 @@ class Services:
         overrides: Mapping[str, Any] | None = None,
         *,
         migrate: bool = False,
+        grant: bool = False,
         check_migrations: bool = True,
     ) -> Services:
-        """Load settings, connect, and either migrate (``migrate=True``) or refuse a database
-        that is not at the code's migration head."""
+        """Load settings, connect, and either migrate (``migrate=True``; with ``grant``, then
+        give ``CREDITS_DB_APP_ROLE`` its privileges) or refuse a database that is not at the
+        code's migration head."""
         settings = Settings.load(overrides)
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
         db = Database(engine, attempts=settings.transaction_attempts)
         if migrate:
-            upgrade_to_head(engine)
+            upgrade_to_head(engine, app_role=settings.db_app_role if grant else "")
             from credits.ledger import bootstrap
 
             db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
