@@ -6,6 +6,7 @@
     credits verify [--json]         full reconciliation; exit 0 only if every rule holds
     credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
     credits statement, verify-statement, set-rate, close-month: credits/statements/cli.py
+    credits backup, restore, db-roles: credits/operations/cli.py
 
 Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
 that is not migrated...), with the reason on stderr.
@@ -129,13 +130,30 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
     """Check every ledger rule over everything stored; exit 1 if any fails."""
+    from credits.db import utcnow
     from credits.ledger import run_checks
+    from credits.operations.runs import record_quietly
     from credits.reconcile import all_checks
 
-    with _services() as svc, svc.db.read() as session:
-        jobs = jobs or svc.settings.verify_jobs
-        results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)
-    ok = all(r.ok for r in results)
+    started = utcnow()
+    with _services() as svc:
+        with svc.db.read() as session:
+            jobs = jobs or svc.settings.verify_jobs
+            results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)
+        ok = all(r.ok for r in results)
+        # What GET /metrics reports as the last verify's result and age.
+        failed = sorted({r.name for r in results if not r.ok})
+        problem = record_quietly(
+            svc.db,
+            "verify",
+            started_at=started,
+            finished_at=utcnow(),
+            ok=ok,
+            summary={"checks": len(results), "failed": failed, "thorough": thorough},
+            source="credits verify" + (" --thorough" if thorough else ""),
+        )
+    if problem:
+        click.echo(f"warning: this run could not be recorded for monitoring: {problem}", err=True)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
     else:
@@ -153,10 +171,11 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
 
 
 def _add_capability_commands() -> None:
+    from credits.operations.cli import COMMANDS as operations_commands
     from credits.statements.cli import COMMANDS as statement_commands
     from credits.vouchers.cli import COMMANDS as voucher_commands
 
-    for command in (*voucher_commands, *statement_commands):
+    for command in (*voucher_commands, *statement_commands, *operations_commands):
         main.add_command(command)
 
 

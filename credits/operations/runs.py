@@ -43,7 +43,7 @@ def record_run(
         started_at=started_at,
         finished_at=finished_at,
         ok=ok,
-        source=(source or f"credits {kind} on {socket.gethostname()}")[:200],
+        source=f"{source or 'credits ' + kind} on {socket.gethostname()}"[:200],
         summary=summary or {},
     )
     session.add(row)
@@ -72,3 +72,16 @@ def last_runs(session: Session) -> dict[str, LastRun]:
         ).scalar()
         found[kind] = LastRun(kind, latest[0], bool(latest[1]), last_ok)
     return found
+
+
+def record_quietly(db: Any, kind: str, **fields: Any) -> str | None:
+    """Record a run in a transaction of its own; return why it could not be recorded, or
+    None. For commands whose own outcome must not depend on it (a read-only replica, a
+    database that went away after the run): they say so and keep their exit status."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        db.run(lambda s: record_run(s, kind, **fields), attempts=2)
+    except SQLAlchemyError as exc:
+        return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return None
