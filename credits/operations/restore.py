@@ -86,9 +86,12 @@ def restore_backup(
     docstring). Raises RestoreRefused when nothing was changed; BackupError if the restore
     tool itself failed (PostgreSQL: in one transaction, so the database is left empty)."""
     folder = folder.resolve()
-    manifest = read_manifest(folder)
-    progress("checking every file against the manifest")
-    check_files(folder, manifest)
+    try:
+        manifest = read_manifest(folder)
+        progress("checking every file against the manifest")
+        check_files(folder, manifest)
+    except BackupError as exc:
+        raise RestoreRefused(str(exc)) from exc
     engine_name = (
         "sqlite" if make_url(database_url).get_backend_name() == "sqlite" else "postgresql"
     )
