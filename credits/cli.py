@@ -15,6 +15,7 @@ that is not migrated...), with the reason on stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -96,7 +97,13 @@ def demo(as_json: bool, members: int, credits_each: int | None) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (the same app deploy/ runs in production)."""
     _services().close()  # refuse an un-migrated database before forking workers
+    import tempfile
+
     from gunicorn.app.base import BaseApplication
+
+    # Prometheus multiprocess mode, as deploy/gunicorn.conf.py sets it up: before any worker
+    # imports prometheus_client, a fresh folder for this run's metrics files.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="credits-metrics-")
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -104,6 +111,7 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("child_exit", _metrics_worker_exited)
 
         def load(self) -> Any:
             from credits import create_app
@@ -112,6 +120,12 @@ def serve(host: str, port: int, workers: int) -> None:
 
     click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
     _Server().run()
+
+
+def _metrics_worker_exited(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 @main.command()

@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from credits.accounts import Role
 from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
+from credits.api.monitoring import count_redemption
 from credits.redemption import manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
@@ -167,7 +168,9 @@ def redeem(data: dict[str, Any]) -> dict[str, Any]:
     )
     token = bearer_token()
     assert token is not None
-    return redeem_now(services(), principal(), request, token_hash=token_digest(token)).body
+    result = redeem_now(services(), principal(), request, token_hash=token_digest(token))
+    count_redemption(result.body, replayed=result.replayed)
+    return result.body
 
 
 @blp.route("/redemptions", methods=["GET"])
