@@ -49,6 +49,7 @@ ACTIONS: dict[str, str] = {
     "person.update": "changed someone's details",
     "person.disable": "disabled someone",
     "person.enable": "re-enabled someone",
+    "person.erase": "erased someone's personal data",
     "role.grant": "granted a role",
     "role.revoke": "revoked a role",
     "token.create": "created an API token",

@@ -95,7 +95,7 @@ def test_the_app_role_posts_and_locks_the_journal_through_its_function(app_conn,
     row = app_conn.execute(
         "SELECT current_user, rolsuper, pg_get_userbyid(relowner) "
         "FROM pg_roles, pg_class WHERE rolname = current_user AND relname = 'posting'"
-    ).one()
+    ).fetchone()
     assert row[1] is False and row[2] != row[0], "the app role must not own the tables"
     # Everything else the suite does (posting, redeeming, closing months) ran as this role.
     assert len(entries) == 3
