@@ -120,7 +120,12 @@ def serve(host: str, port: int, workers: int) -> None:
             return create_app()
 
     click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
-    _Server().run()
+    try:
+        _Server().run()
+    finally:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def _metrics_worker_exited(server: Any, worker: Any) -> None:

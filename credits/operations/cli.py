@@ -56,6 +56,8 @@ def backup_command(out: Path, with_keys: bool, as_json: bool) -> None:
             passphrase=os.environ.get("CREDITS_BACKUP_PASSPHRASE"),
         )
     except BackupError as exc:
+        # A failed backup is what monitoring most needs to hear about (CreditsBackupFailed).
+        _record_backup(settings, started, ok=False, summary={"error": str(exc)[:500]})
         raise _Refused(f"backup refused: {exc}") from exc
     db = _Database(make_engine(settings.database_url, pool_size=1))
     try:
@@ -100,6 +102,25 @@ def backup_command(out: Path, with_keys: bool, as_json: bool) -> None:
         click.echo(
             f"warning: this backup could not be recorded for monitoring: {problem}", err=True
         )
+
+
+def _record_backup(settings: Settings, started: object, *, ok: bool, summary: dict) -> None:
+    from credits.db import Database, make_engine, utcnow
+    from credits.operations.runs import record_quietly
+
+    db = Database(make_engine(settings.database_url, pool_size=1))
+    try:
+        record_quietly(
+            db,
+            "backup",
+            started_at=started,
+            finished_at=utcnow(),
+            ok=ok,
+            summary=summary,
+            source="credits backup",
+        )
+    finally:
+        db.engine.dispose()
 
 
 @click.command("restore")

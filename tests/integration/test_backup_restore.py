@@ -375,7 +375,7 @@ def test_a_restore_that_does_not_match_its_manifest_fails(
         ([], None, "already exists and is not an empty folder"),
     ],
 )
-def test_backup_refusals(history, runner, tmp_path, args, passphrase, message):
+def test_backup_refusals(history, runner, tmp_path, db, args, passphrase, message):
     out = tmp_path / "backup"
     if "already exists" in message:
         out.mkdir()
@@ -383,6 +383,10 @@ def test_backup_refusals(history, runner, tmp_path, args, passphrase, message):
     result = backup(runner, out, *args, passphrase=passphrase)
     assert result.exit_code == 2 and message in result.output
     assert not (out / MANIFEST).exists()
+    # Recorded as a failed backup: monitoring alerts on it (CreditsBackupFailed).
+    with db.read() as s:
+        runs = s.execute(text("SELECT ok FROM maintenance_run WHERE kind = 'backup'")).all()
+    assert [bool(ok) for (ok,) in runs] == [False]
 
 
 def test_the_backup_folder_is_private(history, runner, tmp_path):
