@@ -242,4 +242,12 @@ def redact_audit_log(
                 .values(details=details, target_ref=target)
             )
             changed += 1
+    # As the PostgreSQL function does: every redaction leaves its own trace.
+    audit.record(
+        session,
+        audit.Actor.system("audit_redact_person"),
+        "audit.redact",
+        f"person:{person_id}",
+        events=changed,
+    )
     return changed

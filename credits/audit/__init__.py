@@ -50,6 +50,7 @@ ACTIONS: dict[str, str] = {
     "person.disable": "disabled someone",
     "person.enable": "re-enabled someone",
     "person.erase": "erased someone's personal data",
+    "audit.redact": "redacted personal data in the audit log",
     "role.grant": "granted a role",
     "role.revoke": "revoked a role",
     "token.create": "created an API token",

@@ -129,6 +129,8 @@ def test_erasure_keeps_the_ledger_and_forgets_the_person(
     erased = by_action["person.erase"]
     assert erased.target_ref == f"person:{ann.id}"
     assert details(erased) == {"reason": "ticket 4711", "redacted": 3}
+    redaction = by_action["audit.redact"]
+    assert redaction.target_ref == f"person:{ann.id}" and details(redaction) == {"events": 3}
 
     # Nobody can put data back on the pseudonym, and it cannot be erased twice.
     officer_token = make_person(Role.OFFICER).auth

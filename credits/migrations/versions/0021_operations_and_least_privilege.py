@@ -7,7 +7,8 @@ needs (credits/privileges.py):
   table, which the app role may not);
 - ``audit_redact_person(person, everywhere[], own[], pseudonym)`` replaces a departed
   member's personal data in the audit log with their pseudonym (credits/accounts/erasure.py):
-  the only change an audit event may ever undergo. The append-only trigger lets an UPDATE
+  the only change an audit event may ever undergo, and each call appends an ``audit.redact``
+  event of its own. The append-only trigger lets an UPDATE
   through only while this function runs (a transaction-local flag it sets) and only if the
   event's who/what/when columns are untouched; the app role has no UPDATE privilege on the
   table, so the function is its only way in.
@@ -108,6 +109,11 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM set_config('credits.audit_redaction', 'off', true);
+    -- Every call leaves its own trace, whoever made it.
+    INSERT INTO audit_event (occurred_at, actor, actor_person_id, via, action, target_ref,
+                             details)
+    VALUES (now(), 'system:audit_redact_person', NULL, '', 'audit.redact',
+            'person:' || p_person_id, json_build_object('events', v_count));
     RETURN v_count;
 END $$
 """,
