@@ -8,6 +8,7 @@
     credits statement, verify-statement, set-rate, close-month: credits/statements/cli.py
     credits backup, restore, db-roles: credits/operations/cli.py
     credits erase-person: credits/accounts/cli.py
+    credits reconcile-bank FILE, settlement-file RUN: credits/settlement/cli.py
 
 Exit codes: 0 success; 1 a check failed; 2 the command was refused (bad input, a database
 that is not migrated...), with the reason on stderr.
@@ -193,12 +194,14 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
 def _add_capability_commands() -> None:
     from credits.accounts.cli import COMMANDS as accounts_commands
     from credits.operations.cli import COMMANDS as operations_commands
+    from credits.settlement.cli import COMMANDS as settlement_commands
     from credits.statements.cli import COMMANDS as statement_commands
     from credits.vouchers.cli import COMMANDS as voucher_commands
 
     for command in (
         *voucher_commands,
         *statement_commands,
+        *settlement_commands,
         *operations_commands,
         *accounts_commands,
     ):

@@ -89,6 +89,17 @@ class Settings:
     #: Request log: "json" writes one JSON line per request (deploy/gunicorn.conf.py turns it
     #: on in production); "off" leaves request logging to the server's access log.
     request_log: str = "off"
+    #: Settlement (credits.settlement): a shop owed less than this many pence is not paid this
+    #: time, its credits roll over to the next run; a run paying more than this many pence
+    #: in all needs a second officer to approve it. Settings, not officers' choices: an
+    #: officer who could lower the four-eyes threshold could bypass it.
+    settlement_minimum_pence: int = 1_000
+    settlement_four_eyes_pence: int = 50_000
+    #: The council's own bank account, the debtor of the pain.001 payments file: a sort code
+    #: and account number (``12-34-56 12345678``) or an IBAN; and the account's name
+    #: (default: ``council_name``).
+    settlement_payer_account: str = ""
+    settlement_payer_name: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -16,6 +16,7 @@ def all_checks(*, thorough: bool = False) -> tuple[verify.Check, ...]:
     """The full list of checks, in the order they are reported. ``thorough`` recomputes the
     hash chain in Python even where the database could do it."""
     from credits.redemption.checks import REDEMPTION_CHECKS
+    from credits.settlement.checks import SETTLEMENT_CHECKS
     from credits.statements.snapshots import SNAPSHOT_CHECKS
     from credits.vouchers.checks import VOUCHER_CHECKS
 
@@ -25,6 +26,7 @@ def all_checks(*, thorough: bool = False) -> tuple[verify.Check, ...]:
         *REDEMPTION_CHECKS,
         *EARNING_CHECKS,
         *ADJUSTMENT_CHECKS,
+        *SETTLEMENT_CHECKS,
         *SNAPSHOT_CHECKS,
     )
     return verify.thorough(checks) if thorough else checks

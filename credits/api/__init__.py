@@ -50,6 +50,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
     from credits.api.health import blp as health
     from credits.api.me import blp as me
     from credits.api.redemptions import blp as redemptions
+    from credits.api.settlements import blp as settlements
     from credits.api.shops import blp as shops
     from credits.api.statements import blp as statements
     from credits.api.vouchers import blp as vouchers
@@ -75,6 +76,7 @@ def _blueprints() -> list:  # type: ignore[type-arg]
         earnings,
         claims,
         adjustments,
+        settlements,
     ]
 
 

@@ -76,6 +76,37 @@ class ShopTotalSchema(ma.Schema):
     net = ma.fields.Integer()
     owed_pence = ma.fields.Integer(allow_none=True)
     owed_gbp = ma.fields.String(allow_none=True)
+    settled = ma.fields.Integer(
+        metadata={"description": "credits settled in the month (earlier months' credits paid)"}
+    )
+
+
+class SettlementFiguresSchema(ma.Schema):
+    settled_credits = ma.fields.Integer(
+        metadata={"description": "settlement entries dated in the month"}
+    )
+    settled_pence = ma.fields.Integer()
+    settled_gbp = ma.fields.String()
+    paid_pence = ma.fields.Integer(
+        metadata={"description": "paid to shops, as the bank statements show, in the month"}
+    )
+    paid_gbp = ma.fields.String()
+    unpaid_settled_pence = ma.fields.Integer(
+        metadata={"description": "settled up to the month's end, not paid by then"}
+    )
+    unsettled_credits = ma.fields.Integer(
+        metadata={"description": "credits in shops' accounts at the month's end"}
+    )
+    unsettled_pence = ma.fields.Integer(
+        allow_none=True, metadata={"description": "their value at their months' rates"}
+    )
+    unpaid_owed_pence = ma.fields.Integer(
+        allow_none=True, metadata={"description": "owed to shops and unpaid at the month's end"}
+    )
+    unpaid_owed_gbp = ma.fields.String(allow_none=True)
+    shop_id = ma.fields.Integer()
+    name = ma.fields.String()
+    per_shop = ma.fields.List(ma.fields.Raw(), metadata={"description": "the same, per shop"})
 
 
 class TrialBalanceLineSchema(ma.Schema):
@@ -110,7 +141,9 @@ class ShopRefSchema(ma.Schema):
 
 
 class ShopStatementLineSchema(ma.Schema):
-    kind = ma.fields.String(metadata={"description": "redemption, reversal or exception"})
+    kind = ma.fields.String(
+        metadata={"description": "redemption, reversal, exception or settlement"}
+    )
     id = ma.fields.String()
     at = ma.fields.String(metadata={"description": "UTC, ISO 8601"})
     london_time = ma.fields.String()
@@ -144,6 +177,10 @@ class StatementSchema(ma.Schema):
     opening_balance = ma.fields.Integer()
     closing_balance = ma.fields.Integer()
     lines = ma.fields.List(ma.fields.Nested(ShopStatementLineSchema))
+    settlement = ma.fields.Nested(
+        SettlementFiguresSchema,
+        metadata={"description": "settled this month, paid, unpaid owed at the month's end"},
+    )
 
 
 @blp.route("/statements/<month>", methods=["GET"])

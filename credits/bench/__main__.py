@@ -14,6 +14,7 @@ BENCHES = {
     "dashboard": "credits.bench.dashboard",
     "snapshots": "credits.bench.snapshots",
     "backup": "credits.bench.backup",
+    "settlement": "credits.bench.settlement",
 }
 
 

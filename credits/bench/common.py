@@ -17,8 +17,9 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/credits_bench"
 def scratch_database(url: str | None) -> str:
     """Return a URL for a freshly created, migrated scratch database.
 
-    PostgreSQL: (re)creates the named database, which must start with ``credits_bench`` so a
-    typo can never wipe a real one. SQLite: a new file.
+    PostgreSQL: (re)creates the named database, which must be named ``credits_bench*`` (or
+    ``<prefix>_bench*``, e.g. a developer's own ``i15_bench``) so a typo can never wipe a
+    real one. SQLite: a new file.
     """
     from credits.db import make_engine, upgrade_to_head
 
@@ -26,8 +27,11 @@ def scratch_database(url: str | None) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         name = parsed.database or ""
-        if not name.startswith("credits_bench"):
-            raise SystemExit(f"refusing to wipe {name!r}: bench databases are named credits_bench*")
+        if not (name.startswith("credits_bench") or "_bench" in name):
+            raise SystemExit(
+                f"refusing to wipe {name!r}: bench databases are named credits_bench* "
+                "(or <prefix>_bench*)"
+            )
         admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

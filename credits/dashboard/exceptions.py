@@ -6,7 +6,9 @@ by time:
 - ``double_spend``: a voucher a shop accepted offline that had already been spent or
   cancelled (``redemption_exception``); the scheme paid the shop, the member is flagged;
 - ``reversal``: a redemption an officer reversed (``redemption.reversed_at``);
-- ``adjustment``: a manual adjustment, pending or decided (``adjustment``).
+- ``adjustment``: a manual adjustment, pending or decided (``adjustment``);
+- ``bank_mismatch``: a settlement payment missing at the bank, an unexpected payment, or one
+  whose amount differs (``bank_mismatch``, credits.settlement.reconciliation).
 
 Filters: kind, shop (adjustments have no shop, so a shop filter leaves them out) and London
 month (of when the item happened: offline acceptance submitted, reversal, request).
@@ -41,6 +43,7 @@ KINDS = {
     "double_spend": "Offline double spend",
     "reversal": "Reversed redemption",
     "adjustment": "Manual adjustment",
+    "bank_mismatch": "Bank reconciliation",
 }
 #: The most items of each kind one page reads.
 MAX_ITEMS = 200
@@ -64,6 +67,8 @@ class QueueItem:
     voucher_id: str | None = None
     redemption_id: str | None = None
     direction: str | None = None
+    #: Money rather than credits (a bank mismatch): pounds as text, e.g. "14.50".
+    pounds: str | None = None
 
     @property
     def label(self) -> str:
@@ -226,6 +231,33 @@ def _adjustments(session: Session, month: Month | None, limit: int) -> list[Queu
     return out
 
 
+def _bank_mismatches(
+    session: Session, shop_id: int | None, month: Month | None, limit: int
+) -> list[QueueItem]:
+    from credits.settlement.reconciliation import mismatches
+    from credits.settlement.remittance import pounds
+
+    out = []
+    for m in mismatches(session, shop_id=shop_id, month=month, limit=limit):
+        resolved = f"; resolved by {m.resolved_by}: {m.resolution}" if m.resolved_at else ""
+        money = m.seen_pence if m.seen_pence is not None else m.expected_pence
+        out.append(
+            QueueItem(
+                kind="bank_mismatch",
+                id=str(m.id),
+                at=m.found_at,
+                who=f"bank statement {m.import_filename}, imported by {m.imported_by}",
+                why=f"{m.detail}{resolved}",
+                amount=0,
+                state="resolved" if m.resolved_at else "open",
+                shop_id=m.shop_id,
+                shop_name=m.shop_name,
+                pounds=None if money is None else pounds(money),
+            )
+        )
+    return out
+
+
 def exceptions_queue(
     session: Session,
     *,
@@ -248,5 +280,7 @@ def exceptions_queue(
         items += _reversals(session, shop_id, month, limit)
     if kind in (None, "adjustment") and shop_id is None:
         items += _adjustments(session, month, limit)
+    if kind in (None, "bank_mismatch"):
+        items += _bank_mismatches(session, shop_id, month, limit)
     items.sort(key=lambda x: x.at, reverse=True)
     return items[:limit]

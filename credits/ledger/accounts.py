@@ -22,12 +22,14 @@ ISSUANCE = "scheme:issuance"
 VOUCHERS_OUTSTANDING = "scheme:vouchers_outstanding"
 EXPIRED = "scheme:expired"
 ADJUSTMENTS = "scheme:adjustments"
+SETTLED = "scheme:settled"
 
 _SCHEME_ACCOUNTS = (
     (ISSUANCE, AccountType.ISSUANCE, "Scheme issuance (credits created for volunteering)"),
     (VOUCHERS_OUTSTANDING, AccountType.VOUCHERS_OUTSTANDING, "Credits held in open vouchers"),
     (EXPIRED, AccountType.EXPIRED, "Expired credits (breakage)"),
     (ADJUSTMENTS, AccountType.ADJUSTMENTS, "Manual adjustments by officers"),
+    (SETTLED, AccountType.SETTLED, "Credits settled with shops (paid for by the council)"),
 )
 
 _NO_FLOOR = frozenset(t for t in AccountType if t is not AccountType.MEMBER)

@@ -25,6 +25,7 @@ class AccountType(StrEnum):
     SHOP = "shop"  # credits a partner shop has taken and is owed for
     EXPIRED = "expired"  # breakage: credits that lapsed under the scheme's policy
     ADJUSTMENTS = "adjustments"  # officers' manual corrections
+    SETTLED = "settled"  # credits the council has settled with shops (retired, paid for)
 
 
 class EntryKind(StrEnum):
@@ -37,6 +38,7 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"
     REVERSAL = "reversal"
     ADJUSTMENT = "adjustment"
+    SETTLEMENT = "settlement"  # an approved settlement run moves a shop's credits to settled
 
 
 @dataclass(frozen=True, slots=True)

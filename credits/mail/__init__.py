@@ -53,8 +53,17 @@ _templates = jinja2.Environment(
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (a remittance advice's PDF)."""
+
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Message:
-    """One plain-text email to one person."""
+    """One plain-text email to one person, with any attachments."""
 
     to: str
     subject: str
@@ -62,6 +71,7 @@ class Message:
     #: The template it came from (``invitation``, ``password_reset``...): handy in tests/logs.
     kind: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 def render(kind: str, *, to: str, **context: Any) -> Message:
@@ -88,6 +98,9 @@ def _to_email(message: Message, sender: str) -> EmailMessage:
     for name, value in message.headers.items():
         msg[name] = value
     msg.set_content(message.body, charset="utf-8")
+    for item in message.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
     return msg
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -49,6 +49,9 @@ from credits.ledger.types import AccountType, EntryKind
 from credits.statements import snapshots
 from credits.statements.rates import rate_for
 
+if TYPE_CHECKING:
+    from credits.settlement.figures import MonthSettlement
+
 #: Account types in the order a trial balance lists them.
 ACCOUNT_TYPES: tuple[AccountType, ...] = (
     AccountType.ISSUANCE,
@@ -57,8 +60,10 @@ ACCOUNT_TYPES: tuple[AccountType, ...] = (
     AccountType.SHOP,
     AccountType.EXPIRED,
     AccountType.ADJUSTMENTS,
+    AccountType.SETTLED,
 )
 _OUTSTANDING = (AccountType.MEMBER.value, AccountType.VOUCHERS_OUTSTANDING.value)
+_SETTLEMENT = EntryKind.SETTLEMENT.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,9 @@ class ActivityLine:
 
 @dataclass(frozen=True, slots=True)
 class ShopLine:
-    """One shop's month: what it took, gave back, was paid for exceptions, and is owed."""
+    """One shop's month: what it took, gave back, was paid for exceptions, and is owed for
+    it (``net``, at the month's rate); and the credits of its settled in the month (earlier
+    months' credits, paid by a settlement run approved in this month)."""
 
     shop_id: int
     name: str
@@ -130,6 +137,7 @@ class ShopLine:
     exceptions: int
     net: int
     owed_pence: int | None
+    settled: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +184,11 @@ class SchemeFigures:
 
 @dataclass(frozen=True, slots=True)
 class ShopStatementLine:
-    """One movement on a shop's account: a redemption, a reversal of one, or an offline
-    exception the scheme paid. ``amount`` is signed (what it adds to what the shop is owed)."""
+    """One movement on a shop's account: a redemption, a reversal of one, an offline
+    exception the scheme paid, or a settlement (credits the council settled, paid by a
+    settlement run). ``amount`` is signed (what it adds to the shop's balance)."""
 
-    kind: str  # "redemption" | "reversal" | "exception"
+    kind: str  # "redemption" | "reversal" | "exception" | "settlement"
     ref: str  # the redemption's or exception's id
     entry_id: int
     at: datetime
@@ -221,6 +230,9 @@ class Statement:
     trial_balance: TrialBalance
     scheme: SchemeFigures | None = None
     shop: ShopStatement | None = None
+    #: What was settled, paid and still owed (credits.settlement.figures): the scheme's
+    #: figures with every shop, or the one shop's.
+    settlement: MonthSettlement | None = None
 
 
 _BOUNDS = """
@@ -446,6 +458,14 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
         expired=-cell(vo, EntryKind.EXPIRE)[0],
     )
     shops = _shop_lines(session, times, shop_moves, rate)
+    settlement = _settlement(
+        session,
+        month,
+        {
+            account: sum(net for kind, (net, _) in moves.items() if kind != _SETTLEMENT)
+            for account, moves in shop_moves.items()
+        },
+    )
     scheme = SchemeFigures(
         opening=Outstanding(
             members=by_type["member"].opening, vouchers=by_type["vouchers_outstanding"].opening
@@ -464,7 +484,23 @@ def _scheme_statement(session: Session, month: Month, rate: int | None) -> State
         vouchers=vouchers,
         owed_pence=None if rate is None else sum(s.owed_pence or 0 for s in shops),
     )
-    return Statement(month=month, rate_pence_per_credit=rate, trial_balance=tb, scheme=scheme)
+    return Statement(
+        month=month,
+        rate_pence_per_credit=rate,
+        trial_balance=tb,
+        scheme=scheme,
+        settlement=settlement,
+    )
+
+
+def _settlement(
+    session: Session, month: Month, nets: dict[int, int], shop_id: int | None = None
+) -> MonthSettlement:
+    """The month's settlement figures; ``nets`` are the shop accounts' movements in the month
+    without settlements, which the statement has read already."""
+    from credits.settlement.figures import month_figures
+
+    return month_figures(session, month, shop_id=shop_id, known={month: nets})
 
 
 def _activity_lines(
@@ -513,7 +549,10 @@ def _shop_line(
 ) -> ShopLine:
     redeemed, count = moves.get(EntryKind.REDEEM.value, (0, 0))
     reversed_ = -moves.get(EntryKind.REVERSAL.value, (0, 0))[0]
-    net = sum(v for v, _ in moves.values())
+    settled = -moves.get(_SETTLEMENT, (0, 0))[0]
+    # What the shop is owed for the month: its movements, settlements (paying for earlier
+    # months) left out.
+    net = sum(v for kind, (v, _) in moves.items() if kind != _SETTLEMENT)
     # Everything that is neither a redemption nor its reversal: offline exceptions paid out
     # of adjustments (and any officer's adjustment to a shop).
     exceptions = net - redeemed + reversed_
@@ -527,6 +566,7 @@ def _shop_line(
         exceptions=exceptions,
         net=net,
         owed_pence=None if rate is None else net * rate,
+        settled=settled,
     )
 
 
@@ -556,6 +596,12 @@ JOIN journal_entry e ON e.id = x.entry_id
 JOIN voucher v ON v.id = x.voucher_id
 JOIN terminal t ON t.id = x.terminal_id
 WHERE x.shop_id = :shop AND e.occurred_at >= :starts AND e.occurred_at < :ends
+UNION ALL
+SELECT 'settlement', CAST(l.id AS VARCHAR(32)), e.occurred_at, l.reference, -l.credits, 0, 0,
+       0, '', 1 = 0, 1 = 0, e.id
+FROM settlement_line l
+JOIN journal_entry e ON e.id = l.entry_id
+WHERE l.shop_id = :shop AND e.occurred_at >= :starts AND e.occurred_at < :ends
 """
 
 _SHOP_TRIAL = """
@@ -599,13 +645,15 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
             note = "redemption reversed by the council"
         elif kind == "exception":
             note = "accepted offline after the voucher was spent or cancelled: paid by the scheme"
+        elif kind == "settlement":
+            note = f"settled by the council: payment {reference}"
         lines.append(
             ShopStatementLine(
                 kind=str(kind),
                 ref=str(ref),
                 entry_id=int(eid),
                 at=at,
-                voucher=f"{reference[:4]}-{reference[4:]}",
+                voucher="" if kind == "settlement" else f"{reference[:4]}-{reference[4:]}",
                 amount=int(amount),
                 face_value=int(face),
                 change=int(change) if kind == "redemption" else 0,
@@ -665,7 +713,13 @@ def _shop_statement(session: Session, month: Month, shop_id: int, rate: int | No
         closing_balance=closing,
         totals=totals,
     )
-    return Statement(month=month, rate_pence_per_credit=rate, trial_balance=tb, shop=statement)
+    return Statement(
+        month=month,
+        rate_pence_per_credit=rate,
+        trial_balance=tb,
+        shop=statement,
+        settlement=_settlement(session, month, {account: totals.net}, shop_id),
+    )
 
 
 def _aware(value: object) -> datetime:

@@ -13,6 +13,7 @@ tell a shop from a member::
     shop:<shop id>         Liabilities:Shops:Shop-<shop id>
     expired                Income:Expired
     adjustments            Expenses:Adjustments
+    settled                Expenses:Settled       (credits the council has settled with shops)
 
 A shop's journal holds only the entries that touched the shop; its opening transaction
 balances the shop's opening balance against ``Equity:Opening-Balances``.
@@ -36,6 +37,7 @@ _ROOTS = {
     "vouchers_outstanding": "Liabilities:Vouchers",
     "expired": "Income:Expired",
     "adjustments": "Expenses:Adjustments",
+    "settled": "Expenses:Settled",
 }
 
 

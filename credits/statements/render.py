@@ -67,6 +67,7 @@ def _shop_line(line: ShopLine) -> dict[str, Any]:
         "net": line.net,
         "owed_pence": line.owed_pence,
         "owed_gbp": pounds(line.owed_pence),
+        "settled": line.settled,
     }
 
 
@@ -157,6 +158,10 @@ def as_dict(statement: Statement) -> dict[str, Any]:
         out.update(_scheme(statement.scheme))
     if statement.shop is not None:
         out.update(_shop(statement.shop))
+    if statement.settlement is not None:
+        from credits.settlement.figures import as_dict as settlement_dict
+
+        out["settlement"] = settlement_dict(statement.settlement, per_shop=statement.shop is None)
     return out
 
 
@@ -171,11 +176,17 @@ def json_bytes(statement: Statement) -> bytes:
     return canonical_json(as_dict(statement))
 
 
+def csv_writer(out: io.StringIO) -> Any:
+    """The one way this project writes CSV (statements, payments files): RFC 4180 with CRLF
+    line ends. Every CSV export goes through it, so a rule for cells applies to all."""
+    return csv.writer(out, lineterminator="\r\n")
+
+
 def csv_bytes(statement: Statement) -> bytes:
     """The statement as CSV for a spreadsheet: sections separated by a blank line, each with
     its own header row. UTF-8, CRLF line ends (RFC 4180)."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csv_writer(out)
     data = as_dict(statement)
     rate = data["rate_pence_per_credit"]
     w.writerow(["statement", data["kind"], data["month"]])
@@ -236,6 +247,8 @@ def csv_bytes(statement: Statement) -> bytes:
         _shop_row(w, data["totals"])
         w.writerow(["opening_balance", data["opening_balance"]])
         w.writerow(["closing_balance", data["closing_balance"]])
+    if "settlement" in data:
+        _settlement_rows(w, data["settlement"])
     w.writerow([])
     w.writerow(["account_type", "opening", "increases", "decreases", "movement", "closing"])
     for line in data["trial_balance"]["lines"]:
@@ -254,6 +267,28 @@ def csv_bytes(statement: Statement) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+_SETTLEMENT_FIGURES = (
+    "settled_credits",
+    "settled_pence",
+    "paid_pence",
+    "unpaid_settled_pence",
+    "unsettled_credits",
+    "unsettled_pence",
+    "unpaid_owed_pence",
+)
+
+
+def _settlement_rows(w: Any, figures: dict[str, Any]) -> None:
+    """The settlement section: the month's totals, then one row per shop (scheme only)."""
+    w.writerow([])
+    w.writerow(["settlement", *_SETTLEMENT_FIGURES])
+    w.writerow(["total", *("" if figures[k] is None else figures[k] for k in _SETTLEMENT_FIGURES)])
+    for s in figures.get("per_shop", []):
+        w.writerow(
+            [f"shop {s['shop_id']}", *("" if s[k] is None else s[k] for k in _SETTLEMENT_FIGURES)]
+        )
+
+
 def _shop_header(w: Any) -> None:
     w.writerow(
         [
@@ -267,6 +302,7 @@ def _shop_header(w: Any) -> None:
             "net",
             "owed_pence",
             "owed_gbp",
+            "settled",
         ]
     )
 
@@ -286,5 +322,6 @@ def _shop_row(w: Any, s: dict[str, Any]) -> None:
             s["net"],
             owed,
             gbp,
+            s["settled"],
         ]
     )

@@ -25,6 +25,8 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer_adjustments import bp as officer_adjustments
     from credits.web.officer_earning import bp as officer_earning
     from credits.web.officer_exceptions import bp as officer_exceptions
+    from credits.web.settlements import bp as settlements
+    from credits.web.settlements import shop_bp as remittances
     from credits.web.shops import bp as shops
     from credits.web.statements import bp as statements
     from credits.web.vouchers import bp as vouchers
@@ -41,6 +43,8 @@ def _blueprints() -> list[Blueprint]:
         officer_earning,
         officer_adjustments,
         officer_exceptions,
+        settlements,
+        remittances,
     ]
 
 

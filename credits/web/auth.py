@@ -54,6 +54,7 @@ ROLE_HOME: dict[Role, str] = {
     Role.ADMIN: "officer.home",
     Role.MEMBER: "member.home",
     Role.COORDINATOR: "coordinator.home",
+    Role.SHOP_STAFF: "remittances.index_for_shop",
 }
 
 
@@ -133,6 +134,12 @@ def _check_csrf() -> None:
         return
     if request.endpoint and request.endpoint.startswith("api-docs"):
         return
+    # A page that takes a file (a bank statement) says how large a body it accepts; the
+    # form is parsed here first, so the limit must be raised before it is read.
+    limit = getattr(current_app.view_functions.get(request.endpoint or ""), "max_body_bytes", 0)
+    if limit:
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
     sent = request.form.get("csrf_token", "")
     if not sent or not hmac.compare_digest(sent, csrf_token()):
         abort(

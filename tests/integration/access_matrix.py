@@ -50,6 +50,11 @@ PATH_DEFAULTS = {
     "exception_id": "0" * 32,
     "slug": "snow-clearing",
     "month": "2026-11",
+    "run_id": "999999",
+    "payee_id": "999999",
+    "import_id": "999999",
+    "mismatch_id": "999999",
+    "fmt": "csv",
 }
 
 MEMBER = frozenset({Role.MEMBER})
@@ -65,6 +70,8 @@ _ACTIVITY = {
     "month_cap_credits": 20,
     "monthly_budget_credits": 100,
 }
+
+SHOP_SIDE = frozenset({Role.OFFICER, Role.TERMINAL, Role.SHOP_STAFF})
 
 ACCESS: dict[str, Access] = {
     # contract v1 and basics
@@ -245,5 +252,37 @@ ACCESS: dict[str, Access] = {
                 }
             ]
         },
+    ),
+    # settlement: officers settle and reconcile; a shop's terminal and staff read its own
+    # remittances and (masked) bank details
+    "POST /api/v1/settlements": Access(OFFICER, {"month": "2026-10", "idempotency_key": "m"}),
+    "GET /api/v1/settlements": Access(OFFICER),
+    "GET /api/v1/settlements/<int:run_id>": Access(OFFICER),
+    "POST /api/v1/settlements/<int:run_id>/approve": Access(OFFICER, {}),
+    "POST /api/v1/settlements/<int:run_id>/cancel": Access(OFFICER, {"reason": "matrix"}),
+    "GET /api/v1/settlements/<int:run_id>/files/<string:fmt>": Access(OFFICER),
+    "GET /api/v1/settlements/remittances": Access(SHOP_SIDE),
+    "GET /api/v1/settlements/<int:run_id>/remittances/<int:shop_id>": Access(SHOP_SIDE),
+    "GET /api/v1/settlements/payees": Access(OFFICER),
+    "GET /api/v1/settlements/payees/<int:shop_id>": Access(SHOP_SIDE),
+    "POST /api/v1/settlements/payees/<int:shop_id>": Access(
+        OFFICER,
+        {
+            "legal_name": "Matrix Bakery Ltd",
+            "sort_code": "089999",
+            "account_number": "66374958",
+            "reason": "matrix",
+        },
+    ),
+    "POST /api/v1/settlements/payee-changes/<int:payee_id>/approve": Access(OFFICER),
+    "POST /api/v1/settlements/payee-changes/<int:payee_id>/reject": Access(
+        OFFICER, {"reason": "matrix"}
+    ),
+    "POST /api/v1/settlements/bank-statements": Access(OFFICER),
+    "GET /api/v1/settlements/bank-statements": Access(OFFICER),
+    "GET /api/v1/settlements/bank-statements/<int:import_id>": Access(OFFICER),
+    "GET /api/v1/settlements/mismatches": Access(OFFICER),
+    "POST /api/v1/settlements/mismatches/<int:mismatch_id>/resolve": Access(
+        OFFICER, {"resolution": "matrix"}
     ),
 }

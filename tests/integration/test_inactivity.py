@@ -16,7 +16,8 @@ from .test_ledger_races import run_threads
 from .voucher_helpers import balance, issue, snapshot, verify_all
 from .web_helpers import sign_in
 
-T0 = datetime.now(UTC).replace(microsecond=0)
+# A month end (six months on is clamped to 28 February), stated rather than read off the clock.
+T0 = datetime(2026, 8, 31, 10, 15, tzinfo=UTC)
 POLICY = InactivityPolicy(months=6)
 
 

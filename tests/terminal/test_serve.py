@@ -30,6 +30,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.real_clock  # the sync thread retries on a timed wait
 def test_background_sync_sends_the_queue_when_the_ledger_is_back(
     terminal: Terminal, fake_ledger: FakeLedger
 ):

@@ -17,7 +17,7 @@ Both are owned by the role that runs the migration (the owner) and run with a fi
 ``search_path``. `credits init-db` grants EXECUTE on them to ``CREDITS_DB_APP_ROLE``.
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020
 Create Date: 2026-12-01
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision = "0021"
-down_revision = "0017"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -326,4 +326,5 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries_whatever_the_history(d
             dashboard.build(s)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    assert 5 <= len(statements) == first <= 15, statements
+    # 16: the exceptions queue reads bank mismatches too (settlement), one bounded query.
+    assert 5 <= len(statements) == first <= 16, statements

@@ -202,6 +202,7 @@ def slow_checks(monkeypatch):
     hold.release()
 
 
+@pytest.mark.real_clock  # the heartbeat thread beats on a timed wait
 def test_one_run_at_a_time_with_progress_while_it_goes(officer_client, db, month, slow_checks):
     """A run of the checks (a read: on SQLite a close holds the write lock, so its progress
     shows only at the end), held open before its last check."""

@@ -60,6 +60,7 @@ def test_the_worked_month_scheme_statement(db, month):
         "shop",
         "expired",
         "adjustments",
+        "settled",
     ]
     for type_, (opening, ups, downs, closing) in e["trial_balance"].items():
         line = tb[type_]

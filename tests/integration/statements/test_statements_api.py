@@ -40,7 +40,7 @@ def test_the_scheme_statement_as_json(client, month):
     assert shops["Brixton Bakery"]["owed_gbp"] == "14.50"
     assert shops["Market Grocer"]["net"] == 23
     tb = body["trial_balance"]
-    assert tb["total"] == 0 and len(tb["lines"]) == 6
+    assert tb["total"] == 0 and len(tb["lines"]) == 7
     assert {x["account_type"]: x["closing"] for x in tb["lines"]} == {
         k: v[3] for k, v in EXPECTED["trial_balance"].items()
     }
@@ -68,7 +68,7 @@ def test_csv(client, month):
     text = resp.get_data(as_text=True)
     assert "issued,155\r\n" in text and "closing_outstanding,116\r\n" in text
     assert "snow-clearing,Snow clearing,2,50\r\n" in text
-    assert ",Market Grocer,2,28,7,10,5,23,1150,11.50\r\n" in text
+    assert ",Market Grocer,2,28,7,10,5,23,1150,11.50,0\r\n" in text
     assert text.endswith("total,0,,,0,0\r\n")
 
 

@@ -82,6 +82,7 @@ def _by_type(balances: dict[str, int]) -> dict[str, int]:
         "Liabilities:Vouchers": "vouchers_outstanding",
         "Income:Expired": "expired",
         "Expenses:Adjustments": "adjustments",
+        "Expenses:Settled": "settled",
     }
     out: dict[str, int] = {}
     for account, amount in balances.items():

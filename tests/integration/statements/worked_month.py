@@ -88,6 +88,7 @@ EXPECTED: dict[str, Any] = {
         "shop": (0, 4 + 18 + 20 + 10 + 5 + 5, 10, 52),
         "expired": (0, 2, 0, 2),
         "adjustments": (0, 0, 5, -5),
+        "settled": (0, 0, 0, 0),
     },
 }
 
