@@ -41,13 +41,17 @@ class Services:
         settings = Settings.load(overrides)
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
         db = Database(engine, attempts=settings.transaction_attempts)
-        if migrate:
-            upgrade_to_head(engine, app_role=settings.db_app_role if grant else "")
-            from credits.ledger import bootstrap
+        try:
+            if migrate:
+                upgrade_to_head(engine, app_role=settings.db_app_role if grant else "")
+                from credits.ledger import bootstrap
 
-            db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
-        elif check_migrations:
-            require_migrated(engine)
+                db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
+            elif check_migrations:
+                require_migrated(engine)
+        except BaseException:
+            engine.dispose()  # a refused start leaves no connection behind
+            raise
         return cls(settings=settings, db=db)
 
     def close(self) -> None:
