@@ -52,6 +52,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, services: Any = None)
         meta,
         recheck_s=svc.settings.open_recheck_ms / 1000,
     )
+    from credits.api.monitoring import install as install_monitoring
+
+    install_monitoring(app, svc.settings)
     register_web(app)
     register_api(app)
     # Vouchers and redemptions described in members' histories and on their home page.

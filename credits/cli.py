@@ -8,6 +8,8 @@
     credits verify [--json]         full reconciliation; exit 0 only if every rule holds
     credits keys list|rotate|revoke KID, expire-vouchers, expire-inactive: credits/vouchers/cli.py
     credits statement, verify-statement, set-rate, close-month: credits/statements/cli.py
+    credits backup, restore, db-roles: credits/operations/cli.py
+    credits erase-person: credits/accounts/cli.py
     credits reconcile-bank FILE, settlement-file RUN: credits/settlement/cli.py
     credits hold-publication, release-publication: credits/open/cli.py
 
@@ -18,6 +20,7 @@ that is not migrated...), with the reason on stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -31,12 +34,13 @@ class CreditsCommandError(click.ClickException):
     exit_code = 2
 
 
-def _services(*, migrate: bool = False) -> Services:
+def _services(*, migrate: bool = False, grant: bool = False) -> Services:
     from credits.db import NotMigrated
+    from credits.privileges import BadRoleName
 
     try:
-        return Services.build(migrate=migrate)
-    except NotMigrated as exc:
+        return Services.build(migrate=migrate, grant=grant)
+    except (NotMigrated, BadRoleName) as exc:
         raise CreditsCommandError(str(exc)) from exc
 
 
@@ -65,11 +69,16 @@ def ensure_instance_keys(instance_path: Any) -> None:
 def init_db() -> None:
     """Create the database or upgrade it to the latest schema, and the instance folder's
     keys (copy the folder's secret_key, voucher-keys/ and statement-keys/ to every other
-    app server)."""
-    with _services(migrate=True) as svc:
+    app server).
+
+    On PostgreSQL, run it as the role that owns the tables; with CREDITS_DB_APP_ROLE set, it
+    then grants that role what the app needs and nothing more (deploy/README.md)."""
+    with _services(migrate=True, grant=True) as svc:
         ensure_instance_keys(svc.settings.instance_path)
         click.echo(f"database ready: {svc.db.engine.url.render_as_string(hide_password=True)}")
         click.echo(f"instance keys in: {svc.settings.instance_path}")
+        if svc.settings.db_app_role and svc.db.dialect == "postgresql":
+            click.echo(f"privileges granted to the app role {svc.settings.db_app_role}")
 
 
 @main.command()
@@ -121,7 +130,13 @@ def demo(as_json: bool, members: int, credits_each: int | None, reset_passwords:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (the same app deploy/ runs in production)."""
     _services().close()  # refuse an un-migrated database before forking workers
+    import tempfile
+
     from gunicorn.app.base import BaseApplication
+
+    # Prometheus multiprocess mode, as deploy/gunicorn.conf.py sets it up: before any worker
+    # imports prometheus_client, a fresh folder for this run's metrics files.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="credits-metrics-")
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -133,6 +148,7 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("child_exit", _metrics_worker_exited)
 
         def load(self) -> Any:
             from credits import create_app
@@ -141,7 +157,18 @@ def serve(host: str, port: int, workers: int) -> None:
             return create_app(services=Services.build(check_migrations="when-reachable"))
 
     click.echo(f"Cooperative Credits on http://{host}:{port}/  (Ctrl-C to stop)")
-    _Server().run()
+    try:
+        _Server().run()
+    finally:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def _metrics_worker_exited(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 @main.command()
@@ -160,13 +187,30 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
     """Check every ledger rule over everything stored; exit 1 if any fails."""
+    from credits.db import utcnow
     from credits.ledger import run_checks
+    from credits.operations.runs import record_quietly
     from credits.reconcile import all_checks
 
-    with _services() as svc, svc.db.read() as session:
-        jobs = jobs or svc.settings.verify_jobs
-        results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)
-    ok = all(r.ok for r in results)
+    started = utcnow()
+    with _services() as svc:
+        with svc.db.read() as session:
+            jobs = jobs or svc.settings.verify_jobs
+            results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)
+        ok = all(r.ok for r in results)
+        # What GET /metrics reports as the last verify's result and age.
+        failed = sorted({r.name for r in results if not r.ok})
+        problem = record_quietly(
+            svc.db,
+            "verify",
+            started_at=started,
+            finished_at=utcnow(),
+            ok=ok,
+            summary={"checks": len(results), "failed": failed, "thorough": thorough},
+            source="credits verify" + (" --thorough" if thorough else ""),
+        )
+    if problem:
+        click.echo(f"warning: this run could not be recorded for monitoring: {problem}", err=True)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
     else:
@@ -184,12 +228,21 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
 
 
 def _add_capability_commands() -> None:
+    from credits.accounts.cli import COMMANDS as accounts_commands
     from credits.open.cli import COMMANDS as open_commands
+    from credits.operations.cli import COMMANDS as operations_commands
     from credits.settlement.cli import COMMANDS as settlement_commands
     from credits.statements.cli import COMMANDS as statement_commands
     from credits.vouchers.cli import COMMANDS as voucher_commands
 
-    for command in (*voucher_commands, *statement_commands, *settlement_commands, *open_commands):
+    for command in (
+        *voucher_commands,
+        *statement_commands,
+        *settlement_commands,
+        *open_commands,
+        *operations_commands,
+        *accounts_commands,
+    ):
         main.add_command(command)
 
 

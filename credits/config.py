@@ -76,6 +76,19 @@ class Settings:
     #: once on PostgreSQL, sharing one snapshot; 1 runs them one after another. Two suits the
     #: reference machine's two cores (docs/benchmarks.md).
     verify_jobs: int = 2
+    #: PostgreSQL: the role the app runs as, when it is not the role that owns the tables
+    #: (least privilege: credits/privileges.py). `credits init-db`, run as the owner, grants
+    #: it exactly what it needs after every migration. Empty: one role does both.
+    db_app_role: str = ""
+    #: ``GET /metrics``: a scraper presenting ``Authorization: Bearer <this>`` may read it.
+    metrics_token: str = ""
+    #: ``GET /metrics``: client addresses or networks (comma-separated, CIDR allowed) that may
+    #: read it without the token. The address is the one rate limits use (it follows
+    #: X-Forwarded-For only as far as CREDITS_TRUSTED_PROXIES says). Neither set: nobody.
+    metrics_allow: str = ""
+    #: Request log: "json" writes one JSON line per request (deploy/gunicorn.conf.py turns it
+    #: on in production); "off" leaves request logging to the server's access log.
+    request_log: str = "off"
     #: Settlement (credits.settlement): a shop owed less than this many pence is not paid this
     #: time, its credits roll over to the next run; a run paying more than this many pence
     #: in all needs a second officer to approve it. Settings, not officers' choices: an

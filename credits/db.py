@@ -490,14 +490,20 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Apply every pending migration (what `credits init-db` does)."""
+def upgrade_to_head(engine: Engine, *, app_role: str = "") -> None:
+    """Apply every pending migration (what `credits init-db` does). On PostgreSQL with an
+    ``app_role`` (``CREDITS_DB_APP_ROLE``), then give that role its privileges on everything
+    (credits/privileges.py), in the same transaction."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        if app_role and conn.dialect.name == "postgresql":
+            from credits.privileges import apply_grants
+
+            apply_grants(conn, app_role)
 
 
 def migration_state(engine: Engine) -> tuple[set[str], set[str]]:

@@ -12,6 +12,7 @@ from credits.audit import models as audit_models  # noqa: F401
 from credits.earning import models as earning_models  # noqa: F401
 from credits.ledger import models as ledger_models  # noqa: F401
 from credits.open import models as open_models  # noqa: F401
+from credits.operations import models as operations_models  # noqa: F401
 from credits.redemption import models as redemption_models  # noqa: F401
 from credits.settlement import models as settlement_models  # noqa: F401
 from credits.shops import models as shops_models  # noqa: F401

@@ -35,10 +35,12 @@ class Services:
         overrides: Mapping[str, Any] | None = None,
         *,
         migrate: bool = False,
+        grant: bool = False,
         check_migrations: bool | str = True,
     ) -> Services:
-        """Load settings, connect, and either migrate (``migrate=True``) or refuse a database
-        that is not at the code's migration head.
+        """Load settings, connect, and either migrate (``migrate=True``; with ``grant``, then
+        give ``CREDITS_DB_APP_ROLE`` its privileges) or refuse a database that is not at the
+        code's migration head.
 
         ``check_migrations="when-reachable"`` (the web app's workers): a database that
         cannot be reached right now is not a reason to refuse to start — a worker restarted
@@ -61,24 +63,28 @@ class Services:
                 pool_size=settings.database_pool_size,
             )
         db = Database(engine, attempts=settings.transaction_attempts, read_engine=replica)
-        if migrate:
-            upgrade_to_head(engine)
-            from credits.ledger import bootstrap
+        try:
+            if migrate:
+                upgrade_to_head(engine, app_role=settings.db_app_role if grant else "")
+                from credits.ledger import bootstrap
 
-            db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
-        elif check_migrations == "when-reachable":
-            try:
+                db.run(lambda s: bootstrap(s, hot_slots=settings.hot_account_slots))
+            elif check_migrations == "when-reachable":
+                try:
+                    require_migrated(engine)
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        raise
+                    log.warning(
+                        "the database cannot be reached at start-up (%s); starting anyway, "
+                        "requests get 503 until it is back",
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc),
+                    )
+            elif check_migrations:
                 require_migrated(engine)
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                log.warning(
-                    "the database cannot be reached at start-up (%s); starting anyway, "
-                    "requests get 503 until it is back",
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc),
-                )
-        elif check_migrations:
-            require_migrated(engine)
+        except BaseException:
+            db.dispose()  # a refused start leaves no connection behind
+            raise
         return cls(settings=settings, db=db)
 
     def close(self) -> None:

@@ -10,6 +10,14 @@ PostgreSQL: every table emptied (with triggers bypassed) and sequences restarted
 really commit, so deferred constraints and triggers fire as they do in production, and
 threads or a real server process can share the database.
 
+Least privilege (PostgreSQL): ``CREDITS_TEST_DATABASE_URL`` names a superuser. The suite
+creates two roles of its own for that database (``<db>_owner`` and ``<db>_app``, with
+credits.privileges, as `credits db-roles` does), migrates as the owner with the app role's
+grants (as `credits init-db` does), and runs everything else — services, the CLI, served
+apps — as the app role, exactly as production does. Only the harness's own resets and the
+tests that play a tamperer with direct database access (:func:`admin_engine`) or check the
+owner's triggers (``owner_db``) use more.
+
 Under ``CI=true`` a missing prerequisite (the database, Chromium, hledger...) fails the test
 instead of skipping it: see :func:`need`.
 """
@@ -17,6 +25,7 @@ instead of skipping it: see :func:`need`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +38,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from credits import create_app, ledger
@@ -99,45 +109,73 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @dataclass(frozen=True)
 class TestDatabase:
-    url: str | None  # PostgreSQL URL, or None for SQLite
+    url: str | None  # PostgreSQL URL of the app role, or None for SQLite
     sqlite_template: Path | None
+    owner_url: str | None = None  # PostgreSQL: the role that owns the tables
+    app_role: str | None = None
 
 
-def _wipe_postgres(url: str) -> None:
+def role_names(url: str) -> tuple[str, str]:
+    """The owner and app roles the suite uses for the database in ``url``."""
+    base = re.sub(r"[^a-z0-9_]", "_", (make_url(url).database or "credits").lower())[:50]
+    return f"{base}_owner", f"{base}_app"
+
+
+def _prepare_postgres(url: str) -> tuple[str, str, str]:
+    """Wipe the database, (re)create its two roles and hand it to the owner; return the
+    owner's URL, the app's URL and the app role's name."""
+    from credits.privileges import setup_statements
+
+    owner, app = role_names(url)
+    parsed = make_url(url)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
+            for statement in setup_statements(owner=owner, app=app, database=parsed.database):
+                conn.execute(text(statement))
     finally:
         engine.dispose()
+    as_role = lambda role: parsed.set(username=role, password=None).render_as_string(  # noqa: E731
+        hide_password=False
+    )
+    return as_role(owner), as_role(app), app
 
 
 @pytest.fixture(scope="session")
 def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
-    """Migrate the test database once per run (and start PgBouncer in front of it when
-    CREDITS_TEST_PGBOUNCER=1)."""
+    """Migrate the test database once per run (PostgreSQL: as its owner role; the app runs as
+    its app role — through a PgBouncer the run starts when CREDITS_TEST_PGBOUNCER=1)."""
     if PG_URL:
         try:
-            _wipe_postgres(PG_URL)
+            owner_url, app_url, app_role = _prepare_postgres(PG_URL)
         except Exception as exc:  # unreachable database: always loud, never a silent skip
             pytest.exit(f"CREDITS_TEST_DATABASE_URL={PG_URL} is not usable: {exc}", returncode=3)
-        engine = make_engine(PG_URL)
-        upgrade_to_head(engine)
+        engine = make_engine(owner_url)
+        upgrade_to_head(engine, app_role=app_role)
         engine.dispose()
         if not VIA_PGBOUNCER:
-            yield TestDatabase(PG_URL, None)
+            yield TestDatabase(app_url, None, owner_url, app_role)
             return
-        from sqlalchemy.engine import make_url
-
         from credits.bench.servers import PgBouncer, pgbouncer_program, private_dir
 
         need(pgbouncer_program() is not None, "pgbouncer (apt-get install pgbouncer)")
-        target = make_url(PG_URL)
+        target = make_url(app_url)
         root = private_dir("credits-test-pgbouncer-")
-        bouncer = PgBouncer(root, server_port=target.port or 5432, pool_size=30).start()
+        bouncer = PgBouncer(
+            root,
+            server_port=target.port or 5432,
+            pool_size=30,
+            users=("postgres", target.username or "postgres"),
+        ).start()
         try:
-            yield TestDatabase(bouncer.url(target.database or "postgres"), None)
+            yield TestDatabase(
+                bouncer.url(target.database or "postgres", user=target.username or "postgres"),
+                None,
+                owner_url,
+                app_role,
+            )
         finally:
             bouncer.stop()
             shutil.rmtree(root, ignore_errors=True)
@@ -155,9 +193,22 @@ def _tables_in_delete_order() -> list[str]:
     return [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
 
 
-def _reset_postgres(db: Database) -> None:
+_ADMIN_ENGINES: dict[str, Any] = {}
+
+
+def admin_engine() -> Any:
+    """An engine on the PostgreSQL test database as the superuser it was given
+    (``CREDITS_TEST_DATABASE_URL``): the harness's resets, and tests playing someone with
+    direct access to the database (triggers off, constraints dropped)."""
+    assert PG_URL, "admin_engine() is for the PostgreSQL leg"
+    if PG_URL not in _ADMIN_ENGINES:
+        _ADMIN_ENGINES[PG_URL] = make_engine(PG_URL, pool_size=2)
+    return _ADMIN_ENGINES[PG_URL]
+
+
+def _reset_postgres() -> None:
     tables = _tables_in_delete_order()
-    with db.engine.begin() as conn:
+    with admin_engine().begin() as conn:
         # Bypass the append-only triggers: this is the test harness, not the app.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -193,7 +244,7 @@ def services(settings_overrides: dict[str, Any], test_database: TestDatabase) ->
     """Services on an empty, bootstrapped ledger."""
     svc = Services.build(settings_overrides)
     if test_database.url:
-        _reset_postgres(svc.db)
+        _reset_postgres()
     svc.db.run(lambda s: ledger.bootstrap(s, hot_slots=svc.settings.hot_account_slots))
     yield svc
     svc.close()
@@ -202,6 +253,18 @@ def services(settings_overrides: dict[str, Any], test_database: TestDatabase) ->
 @pytest.fixture
 def db(services: Services) -> Database:
     return services.db
+
+
+@pytest.fixture
+def owner_db(db: Database, test_database: TestDatabase) -> Iterator[Database]:
+    """The test database as the role that owns the tables (PostgreSQL; on SQLite, ``db``):
+    for tests of what the database refuses even its owner (the append-only triggers)."""
+    if not test_database.owner_url:
+        yield db
+        return
+    owner = Database(make_engine(test_database.owner_url, pool_size=2))
+    yield owner
+    owner.engine.dispose()
 
 
 @pytest.fixture

@@ -324,7 +324,11 @@ def _may_handle_role(who: Principal, role: Role) -> None:
 
 
 def _may_manage(session: Session, who: Principal, person: Person) -> None:
-    """Officers manage everyone except administrators; administrators manage everyone."""
+    """Officers manage everyone except administrators; administrators manage everyone. An
+    erased person (credits/accounts/erasure.py) is managed by nobody: nothing may put personal
+    data or access back on their pseudonym."""
+    if person.status == PersonStatus.ERASED.value:
+        raise WrongStatus(f"{person.name}'s personal data was erased: they cannot be changed")
     if who.role is Role.ADMIN:
         return
     assert person.id is not None

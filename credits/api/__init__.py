@@ -27,6 +27,9 @@ class ProblemSchema(ma.Schema):
     detail = inputs.String()
     instance = inputs.String()
     errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation_error"})
+    request_id = ma.fields.String(
+        metadata={"description": "this request's id (also the X-Request-ID header): quote it"}
+    )
 
 
 class CreditsApi(Api):

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, g, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from credits.db import RETRY_AFTER_S, is_unavailable
@@ -65,7 +65,8 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build a problem+json response (RFC 9457) with our extra ``code`` member."""
+    """Build a problem+json response (RFC 9457) with our extra ``code`` member, and the
+    request's ``request_id`` (also in the X-Request-ID header and on its log line)."""
     body: dict[str, Any] = {
         "type": f"https://cooperative-credits.example/problems/{code}",
         "title": title,
@@ -76,6 +77,10 @@ def problem(
         body["detail"] = detail
     body["instance"] = request.path if request else None
     body.update(extra)
+    if request:
+        body["request_id"] = g.get("request_id")
+        # What the request log and metrics count a refusal as (redemptions by code).
+        g.problem_code = code
     if _wants_html():
         page = render_template("error.html", problem=body)
         resp = Response(page, status=status, mimetype="text/html")

@@ -25,6 +25,7 @@ from credits.api import inputs
 from credits.api.auth import bearer_token, principal, require, token_digest
 from credits.api.context import services
 from credits.api.inputs import Blueprint
+from credits.api.monitoring import count_redemption
 from credits.redemption import claims, manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
@@ -210,6 +211,7 @@ def redeem(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     token = bearer_token()
     assert token is not None
     result = redeem_now(services(), principal(), request, token_hash=token_digest(token))
+    count_redemption(result.body, replayed=result.replayed)
     return result.answer(), result.status
 
 

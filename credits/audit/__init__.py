@@ -93,6 +93,7 @@ ACTIONS: dict[str, Text] = {
     "settlement.cancel": T("cancelled a settlement run"),
     "bank.import": T("imported a bank statement"),
     "bank_mismatch.resolve": T("resolved a bank mismatch"),
+    "person.erase": T("erased someone's personal data"),
 }
 
 _MAX_DETAIL_CHARS = 4000

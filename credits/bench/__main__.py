@@ -13,6 +13,7 @@ BENCHES = {
     "statements": "credits.bench.statements",
     "dashboard": "credits.bench.dashboard",
     "snapshots": "credits.bench.snapshots",
+    "backup": "credits.bench.backup",
     "settlement": "credits.bench.settlement",
     "open": "credits.bench.open",
 }

@@ -199,16 +199,18 @@ class PgBouncer:
     server_port: int
     port: int = field(default_factory=free_port)
     pool_size: int = 20
+    #: The roles that may connect through it (trust auth still needs them listed).
+    users: tuple[str, ...] = ("postgres",)
     process: subprocess.Popen[bytes] | None = None
 
-    def url(self, database: str) -> str:
-        """The SQLAlchemy URL of ``database`` through this PgBouncer."""
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, user: str = "postgres") -> str:
+        """The SQLAlchemy URL of ``database`` through this PgBouncer, as ``user``."""
+        return f"postgresql+psycopg://{user}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PgBouncer:
         folder = self.root / f"pgbouncer-{self.port}"
         folder.mkdir()
-        (folder / "userlist.txt").write_text('"postgres" ""\n')
+        (folder / "userlist.txt").write_text("".join(f'"{u}" ""\n' for u in self.users))
         ini = folder / "pgbouncer.ini"
         ini.write_text(
             "[databases]\n"

@@ -27,8 +27,10 @@ from credits.ledger.models import T_CLOSED, ClosedPeriod
 
 LONDON = ZoneInfo("Europe/London")
 # Waits for every transaction already writing entries to finish and holds new ones back
-# until the closing transaction commits (PostgreSQL).
-_LOCK_JOURNAL = text("LOCK TABLE journal_entry IN SHARE MODE")
+# until the closing transaction commits (PostgreSQL). Through a SECURITY DEFINER function
+# (migration 0021): PostgreSQL grants a SHARE lock only to roles that may UPDATE the table,
+# and the app's role may not (credits/privileges.py).
+LOCK_JOURNAL = text("SELECT ledger_lock_journal()")
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -136,7 +138,7 @@ def close_month(session: Session, month: Month, *, closed_by: str, now: datetime
         )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        session.execute(_LOCK_JOURNAL)
+        session.execute(LOCK_JOURNAL)
     if session.get(ClosedPeriod, str(month)) is not None:
         raise PeriodClosed(T("%(month)s is already closed", month=str(month)), month=str(month))
     row = ClosedPeriod(

@@ -478,10 +478,16 @@ def reverse(
     instead). Reversing can fail with :class:`InsufficientFunds` when a member has since
     spent the credits being taken back. Idempotent like :func:`post_entry`.
     """
-    # Lock the original's row (a lock, not a change: the append-only triggers do not fire) so
-    # that of two concurrent reversals the second waits, then sees the first and is told
+    # Of two concurrent reversals the second waits, then sees the first and is told
     # AlreadyReversed, rather than failing on a balance the first has already moved.
-    session.execute(select(T_ENTRY.c.id).where(T_ENTRY.c.id == entry_id).with_for_update())
+    # PostgreSQL: a transaction-scoped advisory lock on the entry's id — not SELECT ... FOR
+    # UPDATE, which PostgreSQL grants only to roles that may UPDATE the table, and the app's
+    # role may not touch the journal (credits/privileges.py). SQLite: writers are serial.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended('ledger-reverse:' || :e, 0))"),
+            {"e": str(entry_id)},
+        )
     original = get_entry(session, entry_id)
     if original.kind is EntryKind.REVERSAL:
         raise InvalidEntry(f"entry {entry_id} is a reversal; post a new entry to undo it")

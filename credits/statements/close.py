@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from credits import audit, ledger
 from credits.errors import Conflict, ValidationFailed
 from credits.i18n import Fmt, T, format_when_long
-from credits.ledger.periods import Month
+from credits.ledger.periods import LOCK_JOURNAL, Month
 from credits.statements import render
 from credits.statements.engine import build_statement
 from credits.statements.models import MonthClose
@@ -176,7 +176,7 @@ def close_month(
         # their own, while the counters go on redeeming. Then writers are held back until
         # the commit, so the statement hash, the snapshot and the close see the same entries.
         results = _run_checks_apart(session, jobs=jobs, on_done=on_done)
-        session.execute(text("LOCK TABLE journal_entry IN SHARE MODE"))
+        session.execute(LOCK_JOURNAL)
         check_can_close(session, month, now=now)  # again, under the lock
     else:
         # SQLite: this transaction holds the write lock already (BEGIN IMMEDIATE).

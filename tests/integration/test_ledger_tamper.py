@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from credits import ledger
 from credits.cli import main as cli
 from credits.ledger import EntryKind as K
+from tests.conftest import admin_engine
 
 from .ledger_helpers import all_ok, open_member, post, scheme
 
@@ -24,9 +25,10 @@ def history(db):
 
 
 def raw(db, sql, **params):
-    """Edit the database behind the ledger's back (triggers bypassed on PostgreSQL, as a
-    superuser with direct access could)."""
-    with db.engine.begin() as conn:
+    """Edit the database behind the ledger's back (on PostgreSQL as the superuser, triggers
+    bypassed, as someone with direct access to the server could; the app's role cannot)."""
+    engine = admin_engine() if db.dialect == "postgresql" else db.engine
+    with engine.begin() as conn:
         if db.dialect == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(sql), params)
@@ -137,8 +139,10 @@ def test_a_negative_member_is_reported(db, history):
         "TRUNCATE journal_entry CASCADE",
     ],
 )
-def test_postgres_refuses_edits_outright(db, history, sql):
-    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+def test_postgres_refuses_edits_outright(db, owner_db, history, sql):
+    """Even the role that owns the tables (the app's role has no such privilege at all:
+    test_privileges.py)."""
+    with pytest.raises(DBAPIError, match="append-only"), owner_db.engine.begin() as conn:
         conn.execute(text(sql))
     assert all_ok(db) == []
 
@@ -177,7 +181,7 @@ def test_postgres_refuses_an_unbalanced_entry_at_commit(db, history):
 
 
 @pytest.mark.postgres
-def test_postgres_refuses_a_backdated_entry_written_around_the_ledger(db, history):
+def test_postgres_refuses_a_backdated_entry_written_around_the_ledger(db, owner_db, history):
     from datetime import UTC, datetime
 
     db.run(
@@ -194,7 +198,7 @@ def test_postgres_refuses_a_backdated_entry_written_around_the_ledger(db, histor
                 "0, 999, '', '', '')"
             )
         )
-    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+    with pytest.raises(DBAPIError, match="append-only"), owner_db.engine.begin() as conn:
         conn.execute(text("DELETE FROM closed_period"))
 
 

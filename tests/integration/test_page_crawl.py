@@ -18,9 +18,9 @@ A rule whose parameter has no values here fails the test: a new page cannot esca
 from __future__ import annotations
 
 import itertools
-from datetime import date
 import re
 from collections import deque
+from datetime import date
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from sqlalchemy import text
 
 from credits.accounts import Person, Role, onboarding
 from credits.accounts.sessions import start_session
-
 from credits.bench.bankfiles import Tx, camt053
 
 from .settlement.helpers import reference, settle_october, shop_staff

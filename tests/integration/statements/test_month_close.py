@@ -12,6 +12,7 @@ from sqlalchemy import text
 from credits.cli import main as cli
 from credits.errors import PeriodClosed
 from credits.redemption.manage import JournalReport, record_journal
+from tests.conftest import admin_engine
 
 from ..voucher_helpers import assert_problem
 from .worked_month import EXPECTED, OCTOBER, build_worked_month, close_months, london
@@ -170,7 +171,7 @@ def test_a_terminal_journal_that_disagrees_with_the_ledger_refuses_the_close(run
 
 
 def test_a_redeemed_voucher_without_its_redemption_refuses_the_close(runner, db, dialect, month):
-    with db.engine.begin() as conn:
+    with (admin_engine() if dialect == "postgresql" else db.engine).begin() as conn:
         if dialect == "postgresql":
             # A tamperer with the database's superuser: triggers off for this transaction.
             conn.execute(text("SET LOCAL session_replication_role = replica"))
