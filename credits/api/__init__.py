@@ -27,7 +27,7 @@ class ProblemSchema(ma.Schema):
     detail = inputs.String()
     instance = inputs.String()
     errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation_error"})
-    request_id = ma.fields.String(
+    request_id = inputs.String(
         metadata={"description": "this request's id (also the X-Request-ID header): quote it"}
     )
 

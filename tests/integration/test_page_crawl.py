@@ -51,6 +51,7 @@ HREF = re.compile(r'href="([^"]+)"')
 NEVER_200: dict[str, str] = {
     "/officer/statements/<month>/close/run": "JSON for close_run.js; 404 when no run exists",
     "/signed-in": "a redirect to the signed-in role's home page",
+    "/metrics": "for Prometheus, by its token or address only (test_monitoring.py)",
 }
 
 

@@ -5,6 +5,7 @@ command line and the JSON outcome keep English."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -131,6 +132,8 @@ def test_every_outcome_has_words_in_every_language(terminal: Terminal):
             "terminal_not_authorised",
             "awaiting_answer",
             "offline_never_connected",
+            "offline_list_stale",
+            "offline_queue_too_old",
             "offline_floor_limit",
             "offline_count_cap",
             "offline_total_cap",
@@ -140,20 +143,24 @@ def test_every_outcome_has_words_in_every_language(terminal: Terminal):
         tz=terminal.config.tz, limits={"floor_limit": 5, "max_count": 3, "max_total": 40}
     )
     polish = Context(tz=english.tz, limits=english.limits, words=i18n.Words("pl"))
-    for state, codes in reasons.items():
-        for reason in codes:
-            scan = SimpleNamespace(
-                state=state,
-                reason=reason,
-                reference="ABCD-EFGH",
-                amount=8,
-                face_value=5,
-                expires_at=1_800_000_000,
-                other_redeemed_at=None,
-                other_shop_id=None,
-                other_shop_name=None,
-                detail=None,
-            )
-            en, pl = describe(scan, english), describe(scan, polish)
-            assert en.title != pl.title, (state, reason)
-            assert all(a != b for a, b in zip(en.lines, pl.lines, strict=True)), (state, reason)
+    # Refused after being accepted offline (the council does not pay for it): its own words.
+    taken = datetime(2027, 1, 15, 10, 31, tzinfo=UTC)
+    accepted_offline = [("refused", r, taken) for r in ("already_redeemed", "voucher_cancelled")]
+    cases = [(state, r, None) for state, codes in reasons.items() for r in codes]
+    for state, reason, offline_at in cases + accepted_offline:
+        scan = SimpleNamespace(
+            state=state,
+            reason=reason,
+            reference="ABCD-EFGH",
+            amount=8,
+            face_value=5,
+            expires_at=1_800_000_000,
+            offline_accepted_at=offline_at,
+            other_redeemed_at=None,
+            other_shop_id=None,
+            other_shop_name=None,
+            detail=None,
+        )
+        en, pl = describe(scan, english), describe(scan, polish)
+        assert en.title != pl.title, (state, reason)
+        assert all(a != b for a, b in zip(en.lines, pl.lines, strict=True)), (state, reason)

@@ -133,6 +133,8 @@ def test_rejecting_a_change_keeps_the_details_in_force(client, db, make_person, 
         ({"iban": "GB43NWBK08999966374959"}, "iban"),
         ({"iban": "GB89NWBK93861107806039", **GOOD_UK}, "iban"),
         ({}, "sort_code"),
+        # Text no bank would print is refused by the API's bounded fields (credits/api/inputs.py)
+        # before the bank rules are asked: a validation_error naming the field.
         ({"legal_name": "\u0007", **GOOD_UK}, "legal_name"),
     ],
 )
@@ -141,9 +143,8 @@ def test_bank_details_are_checked_as_the_bank_checks_them(
 ):
     officer = make_person(Role.OFFICER)
     before = snapshot(db)
-    body = assert_problem(
-        _request(client, officer, shop["id"], **details), 422, "invalid_bank_details"
-    )
+    code = "validation_error" if field == "legal_name" else "invalid_bank_details"
+    body = assert_problem(_request(client, officer, shop["id"], **details), 422, code)
     assert field in body["errors"], body
     assert snapshot(db) == before
 
