@@ -1,6 +1,6 @@
 """The public pages themselves: no sign-in, charts with text alternatives, no inline script
-or style (the site's Content-Security-Policy refuses them), the anonymous page served from the cache, a signed-in
-visitor never served someone else's page."""
+or style (the site's Content-Security-Policy refuses them), the anonymous page served from the
+cache, a signed-in visitor never served someone else's page."""
 
 from __future__ import annotations
 
