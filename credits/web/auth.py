@@ -159,6 +159,11 @@ def _check_csrf() -> None:
         return
     if request.endpoint and request.endpoint.startswith("api-docs"):
         return
+    if request.endpoint == "i18n.choose" and not _session_token():
+        # An anonymous visitor's language: it sets only their own preference cookie, so a
+        # forged request can do no harm, and the public pages' shared cached copy carries no
+        # token to send (credits/web/open.py). Signed in, it changes a profile: checked.
+        return
     # A page that takes a file (a bank statement) says how large a body it accepts; the
     # form is parsed here first, so the limit must be raised before it is read.
     limit = getattr(current_app.view_functions.get(request.endpoint or ""), "max_body_bytes", 0)

@@ -7,11 +7,12 @@ POST /officer/open/YYYY-MM/release   publish it again
 
 The pages read only what credits.open.PublicRecordService has built for this process (no
 SQL here). A visitor who is not signed in and has no message waiting gets the page's bytes
-as rendered for the first such visitor since the record last changed: the page may be
-shared widely, and a close, hold or release changes the record's stamp, so the next visitor
-in every worker gets it anew. Every text on these pages is in the templates
-(templates/open/), so that it can be marked for translation in one place; charts take their
-titles and legends from the template too (``open_chart``). No inline script or style.
+as rendered for the first such visitor in the same language since the record last changed:
+the page may be shared widely, and a close, hold or release changes the record's stamp, so
+the next visitor in every worker gets it anew. Every text on these pages is in the templates
+(templates/open/), marked for translation; charts take their titles and legends from the
+template too (``open_chart``), and their month names and numbers are written for the page's
+language (Babel). No inline script or style.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from credits import i18n
 from credits.accounts import Role
 from credits.api.context import public_record, services
 from credits.dashboard import charts
@@ -43,6 +45,7 @@ from credits.open.render import first_and_last_day
 from credits.open.service import RecordVersion
 from credits.statements.render import pounds
 from credits.web.auth import SESSION_COOKIE, current_principal, page_requires
+from credits.web.i18n import gettext, page_language
 
 bp = Blueprint("open_pages", __name__)
 
@@ -62,21 +65,26 @@ def _anonymous_and_plain() -> bool:
 
 
 def _page_variant() -> str:
-    """What else the rendered page depends on besides the record and the URL. The pages
-    have one language today; when they follow Accept-Language (issue 16a), this returns
-    the negotiated locale, so each language is cached apart."""
-    return ""
+    """What else the rendered page depends on besides the record and the URL: the
+    negotiated language (``cc_lang`` cookie, else Accept-Language, else English; see
+    credits/web/i18n.py), so each language is cached apart."""
+    return page_language() or i18n.DEFAULT
 
 
 def _serve_page(version: RecordVersion, key: str, render: Any) -> Response:
     if not _anonymous_and_plain():
         return Response(render(), mimetype="text/html")
+    # One copy serves every anonymous visitor: it must hold nothing of the first one's — no
+    # CSRF token in the language switcher (base.html leaves it out; POST /language takes an
+    # anonymous visitor's choice without one, credits/web/auth.py) and no cookie set.
+    g.public_page = True
     html: bytes = version.cached(
         ("page", key, _page_variant()), lambda _record: render().encode("utf-8")
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = f"public, max-age={PAGE_MAX_AGE}"
-    response.headers["Vary"] = "Cookie"
+    # The language comes from the cc_lang cookie or from Accept-Language.
+    response.headers["Vary"] = "Cookie, Accept-Language"
     return response
 
 
@@ -122,18 +130,19 @@ def pounds_text(pence: int | None) -> str | None:
 
 
 def month_label(month: Month | str) -> str:
-    """``October 2026``."""
+    """``October 2026`` (in the page's language: ``październik 2026``)."""
     m = Month.parse(month) if isinstance(month, str) else month
-    return m.starts_at.astimezone(LONDON).strftime("%B %Y")
+    return i18n.format_month(m.starts_at.astimezone(LONDON))
 
 
 def day_label(day: date) -> str:
-    """``25 November 2026``."""
-    return f"{day.day} {day:%B %Y}"
+    """``25 November 2026`` (in the page's language: ``25 listopada 2026``)."""
+    return i18n.format_day_long(day)
 
 
 def _short(m: Month, first: bool) -> str:
-    return m.starts_at.astimezone(LONDON).strftime("%b %Y" if first or m.month == 1 else "%b")
+    """A chart's month: ``Oct 2026`` on the first and each January, else ``Nov``."""
+    return i18n.format_month_short(m.starts_at.astimezone(LONDON), year=first or m.month == 1)
 
 
 def _chart(record: PublicRecord, kind: str, month: str | None, labels: dict[str, str]) -> Markup:
@@ -193,8 +202,10 @@ def _chart(record: PublicRecord, kind: str, month: str | None, labels: dict[str,
 def open_chart(kind: str, month: str | None = None, **labels: str) -> Markup:
     """An SVG chart of the public record (kinds: ``flows``, ``outstanding`` over the latest
     months; ``activities``, ``shops`` of one month). Its title, legend and unit words come
-    from the template, so they are translated with the page."""
-    key = ("chart", kind, month, tuple(sorted(labels.items())))
+    from the template, so they are translated with the page; its month names and numbers
+    are the page language's, so each language's chart is cached apart."""
+    labels = {name: str(text) for name, text in labels.items()}  # plain text: escaped once
+    key = ("chart", kind, month, _page_variant(), tuple(sorted(labels.items())))
     version: RecordVersion = g.get("open_version") or public_record().current()
     chart: Markup = version.cached(key, lambda r: _chart(r, kind, month, labels))
     return chart
@@ -218,9 +229,12 @@ def hold(month: str) -> Any:
         services().db.run(lambda s: holds.hold(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:
-        flash(exc.detail, "error")
+        flash(str(i18n.translate(exc.detail)), "error")
         return _back(month)
-    flash(f"{m} is held back: /open and the open data no longer show it.", "success")
+    flash(
+        gettext("%(month)s is held back: /open and the open data no longer show it.", month=str(m)),
+        "success",
+    )
     return _back(str(m))
 
 
@@ -235,7 +249,7 @@ def release(month: str) -> Any:
         services().db.run(lambda s: holds.release(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:
-        flash(exc.detail, "error")
+        flash(str(i18n.translate(exc.detail)), "error")
         return _back(month)
-    flash(f"{m} is no longer held back.", "success")
+    flash(gettext("%(month)s is no longer held back.", month=str(m)), "success")
     return _back(str(m))

@@ -30,16 +30,60 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from credits.accounts import Role
 from credits.api.context import services
 from credits.errors import CreditsError
+from credits.i18n import T, Text, Tp, translate
 from credits.ledger import closed_months
 from credits.settlement import bankfile, files, payees, reconciliation, remittance, runs
 from credits.statements import signing
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.i18n import gettext
 
 bp = Blueprint("settlement_pages", __name__, url_prefix="/officer/settlements")
 shop_bp = Blueprint("remittances", __name__, url_prefix="/shop")
 
-FORMAT_LABELS = {"csv": "CSV (spreadsheet)", "pain.001": "ISO 20022 pain.001 (XML)"}
+FORMAT_LABELS = {"csv": T("CSV (spreadsheet)"), "pain.001": T("ISO 20022 pain.001 (XML)")}
+
+#: The words for the codes these pages show, by what they are the code of.
+LABELS: dict[str, dict[str, Text]] = {
+    "run": {
+        "pending": Tp("settlement run state", "Pending"),
+        "approved": Tp("settlement run state", "Approved"),
+        "paid": Tp("settlement run state", "Paid"),
+        "cancelled": Tp("settlement run state", "Cancelled"),
+    },
+    "payee": {
+        "pending": Tp("bank details status", "Pending"),
+        "active": Tp("bank details status", "Active"),
+        "superseded": Tp("bank details status", "Superseded"),
+        "rejected": Tp("bank details status", "Rejected"),
+    },
+    "mismatch": {
+        "missing": Tp("bank mismatch", "Missing"),
+        "unexpected": Tp("bank mismatch", "Unexpected"),
+        "amount_differs": Tp("bank mismatch", "Amount differs"),
+    },
+    "outcome": {
+        "matched": Tp("bank line outcome", "matched"),
+        "amount_differs": Tp("bank line outcome", "amount differs"),
+        "unexpected": Tp("bank line outcome", "unexpected"),
+        "ignored": Tp("bank line outcome", "ignored"),
+    },
+}
+
+
+def label_of(kind: str, code: Any) -> str:
+    """The word for a run's state, bank details' status, a mismatch's kind or a bank line's
+    outcome (``label_of('run', 'paid')``) in the page's language."""
+    found = LABELS[kind].get(str(code))
+    if found is not None:
+        return str(translate(found))
+    word = str(code).replace("_", " ")
+    return word if kind == "outcome" else word.capitalize()
+
+
+@bp.context_processor
+def _words() -> dict[str, Any]:
+    return {"label_of": label_of}
 
 
 def _who() -> Any:
@@ -115,7 +159,10 @@ def create() -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _index(info.pop("status"), picked=month, problem=exc.extra, **info)
-    flash(f"Run {run.reference} is ready: check it, then approve it.", "success")
+    flash(
+        gettext("Run %(reference)s is ready: check it, then approve it.", reference=run.reference),
+        "success",
+    )
     return redirect(url_for("settlement_pages.run", run_id=run.id))
 
 
@@ -165,8 +212,10 @@ def approve(run_id: int) -> Any:
         info = form_error(exc)
         return _run_page(run_id, info.pop("status"), settled_on=settled_on, **info)
     for problem in deliver(messages):
-        flash(problem, "error")
-    flash("Approved: the shops' credits are settled and their remittances sent.", "success")
+        flash(str(translate(problem)), "error")
+    flash(
+        gettext("Approved: the shops' credits are settled and their remittances sent."), "success"
+    )
     return redirect(url_for("settlement_pages.run", run_id=run_id))
 
 
@@ -181,7 +230,7 @@ def cancel(run_id: int) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _run_page(run_id, info.pop("status"), reason=reason, **info)
-    flash("Cancelled: the month can be settled by a new run.", "success")
+    flash(gettext("Cancelled: the month can be settled by a new run."), "success")
     return redirect(url_for("settlement_pages.run", run_id=run_id))
 
 
@@ -353,7 +402,10 @@ def request_payee(shop_id: int) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _payee_page(shop_id, info.pop("status"), form=form, **info)
-    flash("Saved. Another officer must approve these details before anything is paid.", "success")
+    flash(
+        gettext("Saved. Another officer must approve these details before anything is paid."),
+        "success",
+    )
     return redirect(url_for("settlement_pages.payee", shop_id=shop_id))
 
 
@@ -367,10 +419,10 @@ def _decide(payee_id: int, action: str) -> Any:
     try:
         if action == "approve":
             services().db.run(lambda s: payees.approve_change(s, who, payee_id))
-            flash("Approved: these are now the shop's bank details.", "success")
+            flash(gettext("Approved: these are now the shop's bank details."), "success")
         else:
             services().db.run(lambda s: payees.reject_change(s, who, payee_id, reason=reason))
-            flash("Rejected.", "success")
+            flash(gettext("Rejected."), "success")
     except CreditsError as exc:
         info = form_error(exc)
         return _payee_page(found.shop_id, info.pop("status"), form={}, **info)
@@ -414,7 +466,7 @@ def bank_import() -> Any:
     who = _who()
     upload = request.files.get("statement")
     if upload is None or not upload.filename:
-        return _bank_page(422, error="Choose the bank statement file to import.")
+        return _bank_page(422, error=gettext("Choose the bank statement file to import."))
     data = upload.read(bankfile.MAX_BYTES + 1)
     name = upload.filename
     try:
@@ -425,7 +477,7 @@ def bank_import() -> Any:
         info = form_error(exc)
         return _bank_page(info.pop("status"), **info)
     if result.replayed:
-        flash("This file was imported before: here is what it showed.", "info")
+        flash(gettext("This file was imported before: here is what it showed."), "info")
     return redirect(url_for("settlement_pages.bank_result", import_id=result.id))
 
 
@@ -473,5 +525,5 @@ def resolve(mismatch_id: int) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _mismatch_page(mismatch_id, info.pop("status"), resolution=resolution, **info)
-    flash("Recorded how the mismatch was resolved.", "success")
+    flash(gettext("Recorded how the mismatch was resolved."), "success")
     return redirect(url_for("settlement_pages.mismatch", mismatch_id=mismatch_id))

@@ -94,8 +94,18 @@ def test_the_switcher_refuses_what_it_does_not_offer_and_foreign_redirects(clien
         data={"language": "pt", "next": "https://evil.example/", "csrf_token": csrf_from(page)},
     )
     assert away.status_code == 303 and away.headers["Location"] == "/"
-    # Like every form, it needs the page's CSRF token.
+    # Unlike every other form, an anonymous visitor's switch needs no CSRF token: it sets
+    # only their own cookie, and the public record's shared cached page carries no token.
+    # Signed in, it changes a profile and is checked (test_a_signed_in_... below, open/).
+    assert client.post("/language", data={"language": "pl"}).status_code == 303
+    assert client.get_cookie("cc_lang").value == "pl"
+
+
+def test_a_signed_in_switch_needs_the_pages_token(client, make_person):
+    bola = make_person(Role.MEMBER, name="Bola Adeyemi")
+    sign_in(client, bola.email)
     assert client.post("/language", data={"language": "pl"}).status_code == 403
+    assert client.get_cookie("cc_lang") is None
 
 
 def test_a_signed_in_persons_choice_follows_them_to_any_device(app, client, make_person, db):

@@ -67,3 +67,61 @@ def test_a_signed_in_visitor_gets_a_page_of_their_own(worked, app, client):
 
 def test_the_front_page_and_the_guides_point_at_it(client):
     assert 'href="/open"' in client.get("/").get_data(as_text=True)
+
+
+def test_each_language_is_cached_apart(worked, app):
+    """The anonymous page is cached per negotiated language (cc_lang cookie, else
+    Accept-Language): a Polish reader never gets the English page someone else warmed."""
+    visitors = {
+        "pl": {"headers": {"Accept-Language": "pl-PL,pl;q=0.9"}},
+        "en": {"headers": {"Accept-Language": "en-GB,en;q=0.8"}},
+        "fr": {"cookie": "fr", "headers": {"Accept-Language": "pl"}},  # the cookie wins
+    }
+    pages = {}
+    for language, visitor in visitors.items():
+        web = app.test_client()  # each visitor their own browser: no cookie carried over
+        if "cookie" in visitor:
+            web.set_cookie("cc_lang", visitor["cookie"])
+        resp = _get(web, "/open", headers=visitor["headers"])
+        assert resp.status_code == 200
+        assert resp.headers["Cache-Control"] == "public, max-age=60", "the cached page"
+        vary = {v.strip() for v in resp.headers["Vary"].split(",")}
+        assert {"Cookie", "Accept-Language"} <= vary
+        assert resp.headers["Content-Language"] == language
+        html = resp.get_data(as_text=True)
+        assert f'<html lang="{language}">' in html
+        pages[language] = html
+    assert len(set(pages.values())) == 3, "three languages, three pages"
+
+    # Each language has its own entry in the cache, and a second visitor gets it from there.
+    record = app.extensions["credits_open"]
+    with app.app_context(), freeze_time(NOW):
+        version = record.current()
+        for language, html in pages.items():
+            cached = version.cached(("page", "index", language), lambda _r: b"not cached")
+            assert cached == html.encode("utf-8"), language
+    again = _get(app.test_client(), "/open", headers={"Accept-Language": "pl"})
+    assert again.get_data(as_text=True) == pages["pl"]
+    assert record.builds == 1
+
+
+def test_the_shared_copy_holds_nothing_of_its_first_visitor(worked, app):
+    """The cached anonymous page carries no CSRF token and sets no cookie, and any later
+    anonymous visitor can still switch its language from it; signed in, the switch needs a
+    token (it changes the profile)."""
+    first, later = app.test_client(), app.test_client()
+    resp = _get(first, "/open")
+    assert resp.headers["Cache-Control"].startswith("public")
+    assert "Set-Cookie" not in resp.headers
+    html = resp.get_data(as_text=True)
+    assert 'name="csrf_token"' not in html and 'action="/language"' in html
+    assert _get(later, "/open").get_data(as_text=True) == html  # served from the cache
+    switched = later.post("/language", data={"language": "pl", "next": "/open"})
+    assert switched.status_code == 303 and switched.headers["Location"].endswith("/open")
+    assert "cc_lang=pl" in switched.headers["Set-Cookie"]
+    assert 'lang="pl"' in _get(later, "/open").get_data(as_text=True)
+
+    web = app.test_client()
+    with freeze_time(NOW):
+        assert sign_in(web, worked.scheme.ann.email).status_code == 302
+        assert web.post("/language", data={"language": "pl"}).status_code == 403
