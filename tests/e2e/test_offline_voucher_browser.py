@@ -18,7 +18,8 @@ from tests.conftest import axe_violations
 
 pytestmark = pytest.mark.browser
 
-VOUCHER_CACHES = """async () => (await caches.keys()).filter(n => n.startsWith('credits-vouchers-'))"""
+#: The service worker's caches of voucher pages (one per session: credits/web/pwa.py).
+VOUCHER_CACHES = "async () => (await caches.keys()).filter(n => n.startsWith('credits-vouchers-'))"
 
 
 def sign_in(page, base, email):
@@ -30,8 +31,7 @@ def sign_in(page, base, email):
 
 
 def worker_ready(page):
-    """Wait until the service worker is active (its promise), and say whether it controls
-    the page."""
+    """Wait until the service worker is active: its own promise, no sleeping."""
     page.evaluate("async () => { await navigator.serviceWorker.ready; }")
 
 
@@ -46,6 +46,12 @@ def test_a_seen_voucher_shows_offline_until_sign_out(
     ann = make_person(Role.MEMBER, credits=60, name="Ann Okafor")
     sign_in(phone, base, ann.email)
     worker_ready(phone)  # registered by the first page (static/pwa.js)
+    # Chromium reads the manifest without complaint: the pages install as an app.
+    cdp = phone.context.new_cdp_session(phone)
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["url"].endswith("/manifest.webmanifest")
+    assert manifest["errors"] == []
+    cdp.detach()
 
     # Make a voucher on the phone; the next pages load through the worker.
     phone.goto(base + "/vouchers/new")

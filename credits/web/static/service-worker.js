@@ -106,6 +106,10 @@ function isPage(response) {
 function page(request, url) {
   var voucher = isVoucherPage(url);
   return fetch(request).then(function (response) {
+    if (voucher && response.status >= 500) {
+      // The server is down (docs/operations.md): at the counter, the last copy beats an error.
+      return lastCopy(request).then(function (copy) { return copy || response; });
+    }
     if (!isPage(response) || url.href === OFFLINE_PAGE) {
       return response;  // a redirect, a download: says nothing of whose session this is
     }
