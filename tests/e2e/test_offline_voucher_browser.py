@@ -13,7 +13,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from credits.accounts import Role
+from credits.accounts import Person, Role
+from credits.accounts.sessions import start_session
 from tests.conftest import axe_violations
 
 pytestmark = pytest.mark.browser
@@ -33,6 +34,15 @@ def sign_in(page, base, email):
 def worker_ready(page):
     """Wait until the service worker is active: its own promise, no sleeping."""
     page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+
+
+def session_of(db, someone):
+    """A signed-in session's token for ``someone`` (as the sign-in form would make)."""
+
+    def start(s):
+        return start_session(s, s.get(Person, someone.id), role=Role.MEMBER)[1]
+
+    return db.run(start)
 
 
 def decode(path):
@@ -122,4 +132,37 @@ def test_a_seen_voucher_shows_offline_until_sign_out(
     assert phone.locator("#voucher-qr").count() == 0
     assert second["reference"] not in phone.content()
     phone.screenshot(path=str(tmp_path / "4-signed-out-offline.png"), full_page=True)
+    phone.context.set_offline(False)
+
+
+def test_a_shared_phone_never_shows_the_previous_persons_voucher(
+    live_server, phone, make_person, client, db
+):
+    """Ann does not sign out (her session just ends); Bob signs in on the same phone. Offline,
+    Ann's voucher is not shown to him: the caches are the session's, and his pages drop hers."""
+    base = live_server.url
+    ann = make_person(Role.MEMBER, credits=20, name="Ann Okafor")
+    bob = make_person(Role.MEMBER, credits=20, name="Bob Byrne")
+    hers = client.post(
+        "/api/v1/vouchers", json={"amount": 5, "idempotency_key": "ann"}, headers=ann.auth
+    ).get_json()
+    sign_in(phone, base, ann.email)
+    worker_ready(phone)
+    phone.goto(f"{base}/vouchers/{hers['id']}")
+    assert phone.evaluate("navigator.serviceWorker.controller !== null")
+    assert len(phone.evaluate(VOUCHER_CACHES)) == 1
+
+    # Her session is gone without a sign-out, and Bob's session cookie arrives without the
+    # sign-in page (whose script would clear the caches): the worker alone must drop hers.
+    phone.context.clear_cookies()
+    phone.context.add_cookies([{"name": "cc_session", "value": session_of(db, bob), "url": base}])
+    phone.goto(base + "/vouchers")
+    assert phone.get_by_role("heading", name="Your vouchers").is_visible()
+    assert phone.evaluate(VOUCHER_CACHES) == []
+
+    phone.context.set_offline(True)
+    phone.goto(f"{base}/vouchers/{hers['id']}")
+    assert phone.get_by_role("heading", name="You are offline").is_visible()
+    assert hers["reference"] not in phone.content()
+    assert phone.locator("#voucher-qr").count() == 0
     phone.context.set_offline(False)
