@@ -26,6 +26,7 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.officer_earning import bp as officer_earning
     from credits.web.officer_exceptions import bp as officer_exceptions
     from credits.web.open import bp as open_pages
+    from credits.web.pwa import bp as pwa
     from credits.web.settlements import bp as settlements
     from credits.web.settlements import shop_bp as remittances
     from credits.web.shops import bp as shops
@@ -47,6 +48,7 @@ def _blueprints() -> list[Blueprint]:
         settlements,
         remittances,
         open_pages,
+        pwa,
     ]
 
 

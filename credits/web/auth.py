@@ -15,6 +15,8 @@
 - A successful sign-in also sets ``cc_device`` (path /sign-in only, HttpOnly, 60 days): the
   device cookie that keeps this browser able to sign in while the account is locked by
   someone else's guesses (credits/accounts/devices.py).
+- Signing out answers with ``Clear-Site-Data: "cache", "storage"``: no copy of a voucher page
+  stays in the browser's or the service worker's cache (credits/web/pwa.py).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 from credits.i18n import T
 from credits.web.i18n import gettext, page_language
+from credits.web.pwa import OFFLINE_KEY_HEADER, offline_key
 
 SESSION_COOKIE = "cc_session"
 CSRF_COOKIE = "cc_csrf"
@@ -194,6 +197,11 @@ def _set_cookies(response: Response) -> Response:
     # Pages show personal data: never let a shared computer's cache keep them.
     if request.path.startswith("/api/") is False and response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
+        # Whose page this is, for the service worker's offline copy of a voucher
+        # (credits/web/pwa.py): a page of another session, or of nobody, drops the copies.
+        token = _session_token()
+        if token and g.get("web_principal") is not None:
+            response.headers.setdefault(OFFLINE_KEY_HEADER, offline_key(token))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -307,6 +315,9 @@ def sign_out() -> Any:
         services().db.run(lambda s: web_sessions.end_session(s, token))
     response = redirect(url_for("web.index"))
     response.delete_cookie(SESSION_COOKIE)
+    # A shared phone keeps no copy of this person's vouchers: the browser empties its cache
+    # and the service worker's (the signed-out page's script does too: static/pwa.js).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     flash(gettext("You have signed out."), "info")
     return response
 

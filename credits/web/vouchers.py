@@ -4,7 +4,8 @@ no smartphone.
 
     /vouchers                      the member's vouchers (open first) and "Spend credits"
     /vouchers/new                  choose an amount → a new voucher
-    /vouchers/<id>                 the full-screen QR with amount, expiry and reference
+    /vouchers/<id>                 the full-screen QR with amount, expiry and reference; also
+                                   offline, as last seen (credits/web/pwa.py)
     /vouchers/<id>/cancel          confirm, then cancel (credits back at once)
     /vouchers/<id>/print           a printable voucher (A6, or A4 with cut marks)
     /officer/vouchers/new          an officer issues a voucher for a member, then prints it
@@ -202,7 +203,8 @@ def show(voucher_id: str) -> str:
         code = code_for(v, runtime(services().settings).keyring)
         title = gettext("QR code of voucher %(ref)s", ref=view["reference"])
         svg = Markup(qr.svg(code, "M", title=title))  # noqa: S704 (our own SVG)
-    return render_template("vouchers/show.html", v=view, qr_svg=svg)
+    # seen_at: when this copy was made; offline, the service worker's copy shows it.
+    return render_template("vouchers/show.html", v=view, qr_svg=svg, seen_at=utcnow())
 
 
 @bp.route("/vouchers/<voucher_id>/cancel", methods=["GET", "POST"])
