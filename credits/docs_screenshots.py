@@ -247,7 +247,7 @@ def sign_in(page: Any, inst: Instance, who: str) -> None:
 
 
 def new_context(browser: Any, viewport: dict[str, int], language: str = "en") -> Any:
-    context = browser.new_context(viewport=viewport, locale=language)
+    context = browser.new_context(viewport=viewport, locale=_BROWSER_LANG[language])
     # The pages follow the cc_lang cookie (and Accept-Language, set by ``locale``).
     context.add_cookies([{"name": "cc_lang", "value": language, "url": "http://127.0.0.1"}])
     return context
@@ -496,6 +496,10 @@ def shops(browser: Any, inst: Instance) -> None:
 # --- the command ---------------------------------------------------------------------------
 
 
+#: The browser's language for each guide language (British English: dates day first).
+_BROWSER_LANG = {"en": "en-GB", "pt": "pt-PT", "es": "es-ES", "pl": "pl-PL", "fr": "fr-FR"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     unknown = [a for a in args if a not in LANGUAGES]
@@ -508,9 +512,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            for language in languages:
+        for language in languages:
+            # --lang: the browser's own words in the language too. (A date field's format
+            # follows the system's locales: on a machine without them it stays mm/dd/yyyy.)
+            args = [*CHROMIUM_ARGS, f"--lang={_BROWSER_LANG[language]}"]
+            browser = pw.chromium.launch(executable_path=chromium, args=args)
+            try:
                 print(f"== volunteers ({language})")
                 with instance() as inst:
                     volunteers(browser, inst, language)
@@ -519,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
                         officers(browser, inst)
                         print("== shops: the counter screen (en)")
                         shops(browser, inst)
-        finally:
-            browser.close()
+            finally:
+                browser.close()
     print(f"done in {time.monotonic() - started:.0f} s")
     return 0
 
