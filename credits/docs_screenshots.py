@@ -81,6 +81,7 @@ SHOTS: dict[str, tuple[str, ...]] = {
         "08-close-checks",
         "09-month-closed",
         "10-settlements",
+        "11-settlement-run",
     ),
 }
 
@@ -368,6 +369,9 @@ def officers(browser: Any, inst: Instance) -> None:
 
         page.goto(inst.url + "/officer/settlements")
         shot("10-settlements", full=True)
+        page.locator("main form button[type=submit]").first.click()  # Work out the run
+        page.wait_for_load_state()
+        shot("11-settlement-run", full=True)
     finally:
         context.close()
 
