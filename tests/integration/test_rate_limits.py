@@ -13,8 +13,9 @@ from credits import create_app, ratelimit
 from credits.accounts import Role
 from credits.db import utcnow
 from credits.services import Services
+from tests.problems import assert_problem
 
-from .people_helpers import audit_actions, problem
+from .people_helpers import audit_actions
 from .web_helpers import csrf_from, post_form, sign_in
 
 WRONG = "not the password at all"
@@ -93,7 +94,7 @@ def test_reset_requests_three_an_hour_per_address_same_for_unknown(client, make_
         assert "Too many password reset requests" in over.get_data(as_text=True)
     assert len(mailbox.all(to=ann.email)) == 3  # no mail-bombing
     api = client.post("/api/v1/password-resets", json={"email": ann.email})
-    body = problem(api, 429, "rate_limited")
+    body = assert_problem(api, 429, "rate_limited")
     assert int(api.headers["Retry-After"]) > 0 and body["retry_after"] > 0
 
 
@@ -102,7 +103,7 @@ def test_registrations_five_an_hour_per_client_address(client, mailbox):
         body = {"name": f"R {n}", "email": f"r{n}@test.example", "password": "long enough pass"}
         assert client.post("/api/v1/registrations", json=body).status_code == 202
     body = {"name": "R 6", "email": "r6@test.example", "password": "long enough pass"}
-    problem(client.post("/api/v1/registrations", json=body), 429, "rate_limited")
+    assert_problem(client.post("/api/v1/registrations", json=body), 429, "rate_limited")
     client.environ_base["REMOTE_ADDR"] = "203.0.113.20"
     assert client.post("/api/v1/registrations", json=body).status_code == 202
 
