@@ -47,9 +47,11 @@ def test_a_success_clears_the_account_failures(client, make_person):
     for _ in range(4):
         attempt(client, ann.email)
     assert attempt(client, ann.email, "correct horse battery").status_code == 302
-    client.post("/sign-out", data={})  # (not needed; the count is what matters)
-    for _ in range(4):
-        assert attempt(client, ann.email).status_code == 401  # four more allowed
+    assert post_form(client, "/sign-out", {}, from_page="/").status_code == 302
+    # The count starts again: five more failures are allowed, and the sixth is locked out.
+    for _ in range(5):
+        assert attempt(client, ann.email).status_code == 401
+    assert attempt(client, ann.email).status_code == 429
 
 
 def test_unknown_logins_are_limited_exactly_like_known_ones(client):
