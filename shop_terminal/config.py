@@ -15,9 +15,9 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,6 +80,31 @@ def default_data_dir() -> Path:
     return Path(base) / "shop-terminal"
 
 
+#: Settings the environment overrides, and the variable of each.
+ENV_OVERRIDES = {"ledger_url": "SHOP_TERMINAL_LEDGER_URL", "terminal_token": "SHOP_TERMINAL_TOKEN"}
+
+
+def _typed(where: str, value: Any, declared: Any) -> Any:
+    """``value`` (from config.json or the environment) as the ``declared`` type of its
+    setting (``str``, ``int`` or ``float``; a number may be written as text). A value that
+    is not of the type raises :class:`ConfigError` saying ``where`` it came from."""
+    if declared is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"bad setting {where}: {value!r} is not text")
+    if declared not in (int, float):
+        raise TypeError(f"{where}: unsupported setting type {declared!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"bad setting {where}: {value!r} is not a number")
+    if declared is int and isinstance(value, float):
+        raise ConfigError(f"bad setting {where}: {value!r} is not a whole number")
+    try:
+        return declared(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        kind = "a whole number" if declared is int else "a number"
+        raise ConfigError(f"bad setting {where}: {value!r} is not {kind}") from None
+
+
 def validate_ledger_url(url: str) -> str:
     """Return ``url`` without a trailing slash if it is an http(s) URL; else ConfigError."""
     parts = urlsplit(url)
@@ -99,12 +124,15 @@ def load(data_dir: Path | None = None) -> Config:
             values = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-    known = {f.name for f in fields(Config)} - {"data_dir"}
-    values = {k: v for k, v in values.items() if k in known}
-    if env := os.environ.get("SHOP_TERMINAL_LEDGER_URL"):
-        values["ledger_url"] = env
-    if env := os.environ.get("SHOP_TERMINAL_TOKEN"):
-        values["terminal_token"] = env
+    declared = get_type_hints(Config)
+    values = {
+        k: _typed(f"{k} in {path}", v, declared[k])
+        for k, v in values.items()
+        if k in declared and k != "data_dir"
+    }
+    for setting, variable in ENV_OVERRIDES.items():
+        if env := os.environ.get(variable):
+            values[setting] = _typed(variable, env, declared[setting])
     try:
         config = Config(data_dir=data_dir, **values)
         if config.ledger_url:
