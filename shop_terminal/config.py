@@ -1,8 +1,9 @@
 """The terminal's configuration: a JSON file in its data folder, overridable by environment.
 
 Where the data folder is, first match wins: the ``--data DIR`` option, ``SHOP_TERMINAL_DATA``,
-then the user's data folder (``$XDG_DATA_HOME/shop-terminal``, ``~/.local/share/shop-terminal``;
-``~/Library/Application Support/shop-terminal`` on macOS). The folder holds ``config.json``
+then the user's data folder as platformdirs finds it (``$XDG_DATA_HOME/shop-terminal``, else
+``~/.local/share/shop-terminal`` on Linux; ``~/Library/Application Support/shop-terminal`` on
+macOS; ``%LOCALAPPDATA%\\shop-terminal`` on Windows). The folder holds ``config.json``
 (written by ``shop-terminal init``, readable by its owner only because it holds the terminal
 token), the store ``terminal.sqlite3`` and ``secret`` (the counter screen's CSRF key).
 
@@ -14,16 +15,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import platformdirs
+
 CONFIG_FILE = "config.json"
 STORE_FILE = "terminal.sqlite3"
 SECRET_FILE = "secret"
+#: The data folder's name in the user's data folder.
+APP_NAME = "shop-terminal"
 
 
 class ConfigError(Exception):
@@ -74,10 +78,7 @@ def default_data_dir() -> Path:
     """The per-user data folder (see the module docstring)."""
     if env := os.environ.get("SHOP_TERMINAL_DATA"):
         return Path(env)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "shop-terminal"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "shop-terminal"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 #: Settings the environment overrides, and the variable of each.

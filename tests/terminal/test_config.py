@@ -4,6 +4,7 @@ overrides, and where the data folder is."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,19 @@ def test_the_environment_overrides_the_file(
     monkeypatch.setenv("SHOP_TERMINAL_TOKEN", "cc_new")
     config = config_mod.load(tmp_path)
     assert config.ledger_url == "https://ledger.example" and config.terminal_token == "cc_new"
+
+
+def test_the_data_folder_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_TERMINAL_DATA", str(tmp_path / "till"))
+    assert config_mod.default_data_dir() == tmp_path / "till"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the Linux places")
+def test_the_data_folder_on_linux_is_where_it_always_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert config_mod.default_data_dir() == tmp_path / ".local" / "share" / "shop-terminal"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert config_mod.default_data_dir() == tmp_path / "data" / "shop-terminal"
