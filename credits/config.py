@@ -12,18 +12,62 @@ from __future__ import annotations
 
 import os
 import secrets
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "CREDITS_"
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
-def _as_bool(value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+class SettingError(ValueError):
+    """A setting's value does not parse as its declared type; the message names the
+    environment variable (``CREDITS_...``) it came from."""
+
+
+def parse_setting(name: str, raw: Any, declared: Any) -> Any:
+    """``raw`` (text from the environment, or an override's value) as the ``declared`` type:
+    ``int``, ``float``, ``bool``, ``str``, ``Path`` or ``Optional`` of one of them (where an
+    empty text means None). A value already of the type is kept; one that does not parse
+    raises :class:`SettingError` naming ``CREDITS_<NAME>``."""
+    var = ENV_PREFIX + name.upper()
+    if get_origin(declared) in (Union, types.UnionType):
+        inner = [a for a in get_args(declared) if a is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f"{var}: unsupported setting type {declared!r}")
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        return parse_setting(name, raw, inner[0])
+    if declared is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise SettingError(f"{var}={raw!r} is not a yes/no value (use true or false)")
+    if declared is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise SettingError(f"{var}={raw!r} is not a whole number") from None
+    if declared is float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise SettingError(f"{var}={raw!r} is not a number") from None
+    if declared is Path:
+        return raw if isinstance(raw, Path) else Path(raw)
+    if declared is str:
+        return raw
+    raise TypeError(f"{var}: unsupported setting type {declared!r}")
 
 
 @dataclass(frozen=True)
@@ -128,8 +172,10 @@ class Settings:
         """Build settings from ``CREDITS_*`` environment variables and ``overrides``.
 
         Overrides use the same names without the prefix (``DATABASE_URL``) and win over the
-        environment. Creates the instance folder and, if no secret key is configured, a
-        random one stored in ``instance/secret_key`` (mode 0600) so sessions survive restarts.
+        environment. Each value is parsed as its field's declared type (:func:`parse_setting`);
+        one that does not parse raises :class:`SettingError` naming its variable. Creates the
+        instance folder and, if no secret key is configured, a random one stored in
+        ``instance/secret_key`` (mode 0600) so sessions survive restarts.
         """
         overrides = dict(overrides or {})
 
@@ -143,6 +189,7 @@ class Settings:
         database_url = get("DATABASE_URL") or f"sqlite:///{instance_path / 'credits.sqlite3'}"
         secret_key = get("SECRET_KEY") or _instance_secret(instance_path / "secret_key")
         known = {f.name for f in fields(cls)} - {"instance_path", "database_url", "secret_key"}
+        declared = get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in known or f.name == "extra":
@@ -150,12 +197,7 @@ class Settings:
             raw = get(f.name.upper())
             if raw is None:
                 continue
-            if f.type in ("int",):
-                values[f.name] = int(raw)
-            elif f.type in ("bool",):
-                values[f.name] = _as_bool(raw)
-            else:
-                values[f.name] = raw
+            values[f.name] = parse_setting(f.name, raw, declared[f.name])
         settings = cls(
             instance_path=instance_path,
             database_url=database_url,

@@ -1,8 +1,9 @@
 """The terminal's configuration: a JSON file in its data folder, overridable by environment.
 
 Where the data folder is, first match wins: the ``--data DIR`` option, ``SHOP_TERMINAL_DATA``,
-then the user's data folder (``$XDG_DATA_HOME/shop-terminal``, ``~/.local/share/shop-terminal``;
-``~/Library/Application Support/shop-terminal`` on macOS). The folder holds ``config.json``
+then the user's data folder as platformdirs finds it (``$XDG_DATA_HOME/shop-terminal``, else
+``~/.local/share/shop-terminal`` on Linux; ``~/Library/Application Support/shop-terminal`` on
+macOS; ``%LOCALAPPDATA%\\shop-terminal`` on Windows). The folder holds ``config.json``
 (written by ``shop-terminal init``, readable by its owner only because it holds the terminal
 token), the store ``terminal.sqlite3`` and ``secret`` (the counter screen's CSRF key).
 
@@ -14,16 +15,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
 
 CONFIG_FILE = "config.json"
 STORE_FILE = "terminal.sqlite3"
 SECRET_FILE = "secret"
+#: The data folder's name in the user's data folder.
+APP_NAME = "shop-terminal"
 
 
 class ConfigError(Exception):
@@ -74,10 +78,32 @@ def default_data_dir() -> Path:
     """The per-user data folder (see the module docstring)."""
     if env := os.environ.get("SHOP_TERMINAL_DATA"):
         return Path(env)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "shop-terminal"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "shop-terminal"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+#: Settings the environment overrides, and the variable of each.
+ENV_OVERRIDES = {"ledger_url": "SHOP_TERMINAL_LEDGER_URL", "terminal_token": "SHOP_TERMINAL_TOKEN"}
+
+
+def _typed(where: str, value: Any, declared: Any) -> Any:
+    """``value`` (from config.json or the environment) as the ``declared`` type of its
+    setting (``str``, ``int`` or ``float``; a number may be written as text). A value that
+    is not of the type raises :class:`ConfigError` saying ``where`` it came from."""
+    if declared is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"bad setting {where}: {value!r} is not text")
+    if declared not in (int, float):
+        raise TypeError(f"{where}: unsupported setting type {declared!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"bad setting {where}: {value!r} is not a number")
+    if declared is int and isinstance(value, float):
+        raise ConfigError(f"bad setting {where}: {value!r} is not a whole number")
+    try:
+        return declared(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        kind = "a whole number" if declared is int else "a number"
+        raise ConfigError(f"bad setting {where}: {value!r} is not {kind}") from None
 
 
 def validate_ledger_url(url: str) -> str:
@@ -99,12 +125,15 @@ def load(data_dir: Path | None = None) -> Config:
             values = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
-    known = {f.name for f in fields(Config)} - {"data_dir"}
-    values = {k: v for k, v in values.items() if k in known}
-    if env := os.environ.get("SHOP_TERMINAL_LEDGER_URL"):
-        values["ledger_url"] = env
-    if env := os.environ.get("SHOP_TERMINAL_TOKEN"):
-        values["terminal_token"] = env
+    declared = get_type_hints(Config)
+    values = {
+        k: _typed(f"{k} in {path}", v, declared[k])
+        for k, v in values.items()
+        if k in declared and k != "data_dir"
+    }
+    for setting, variable in ENV_OVERRIDES.items():
+        if env := os.environ.get(variable):
+            values[setting] = _typed(variable, env, declared[setting])
     try:
         config = Config(data_dir=data_dir, **values)
         if config.ledger_url:

@@ -23,9 +23,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from werkzeug.wrappers import Response
 
 from credits.accounts import Role
 from tests.conftest import ROOT, free_port
+from tests.problems import assert_problem
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -219,8 +221,9 @@ def test_no_secret_reaches_the_logs(gunicorn, make_person, mailbox):
 # --- what gunicorn refuses itself ----------------------------------------------------------
 
 
-def raw_request(url: str, data: bytes) -> tuple[int, str, bytes]:
-    """Send bytes as they are; return the status, the Content-Type and the body."""
+def raw_request(url: str, data: bytes) -> Response:
+    """Send bytes as they are; the answer's status, Content-Type and body as a response
+    (so :func:`tests.problems.assert_problem` reads it like any other)."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
         conn.sendall(data)
@@ -232,39 +235,30 @@ def raw_request(url: str, data: bytes) -> tuple[int, str, bytes]:
     content_type = next(
         (h.split(":", 1)[1].strip() for h in lines if h.lower().startswith("content-type:")), ""
     )
-    return int(lines[0].split()[1]), content_type, body
-
-
-def assert_problem(status: int, content_type: str, body: bytes, want: int, code: str) -> None:
-    import json
-
-    assert status == want, body[:300]
-    assert content_type == "application/problem+json"
-    problem = json.loads(body)
-    assert problem["status"] == want and problem["code"] == code and problem["title"]
+    return Response(body, status=int(lines[0].split()[1]), content_type=content_type)
 
 
 def test_requests_gunicorn_refuses_are_problem_json(gunicorn):
     long_path = "/api/v1/people/" + "9" * 5000
     assert_problem(
-        *raw_request(gunicorn.url, f"GET {long_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
+        raw_request(gunicorn.url, f"GET {long_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
         414,
         "uri_too_long",
     )
     many = "".join(f"X-Header-{n}: {n}\r\n" for n in range(101))
     assert_problem(
-        *raw_request(gunicorn.url, f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode()),
+        raw_request(gunicorn.url, f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode()),
         431,
         "header_fields_too_large",
     )
     huge = "X-Big: " + "b" * 9000 + "\r\n"
     assert_problem(
-        *raw_request(gunicorn.url, f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n{huge}\r\n".encode()),
+        raw_request(gunicorn.url, f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n{huge}\r\n".encode()),
         431,
         "header_fields_too_large",
     )
     assert_problem(
-        *raw_request(gunicorn.url, b"NOT HTTP AT ALL?token=s3cret\r\n\r\n"),
+        raw_request(gunicorn.url, b"NOT HTTP AT ALL?token=s3cret\r\n\r\n"),
         400,
         "bad_request",
     )

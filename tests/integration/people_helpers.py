@@ -7,8 +7,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from credits.api.problems import PROBLEM_JSON
-
 #: Bookkeeping of *use* (a token's or session's last use, refreshed at most once a minute),
 #: not something a request writes on purpose: left out of snapshots.
 USAGE_COLUMNS = frozenset({"last_used_at", "last_seen_at"})
@@ -26,14 +24,6 @@ def snapshot(db: Any) -> dict[str, list[tuple[str, ...]]]:
             rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table.name}")).all()
             out[table.name] = sorted(tuple(map(repr, r)) for r in rows)
     return out
-
-
-def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM_JSON
-    body: dict[str, Any] = resp.get_json()
-    assert body["code"] == code and body["status"] == status
-    return body
 
 
 def audit_actions(db: Any, target_ref: str | None = None) -> list[str]:

@@ -4,15 +4,7 @@ import pytest
 
 from credits.accounts import Role, revoke_token
 from credits.api.problems import PROBLEM_JSON
-
-
-def assert_problem(resp, status, code):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM_JSON
-    body = resp.get_json(force=True)
-    assert body["status"] == status and body["code"] == code
-    assert body["title"] and body["type"]
-    return body
+from tests.problems import assert_problem
 
 
 def test_probes(client):

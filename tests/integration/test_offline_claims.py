@@ -16,9 +16,10 @@ from credits.cli import main as cli
 from credits.db import utcnow
 from credits.ledger import Month
 from credits.redemption import spent_list as spent
+from tests.problems import assert_problem
 
 from .ledger_helpers import all_ok, bal, counts
-from .test_redemption import fetch_spent_list, issue, make_terminal, outstanding, problem, redeem
+from .test_redemption import fetch_spent_list, issue, make_terminal, outstanding, redeem
 from .web_helpers import post_form, sign_in
 
 
@@ -105,15 +106,15 @@ def test_the_reproduction_pays_at_most_face_value_plus_one_exception(
     assert [a.status_code for a in answers] == [201, 409, 409]
     assert answers[0].get_json()["status"] == "exception"
     for refused in answers[1:]:
-        body = problem(refused, 409, "already_redeemed")
+        body = assert_problem(refused, 409, "already_redeemed")
         assert body["shop_id"] == t1["shop_id"] and body["claim"]["rule"] == "already_claimed"
 
-    own = problem(offline(client, t1, v["code"], "t1-offline"), 409, "already_redeemed")
+    own = assert_problem(offline(client, t1, v["code"], "t1-offline"), 409, "already_redeemed")
     assert own["claim"]["rule"] == "same_shop" and own["shop_id"] == t1["shop_id"]
 
     w = issue(client, chen, 4)
     entries = counts(db)
-    early = problem(
+    early = assert_problem(
         offline(client, t2, w["code"], "t2-early", at=utcnow() - timedelta(hours=2)),
         422,
         "validation_error",
@@ -154,7 +155,7 @@ def test_a_shop_without_a_fresh_spent_list_gets_no_exception(client, db, chen, o
     v = issue(client, chen, 4)
     redeem(client, t1, v["code"], key="online")
     for n in range(3):
-        body = problem(offline(client, t2, v["code"], f"k{n}"), 409, "already_redeemed")
+        body = assert_problem(offline(client, t2, v["code"], f"k{n}"), 409, "already_redeemed")
         assert body["claim"]["rule"] == "no_fresh_list"
     assert bal(db, t2["account"]) == 0 and adjustments(db) == 0
     assert [c["rule"] for c in claims(client, officer)] == ["no_fresh_list"] * 3
@@ -172,7 +173,7 @@ def test_a_voucher_on_the_terminals_spent_list_is_refused(client, db, chen):
     with freeze_time(utcnow() + timedelta(minutes=3)):
         listed = fetch_spent_list(client, t2).get_json()
         assert [r[0] for r in listed["redeemed"]] == [v["id"]]
-        body = problem(offline(client, t2, v["code"], "k"), 409, "already_redeemed")
+        body = assert_problem(offline(client, t2, v["code"], "k"), 409, "already_redeemed")
     assert body["claim"]["rule"] == "on_spent_list" and bal(db, t2["account"]) == 0
 
 
@@ -186,7 +187,9 @@ def test_a_list_older_than_a_day_when_the_shop_accepted_is_not_fresh(client, db,
         redeem(client, t1, v["code"], key="online")
         # Accepted 24 h 10 min after its list: too old.
         at = start + timedelta(hours=24, minutes=10)
-        body = problem(offline(client, t2, v["code"], "late", at=at), 409, "already_redeemed")
+        body = assert_problem(
+            offline(client, t2, v["code"], "late", at=at), 409, "already_redeemed"
+        )
         assert body["claim"]["rule"] == "no_fresh_list"
         # Accepted 23 h after its list: fresh enough, the scheme pays.
         at = start + timedelta(hours=23)
@@ -204,8 +207,8 @@ def test_a_shop_the_ledger_told_online_gets_no_exception(client, db, chen):
     v = issue(client, chen, 10)
     fetch_spent_list(client, t2b)
     redeem(client, t1, v["code"], key="online")
-    problem(redeem(client, t2, v["code"], key="asked"), 409, "already_redeemed")
-    body = problem(offline(client, t2b, v["code"], "claim"), 409, "already_redeemed")
+    assert_problem(redeem(client, t2, v["code"], key="asked"), 409, "already_redeemed")
+    body = assert_problem(offline(client, t2b, v["code"], "claim"), 409, "already_redeemed")
     assert body["claim"]["rule"] == "told_online"
     with db.read() as s:
         told = s.execute(text("SELECT shop_id, terminal_id, code FROM redemption_refusal")).all()
@@ -222,8 +225,8 @@ def test_cancelled_then_claimed(client, db, chen):
     body = offline(client, t1, v["code"], "k1").get_json()
     assert body["status"] == "exception" and body["exception"]["reason"] == "voucher_cancelled"
     # The member was told online too late for the shop: it is still one claim per voucher.
-    problem(redeem(client, t1, w["code"], key="asked"), 409, "voucher_cancelled")
-    refused = problem(offline(client, t1, w["code"], "k2"), 409, "voucher_cancelled")
+    assert_problem(redeem(client, t1, w["code"], key="asked"), 409, "voucher_cancelled")
+    refused = assert_problem(offline(client, t1, w["code"], "k2"), 409, "voucher_cancelled")
     assert refused["claim"]["rule"] == "told_online"
     assert bal(db, t1["account"]) == 10 and bal(db, chen.account_id) == 100
 
@@ -243,7 +246,7 @@ def test_offline_time_bounds_refuse_before_anything_moves(client, db, chen, shif
     with freeze_time(utcnow()) as clock:
         v = issue(client, chen, 10)
         before = counts(db)
-        body = problem(
+        body = assert_problem(
             offline(client, t1, v["code"], "k", at=utcnow() + shift), 422, "validation_error"
         )
         assert words in body["detail"] and "offline_accepted_at" in body["errors"]
@@ -259,7 +262,7 @@ def test_offline_claims_older_than_30_days_are_refused(client, db, chen):
     v = issue(client, chen, 10)
     start = utcnow()
     with freeze_time(start + timedelta(days=31)):
-        problem(
+        assert_problem(
             offline(client, t1, v["code"], "k", at=start + timedelta(hours=1)),
             422,
             "validation_error",
@@ -290,7 +293,9 @@ def test_every_recorded_claim_replays_its_first_answer(client, db, chen):
     again = offline(client, t2, v["code"], "refused", at=at)
     # The same problem again; only request_id, which names each request, differs.
     assert again.status_code == 409 and _without_request_id(again) == _without_request_id(refused)
-    problem(offline(client, t2, v["code"], "refused", at=at, amount=5), 409, "idempotency_conflict")
+    assert_problem(
+        offline(client, t2, v["code"], "refused", at=at, amount=5), 409, "idempotency_conflict"
+    )
     assert counts(db) == entries and len(claim_rows(db)) == 2
 
 
@@ -338,7 +343,7 @@ def test_above_the_monthly_ceiling_a_claim_is_held_for_an_officer(client, db, ch
     # One claim per voucher: a third shop's claim of the held voucher is refused.
     t3 = make_terminal(db, name="Shop Three", till="T3")
     fetch_spent_list(client, t3)
-    refused = problem(offline(client, t3, second["code"], "c"), 409, "already_redeemed")
+    refused = assert_problem(offline(client, t3, second["code"], "c"), 409, "already_redeemed")
     assert refused["claim"]["rule"] == "already_claimed"
 
     [waiting] = claims(client, officer, status="held")
@@ -353,7 +358,7 @@ def test_above_the_monthly_ceiling_a_claim_is_held_for_an_officer(client, db, ch
         f"person:{officer.id}"
     )
     assert bal(db, t2["account"]) == 10 and adjustments(db) == -10
-    problem(
+    assert_problem(
         client.post(
             f"/api/v1/redemption-exceptions/{waiting['id']}/pay", json={}, headers=officer.auth
         ),
@@ -367,7 +372,7 @@ def test_above_the_monthly_ceiling_a_claim_is_held_for_an_officer(client, db, ch
     declined = offline(client, t2, third["code"], "d").get_json()
     assert declined["status"] == "held"
     claim_id = declined["exception"]["id"]
-    problem(
+    assert_problem(
         client.post(
             f"/api/v1/redemption-exceptions/{claim_id}/decline", json={}, headers=officer.auth
         ),
@@ -491,8 +496,10 @@ def test_the_spent_list_full_incremental_304_and_expiry(client, db, chen, office
     # Past their expiry, vouchers drop out of the list.
     with freeze_time(max(expiry.values()) + timedelta(seconds=1)):
         assert fetch_spent_list(client, t1).get_json()["redeemed"] == []
-    problem(fetch_spent_list(client, t1, since="yesterday"), 422, "validation_error")
-    problem(client.get("/api/v1/terminal/spent-vouchers", headers=officer.auth), 403, "forbidden")
+    assert_problem(fetch_spent_list(client, t1, since="yesterday"), 422, "validation_error")
+    assert_problem(
+        client.get("/api/v1/terminal/spent-vouchers", headers=officer.auth), 403, "forbidden"
+    )
 
 
 def test_the_spent_list_comes_in_pages(client, db, chen, monkeypatch):

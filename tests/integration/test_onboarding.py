@@ -12,8 +12,9 @@ from sqlalchemy import text
 
 from credits.accounts import Role
 from credits.db import utcnow
+from tests.problems import assert_problem
 
-from .people_helpers import audit_actions, problem, snapshot
+from .people_helpers import audit_actions, snapshot
 from .web_helpers import csrf_from, post_form, sign_in
 
 PASSWORD = "a brand new password"
@@ -171,7 +172,7 @@ def test_register_confirm_then_an_officer_approves(client, app, officer, mailbox
     assert rae["status"] == "pending" and rae["email_confirmed_at"] is None
     # Not before the address is confirmed.
     early = client.post(f"/api/v1/registrations/{rae['id']}/approve", headers=officer.auth)
-    problem(early, 409, "email_not_confirmed")
+    assert_problem(early, 409, "email_not_confirmed")
     assert "email address is confirmed" in confirm(client, mailbox).get_data(as_text=True)
     ok = client.post(f"/api/v1/registrations/{rae['id']}/approve", headers=officer.auth)
     assert ok.status_code == 200
@@ -194,7 +195,7 @@ def test_a_declined_registration_is_emailed_the_reason_and_may_register_again(
 ):
     register(client)
     rae_id = client.get("/api/v1/registrations", headers=officer.auth).get_json()["items"][0]["id"]
-    problem(
+    assert_problem(
         client.post(f"/api/v1/registrations/{rae_id}/decline", json={}, headers=officer.auth),
         422,
         "validation_error",
@@ -207,7 +208,7 @@ def test_a_declined_registration_is_emailed_the_reason_and_may_register_again(
     assert resp.get_json()["status"] == "declined"
     mail = mailbox.last(to="rae@test.example", kind="registration_declined")
     assert "Lambeth residents only" in mail.body
-    problem(
+    assert_problem(
         client.post(f"/api/v1/registrations/{rae_id}/approve", headers=officer.auth),
         409,
         "wrong_status",
@@ -260,14 +261,14 @@ def test_registration_through_the_api(client, mailbox):
     resp = client.post("/api/v1/registrations", json=body)
     assert resp.status_code == 202 and resp.get_json()["status"] == "received"
     assert mailbox.last(to="api@test.example").kind == "registration_confirm"
-    problem(client.post("/api/v1/registrations", json={"name": "X"}), 422, "validation_error")
-    short = {**body, "email": "b@test.example", "password": "short"}
-    assert (
-        "password"
-        in problem(client.post("/api/v1/registrations", json=short), 422, "validation_error")[
-            "errors"
-        ]
+    assert_problem(
+        client.post("/api/v1/registrations", json={"name": "X"}), 422, "validation_error"
     )
+    short = {**body, "email": "b@test.example", "password": "short"}
+    refused = assert_problem(
+        client.post("/api/v1/registrations", json=short), 422, "validation_error"
+    )
+    assert "password" in refused["errors"]
 
 
 # --- forgotten passwords ---------------------------------------------------------------------
@@ -336,7 +337,7 @@ def test_a_password_reset_revokes_every_api_token_and_every_other_session(
     assert done.status_code == 302
 
     for auth in (ann.auth, phone):
-        problem(client.get("/api/v1/me", headers=auth), 401, "unauthorized")
+        assert_problem(client.get("/api/v1/me", headers=auth), 401, "unauthorized")
     for browser in (laptop, library):
         assert browser.get("/account").status_code == 302  # to the sign-in page
     assert client.get("/api/v1/me", headers=bola.auth).status_code == 200
@@ -381,8 +382,10 @@ def test_password_reset_through_the_api(client, make_person, mailbox):
         resp = client.post("/api/v1/password-resets", json={"email": email})
         assert resp.status_code == 202
     assert len(mailbox.all()) == 1
-    problem(client.post("/api/v1/password-resets", json={}), 422, "validation_error")
-    problem(client.post("/api/v1/password-resets", json={"email": 5}), 422, "validation_error")
+    assert_problem(client.post("/api/v1/password-resets", json={}), 422, "validation_error")
+    assert_problem(
+        client.post("/api/v1/password-resets", json={"email": 5}), 422, "validation_error"
+    )
 
 
 def test_forgot_form_needs_an_address(client, mailbox):

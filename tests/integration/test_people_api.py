@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import text
 
 from credits.accounts import Role
+from tests.problems import assert_problem
 
-from .people_helpers import audit_actions, problem, snapshot
+from .people_helpers import audit_actions, snapshot
 from .web_helpers import sign_in
 
 
@@ -56,7 +57,9 @@ def test_officer_finds_people_by_name_email_number_status_and_role(client, offic
     ["status=sleeping", "role=terminal", "page=0", "per_page=101", "per_page=x", "q=" + "x" * 101],
 )
 def test_bad_list_queries_are_422(client, officer, query):
-    problem(client.get(f"/api/v1/people?{query}", headers=officer.auth), 422, "validation_error")
+    assert_problem(
+        client.get(f"/api/v1/people?{query}", headers=officer.auth), 422, "validation_error"
+    )
 
 
 def test_unknown_person_is_404(client, officer):
@@ -70,7 +73,9 @@ def test_unknown_person_is_404(client, officer):
         ("POST", "/api/v1/invitations/999999/resend", None),
         ("POST", "/api/v1/registrations/999999/approve", None),
     ]:
-        problem(client.open(path, method=method, json=body, headers=officer.auth), 404, "not_found")
+        assert_problem(
+            client.open(path, method=method, json=body, headers=officer.auth), 404, "not_found"
+        )
 
 
 def test_invitation_creates_an_invited_person_and_emails_a_link(client, officer, mailbox, db):
@@ -115,29 +120,29 @@ def test_invitation_creates_an_invited_person_and_emails_a_link(client, officer,
 )
 def test_bad_invitations_are_refused_and_write_nothing(client, officer, mailbox, db, body, field):
     before = snapshot(db)
-    body = problem(invite(client, officer, **body), 422, "validation_error")
+    body = assert_problem(invite(client, officer, **body), 422, "validation_error")
     assert field in body["errors"], body
     assert snapshot(db) == before and mailbox.all() == []
 
 
 def test_a_missing_field_is_named(client, officer):
     resp = client.post("/api/v1/invitations", json={"name": "No Email"}, headers=officer.auth)
-    assert "email" in problem(resp, 422, "validation_error")["errors"]
+    assert "email" in assert_problem(resp, 422, "validation_error")["errors"]
 
 
 def test_duplicate_email_or_phone_is_409_person_exists(client, officer, mailbox, db):
     assert invite(client, officer, phone="07700 900111").status_code == 201
     before, mails = snapshot(db), len(mailbox.all())
-    again = problem(invite(client, officer, email="BEA@test.example"), 409, "person_exists")
+    again = assert_problem(invite(client, officer, email="BEA@test.example"), 409, "person_exists")
     assert "email" in again["errors"]
     same_phone = invite(client, officer, email="other@test.example", phone="+447700900111")
-    assert "phone" in problem(same_phone, 409, "person_exists")["errors"]
+    assert "phone" in assert_problem(same_phone, 409, "person_exists")["errors"]
     assert snapshot(db) == before and len(mailbox.all()) == mails
 
 
 def test_only_an_admin_may_make_an_admin(client, officer, admin):
     resp = invite(client, officer, roles=["admin"])
-    assert "administrator" in problem(resp, 403, "forbidden")["detail"]
+    assert "administrator" in assert_problem(resp, 403, "forbidden")["detail"]
     assert invite(client, admin, roles=["admin", "officer"]).status_code == 201
 
 
@@ -187,7 +192,9 @@ def test_bad_edits_are_refused_and_write_nothing(
         )
     )
     before = snapshot(db)
-    problem(client.patch(f"/api/v1/people/{ann.id}", json=body, headers=officer.auth), status, code)
+    assert_problem(
+        client.patch(f"/api/v1/people/{ann.id}", json=body, headers=officer.auth), status, code
+    )
     assert snapshot(db) == before
 
 
@@ -220,10 +227,10 @@ def test_roles_are_granted_moved_and_revoked(client, officer, make_person, db):
     assert client.get("/api/v1/me", headers=ann.auth).status_code == 200
     gone = client.delete(f"{url}/member", headers=officer.auth)
     assert gone.status_code == 200 and gone.get_json()["ledger_account_id"] == ann.account_id
-    problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
     # ...and granting it again does not bring the old token back.
     client.post(url, json={"role": "member"}, headers=officer.auth)
-    problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
     assert audit_actions(db, f"person:{ann.id}").count("role.grant") == 3
     assert "role.revoke" in audit_actions(db, f"person:{ann.id}")
 
@@ -247,25 +254,25 @@ def test_bad_grants_are_refused_and_write_nothing(
     ann = make_person(Role.MEMBER)
     before = snapshot(db)
     resp = client.post(f"/api/v1/people/{ann.id}/roles", json=body, headers=officer.auth)
-    problem(resp, status, code)
+    assert_problem(resp, status, code)
     assert snapshot(db) == before
 
 
 def test_revoke_refusals(client, officer, make_person, db):
     ann = make_person(Role.MEMBER)
     before = snapshot(db)
-    problem(
+    assert_problem(
         client.delete(f"/api/v1/people/{ann.id}/roles/coordinator", headers=officer.auth),
         404,
         "not_found",
     )
-    problem(
+    assert_problem(
         client.delete(f"/api/v1/people/{ann.id}/roles/wizard", headers=officer.auth),
         422,
         "validation_error",
     )
     mine = client.delete(f"/api/v1/people/{officer.id}/roles/officer", headers=officer.auth)
-    assert "yourself" in problem(mine, 403, "forbidden")["detail"]
+    assert "yourself" in assert_problem(mine, 403, "forbidden")["detail"]
     assert snapshot(db) == before
 
 
@@ -281,7 +288,7 @@ def test_disabling_ends_sessions_and_tokens_at_once(client, app, officer, make_p
     assert resp.status_code == 200
     got = resp.get_json()
     assert got["status"] == "disabled" and got["status_reason"] == "Moved away"
-    problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
     assert browser.get("/account").status_code == 302  # back to sign-in
     assert sign_in(browser, ann.email).status_code == 401
     with db.engine.connect() as conn:
@@ -297,7 +304,7 @@ def test_disabling_ends_sessions_and_tokens_at_once(client, app, officer, make_p
     # Re-enabling lets them sign in again, but old tokens stay dead.
     back = client.post(f"/api/v1/people/{ann.id}/enable", headers=officer.auth)
     assert back.get_json()["status"] == "active"
-    problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
     assert sign_in(browser, ann.email).status_code == 302
     assert audit_actions(db, f"person:{ann.id}")[-2:] == ["person.enable", "auth.sign_in"]
 
@@ -306,22 +313,32 @@ def test_disable_refusals(client, officer, admin, make_person, db):
     ann = make_person(Role.MEMBER)
     before = snapshot(db)
     url = f"/api/v1/people/{ann.id}/disable"
-    problem(client.post(url, json={}, headers=officer.auth), 422, "validation_error")
-    problem(client.post(url, json={"reason": ""}, headers=officer.auth), 422, "validation_error")
-    problem(
+    assert_problem(client.post(url, json={}, headers=officer.auth), 422, "validation_error")
+    assert_problem(
+        client.post(url, json={"reason": ""}, headers=officer.auth), 422, "validation_error"
+    )
+    assert_problem(
         client.post(url, json={"reason": "x" * 501}, headers=officer.auth), 422, "validation_error"
     )
-    problem(client.post(url, json={"reason": 7}, headers=officer.auth), 422, "validation_error")
+    assert_problem(
+        client.post(url, json={"reason": 7}, headers=officer.auth), 422, "validation_error"
+    )
     me = f"/api/v1/people/{officer.id}/disable"
-    problem(client.post(me, json={"reason": "tired"}, headers=officer.auth), 403, "forbidden")
+    assert_problem(
+        client.post(me, json={"reason": "tired"}, headers=officer.auth), 403, "forbidden"
+    )
     boss = f"/api/v1/people/{admin.id}/disable"
-    problem(client.post(boss, json={"reason": "coup"}, headers=officer.auth), 403, "forbidden")
-    problem(
+    assert_problem(
+        client.post(boss, json={"reason": "coup"}, headers=officer.auth), 403, "forbidden"
+    )
+    assert_problem(
         client.post(f"/api/v1/people/{ann.id}/enable", headers=officer.auth), 409, "wrong_status"
     )
     assert snapshot(db) == before
     client.post(url, json={"reason": "Moved away"}, headers=officer.auth)
-    problem(client.post(url, json={"reason": "again"}, headers=officer.auth), 409, "wrong_status")
+    assert_problem(
+        client.post(url, json={"reason": "again"}, headers=officer.auth), 409, "wrong_status"
+    )
 
 
 def test_resend_and_withdraw_an_invitation(client, officer, mailbox, db):
@@ -343,7 +360,7 @@ def test_resend_and_withdraw_an_invitation(client, officer, mailbox, db):
     assert (
         client.get(second.replace("http://localhost", ""), follow_redirects=True).status_code == 404
     )
-    problem(
+    assert_problem(
         client.post(f"/api/v1/invitations/{person_id}/resend", headers=officer.auth),
         409,
         "wrong_status",

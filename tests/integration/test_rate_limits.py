@@ -13,8 +13,9 @@ from credits import create_app, ratelimit
 from credits.accounts import Role
 from credits.db import utcnow
 from credits.services import Services
+from tests.problems import assert_problem
 
-from .people_helpers import audit_actions, problem
+from .people_helpers import audit_actions
 from .web_helpers import csrf_from, post_form, sign_in
 
 WRONG = "not the password at all"
@@ -46,9 +47,11 @@ def test_a_success_clears_the_account_failures(client, make_person):
     for _ in range(4):
         attempt(client, ann.email)
     assert attempt(client, ann.email, "correct horse battery").status_code == 302
-    client.post("/sign-out", data={})  # (not needed; the count is what matters)
-    for _ in range(4):
-        assert attempt(client, ann.email).status_code == 401  # four more allowed
+    assert post_form(client, "/sign-out", {}, from_page="/").status_code == 302
+    # The count starts again: five more failures are allowed, and the sixth is locked out.
+    for _ in range(5):
+        assert attempt(client, ann.email).status_code == 401
+    assert attempt(client, ann.email).status_code == 429
 
 
 def test_unknown_logins_are_limited_exactly_like_known_ones(client):
@@ -93,7 +96,7 @@ def test_reset_requests_three_an_hour_per_address_same_for_unknown(client, make_
         assert "Too many password reset requests" in over.get_data(as_text=True)
     assert len(mailbox.all(to=ann.email)) == 3  # no mail-bombing
     api = client.post("/api/v1/password-resets", json={"email": ann.email})
-    body = problem(api, 429, "rate_limited")
+    body = assert_problem(api, 429, "rate_limited")
     assert int(api.headers["Retry-After"]) > 0 and body["retry_after"] > 0
 
 
@@ -102,7 +105,7 @@ def test_registrations_five_an_hour_per_client_address(client, mailbox):
         body = {"name": f"R {n}", "email": f"r{n}@test.example", "password": "long enough pass"}
         assert client.post("/api/v1/registrations", json=body).status_code == 202
     body = {"name": "R 6", "email": "r6@test.example", "password": "long enough pass"}
-    problem(client.post("/api/v1/registrations", json=body), 429, "rate_limited")
+    assert_problem(client.post("/api/v1/registrations", json=body), 429, "rate_limited")
     client.environ_base["REMOTE_ADDR"] = "203.0.113.20"
     assert client.post("/api/v1/registrations", json=body).status_code == 202
 

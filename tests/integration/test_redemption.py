@@ -13,6 +13,7 @@ from credits import audit, ledger, shops
 from credits.accounts import Role
 from credits.cli import main as cli
 from credits.db import utcnow
+from tests.problems import assert_problem
 
 from .ledger_helpers import all_ok, bal, counts
 from .test_ledger_races import run_threads
@@ -92,14 +93,6 @@ def outstanding(db):
         return ledger.balance(s, ledger.scheme_account(s, ledger.VOUCHERS_OUTSTANDING).id)
 
 
-def problem(resp, status, code):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body = resp.get_json(force=True)
-    assert body["code"] == code, body
-    return body
-
-
 def test_redeeming_a_whole_voucher(client, db, till, ann):
     v = issue(client, ann, 30)
     assert bal(db, ann.account_id) == 70 and outstanding(db) == 30
@@ -133,16 +126,16 @@ def test_a_retry_returns_the_first_answer_and_moves_nothing(client, db, till, an
     again = redeem(client, till, v["code"], amount=10)
     assert again.status_code == 201 and again.get_json() == first.get_json()
     assert counts(db) == before
-    problem(redeem(client, till, v["code"], amount=11), 409, "idempotency_conflict")
+    assert_problem(redeem(client, till, v["code"], amount=11), 409, "idempotency_conflict")
     # Another terminal may use the same key without meeting this one's.
     other = make_terminal(db, till="Till 2")
-    problem(redeem(client, other, v["code"], amount=10), 409, "already_redeemed")
+    assert_problem(redeem(client, other, v["code"], amount=10), 409, "already_redeemed")
     assert bal(db, till["account"]) == 10 and all_ok(db) == []
 
 
 def test_a_refusal_is_not_remembered(client, db, till, ann):
     v = issue(client, ann, 30)
-    problem(redeem(client, till, v["code"], amount=31), 422, "amount_exceeds_voucher")
+    assert_problem(redeem(client, till, v["code"], amount=31), 422, "amount_exceeds_voucher")
     assert redeem(client, till, v["code"], amount=30).status_code == 201
 
 
@@ -150,7 +143,9 @@ def test_already_redeemed_says_where_and_when(client, db, till, ann):
     v = issue(client, ann, 30)
     first = redeem(client, till, v["code"]).get_json()
     hardware = make_terminal(db, name="Acre Lane Hardware", till="Counter")
-    body = problem(redeem(client, hardware, v["code"], key="their-scan"), 409, "already_redeemed")
+    body = assert_problem(
+        redeem(client, hardware, v["code"], key="their-scan"), 409, "already_redeemed"
+    )
     assert body["shop_id"] == till["shop_id"] and body["shop_name"] == "Brixton Bakery"
     assert body["redeemed_at"] == first["redeemed_at"]
     assert bal(db, hardware["account"]) == 0
@@ -159,10 +154,10 @@ def test_already_redeemed_says_where_and_when(client, db, till, ann):
 def test_cancelled_and_expired_vouchers_are_refused(client, db, till, ann):
     v = issue(client, ann, 30)
     assert client.post(f"/api/v1/vouchers/{v['id']}/cancel", headers=ann.auth).status_code == 200
-    problem(redeem(client, till, v["code"]), 409, "voucher_cancelled")
+    assert_problem(redeem(client, till, v["code"]), 409, "voucher_cancelled")
     w = issue(client, ann, 10)
     with freeze_time(utcnow() + timedelta(days=91)):
-        problem(redeem(client, till, w["code"], key="late"), 409, "expired")
+        assert_problem(redeem(client, till, w["code"], key="late"), 409, "expired")
     assert bal(db, till["account"]) == 0 and all_ok(db) == []
 
 
@@ -180,7 +175,7 @@ def test_cancelled_and_expired_vouchers_are_refused(client, db, till, ann):
 def test_bad_codes_are_refused_and_move_nothing(client, db, till, ann, mutate, status, code):
     v = issue(client, ann, 30)
     before = counts(db)
-    problem(redeem(client, till, mutate(v["code"])), status, code)
+    assert_problem(redeem(client, till, mutate(v["code"])), status, code)
     assert counts(db) == before and outstanding(db) == 30
 
 
@@ -203,7 +198,7 @@ def test_bad_codes_are_refused_and_move_nothing(client, db, till, ann, mutate, s
 def test_bad_bodies_are_validation_errors(client, db, till, ann, body):
     v = issue(client, ann, 30)
     before = counts(db)
-    problem(
+    assert_problem(
         client.post(
             "/api/v1/redemptions",
             json={"code": v["code"], "idempotency_key": "k", **body},
@@ -217,7 +212,7 @@ def test_bad_bodies_are_validation_errors(client, db, till, ann, body):
 
 def test_only_terminals_redeem_and_they_see_only_their_shop(client, db, till, ann, officer):
     v = issue(client, ann, 30)
-    problem(
+    assert_problem(
         client.post(
             "/api/v1/redemptions",
             json={"code": v["code"], "idempotency_key": "k"},
@@ -229,13 +224,15 @@ def test_only_terminals_redeem_and_they_see_only_their_shop(client, db, till, an
     rid = redeem(client, till, v["code"]).get_json()["id"]
     other = make_terminal(db, name="Acre Lane Hardware", till="Counter")
     assert client.get(f"/api/v1/redemptions/{rid}", headers=till["auth"]).status_code == 200
-    problem(client.get(f"/api/v1/redemptions/{rid}", headers=other["auth"]), 404, "not_found")
+    assert_problem(
+        client.get(f"/api/v1/redemptions/{rid}", headers=other["auth"]), 404, "not_found"
+    )
     assert [
         r["id"] for r in client.get("/api/v1/redemptions", headers=till["auth"]).get_json()
     ] == [rid]
     assert client.get("/api/v1/redemptions", headers=other["auth"]).get_json() == []
     assert len(client.get("/api/v1/redemptions", headers=officer.auth).get_json()) == 1
-    problem(
+    assert_problem(
         client.get(f"/api/v1/redemptions?shop={till['shop_id']}", headers=other["auth"]),
         403,
         "forbidden",
@@ -245,7 +242,7 @@ def test_only_terminals_redeem_and_they_see_only_their_shop(client, db, till, an
 def test_a_revoked_terminal_cannot_redeem(client, db, till, ann, officer):
     v = issue(client, ann, 30)
     client.post(f"/api/v1/terminals/{till['terminal_id']}/revoke", headers=officer.auth)
-    problem(redeem(client, till, v["code"]), 401, "unauthorized")
+    assert_problem(redeem(client, till, v["code"]), 401, "unauthorized")
     assert outstanding(db) == 30
 
 
@@ -263,7 +260,7 @@ def test_an_offline_acceptance_within_the_limit_is_recorded(client, db, till, an
 
 def test_offline_above_the_floor_limit_is_refused(client, db, till, ann):
     v = issue(client, ann, 25)
-    body = problem(
+    body = assert_problem(
         redeem(client, till, v["code"], offline_accepted_at=utcnow().isoformat()),
         422,
         "offline_limit_exceeded",
@@ -288,7 +285,7 @@ def test_offline_expiry_is_judged_when_the_shop_accepted_it(client, db, till, an
         accepted = (expiry - timedelta(hours=1)).isoformat()
         body = redeem(client, till, v["code"], offline_accepted_at=accepted).get_json()
         assert body["status"] == "redeemed"
-        problem(
+        assert_problem(
             redeem(
                 client,
                 till,
@@ -300,7 +297,7 @@ def test_offline_expiry_is_judged_when_the_shop_accepted_it(client, db, till, an
             "expired",
         )
     with freeze_time(expiry - timedelta(days=1)):
-        problem(
+        assert_problem(
             redeem(
                 client,
                 till,
@@ -366,26 +363,26 @@ def test_an_officer_reverses_a_redemption(client, db, till, ann, officer):
     )
     assert resp.status_code == 200 and resp.get_json()["reversed"] is True
     assert (bal(db, till["account"]), outstanding(db), bal(db, ann.account_id)) == (0, 0, 100)
-    problem(
+    assert_problem(
         client.post(
             f"/api/v1/redemptions/{rid}/reverse", json={"reason": "again"}, headers=officer.auth
         ),
         409,
         "already_reversed",
     )
-    problem(
+    assert_problem(
         client.post(f"/api/v1/redemptions/{rid}/reverse", json={}, headers=officer.auth),
         422,
         "validation_error",
     )
-    problem(
+    assert_problem(
         client.post(
             f"/api/v1/redemptions/{'0' * 32}/reverse", json={"reason": "x"}, headers=officer.auth
         ),
         404,
         "not_found",
     )
-    problem(
+    assert_problem(
         client.post(
             f"/api/v1/redemptions/{rid}/reverse", json={"reason": "x"}, headers=till["auth"]
         ),
@@ -393,7 +390,7 @@ def test_an_officer_reverses_a_redemption(client, db, till, ann, officer):
         "forbidden",
     )
     # The voucher stays spent.
-    problem(redeem(client, till, v["code"], key="again"), 409, "already_redeemed")
+    assert_problem(redeem(client, till, v["code"], key="again"), 409, "already_redeemed")
     assert all_ok(db) == []
 
 
@@ -570,5 +567,5 @@ def test_revoking_a_cached_terminal_token_stops_redemptions_at_once(client, db, 
 
     assert _TOKEN_CACHE, "the redemption endpoint caches terminal tokens"
     client.post(f"/api/v1/terminals/{till['terminal_id']}/revoke", headers=officer.auth)
-    problem(redeem(client, till, w["code"], key="after"), 401, "unauthorized")
+    assert_problem(redeem(client, till, w["code"], key="after"), 401, "unauthorized")
     assert outstanding(db) == 10

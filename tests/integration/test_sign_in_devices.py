@@ -16,7 +16,7 @@ from credits.db import utcnow
 from credits.services import Services
 
 from .people_helpers import audit_actions
-from .web_helpers import sign_in
+from .web_helpers import post_form, sign_in
 
 RIGHT = "correct horse battery"
 WRONG = "not the password at all"
@@ -46,7 +46,7 @@ def test_the_owners_browser_still_signs_in_while_the_guesser_stays_locked_out(ap
     cookie = next(c for c in first.headers.getlist("Set-Cookie") if c.startswith("cc_device="))
     assert "HttpOnly" in cookie and "Path=/sign-in" in cookie and "SameSite=Lax" in cookie
     assert f"Max-Age={60 * 24 * 3600}" in cookie
-    owner.post("/sign-out", data={})
+    assert post_form(owner, "/sign-out", {}, from_page="/").status_code == 302
 
     attacker = lock_out(app, ann.email)
     assert sign_in(owner, ann.email, RIGHT).status_code == 302

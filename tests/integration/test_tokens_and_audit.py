@@ -8,8 +8,9 @@ from sqlalchemy import text
 from credits import audit
 from credits.accounts import Role
 from credits.accounts.tokens import MAX_ACTIVE_TOKENS
+from tests.problems import assert_problem
 
-from .people_helpers import audit_actions, problem, snapshot
+from .people_helpers import audit_actions, snapshot
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_a_person_makes_lists_and_revokes_their_own_tokens(client, make_person, 
     assert secret not in hashes and all(secret not in h for h in hashes)
     gone = client.post(f"/api/v1/me/tokens/{body['id']}/revoke", headers=ann.auth)
     assert gone.status_code == 200 and gone.get_json()["active"] is False
-    problem(client.get("/api/v1/me", headers=new_auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=new_auth), 401, "unauthorized")
     # Revoking again is harmless and records nothing new.
     before = snapshot(db)
     assert (
@@ -52,7 +53,7 @@ def test_a_token_makes_tokens_only_for_its_own_role(client, make_person, db):
     resp = client.post(
         "/api/v1/me/tokens", json={"name": "escalate", "role": "officer"}, headers=cara.auth
     )
-    problem(resp, 403, "forbidden")
+    assert_problem(resp, 403, "forbidden")
     assert snapshot(db) == before
 
 
@@ -82,7 +83,7 @@ def test_at_most_twenty_working_tokens(client, make_person):
             client.post("/api/v1/me/tokens", json={"name": f"t{n}"}, headers=ann.auth).status_code
             == 201
         )
-    problem(
+    assert_problem(
         client.post("/api/v1/me/tokens", json={"name": "one too many"}, headers=ann.auth),
         409,
         "too_many_tokens",
@@ -93,8 +94,12 @@ def test_nobody_revokes_someone_elses_token_as_their_own(client, make_person, db
     ann, bob = make_person(Role.MEMBER), make_person(Role.MEMBER)
     bobs = client.get("/api/v1/me/tokens", headers=bob.auth).get_json()["items"][0]["id"]
     before = snapshot(db)
-    problem(client.post(f"/api/v1/me/tokens/{bobs}/revoke", headers=ann.auth), 404, "not_found")
-    problem(client.post("/api/v1/me/tokens/999999/revoke", headers=ann.auth), 404, "not_found")
+    assert_problem(
+        client.post(f"/api/v1/me/tokens/{bobs}/revoke", headers=ann.auth), 404, "not_found"
+    )
+    assert_problem(
+        client.post("/api/v1/me/tokens/999999/revoke", headers=ann.auth), 404, "not_found"
+    )
     assert snapshot(db) == before
     assert client.get("/api/v1/me", headers=bob.auth).status_code == 200
 
@@ -109,17 +114,21 @@ def test_officers_list_and_revoke_anyones_tokens(client, officer, make_person, d
     token_id = anns["items"][0]["id"]
     revoked = client.post(f"/api/v1/tokens/{token_id}/revoke", headers=officer.auth).get_json()
     assert revoked["revoked_by"].startswith(f"person:{officer.id} as officer")
-    problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
+    assert_problem(client.get("/api/v1/me", headers=ann.auth), 401, "unauthorized")
     assert client.get("/api/v1/tokens?active=false", headers=officer.auth).get_json()["total"] == 1
-    problem(client.post("/api/v1/tokens/999999/revoke", headers=officer.auth), 404, "not_found")
-    problem(client.get("/api/v1/tokens?person_id=0", headers=officer.auth), 422, "validation_error")
+    assert_problem(
+        client.post("/api/v1/tokens/999999/revoke", headers=officer.auth), 404, "not_found"
+    )
+    assert_problem(
+        client.get("/api/v1/tokens?person_id=0", headers=officer.auth), 422, "validation_error"
+    )
 
 
 def test_officers_cannot_revoke_an_admins_token(client, officer, make_person, db):
     ada = make_person(Role.ADMIN)
     ada_token = client.get(f"/api/v1/tokens?person_id={ada.id}", headers=officer.auth).get_json()
     token_id = ada_token["items"][0]["id"]
-    problem(
+    assert_problem(
         client.post(f"/api/v1/tokens/{token_id}/revoke", headers=officer.auth), 403, "forbidden"
     )
     assert client.get("/api/v1/me", headers=ada.auth).status_code == 200
@@ -156,7 +165,7 @@ def test_audit_events_record_who_when_how_and_filter(client, officer, make_perso
         "person_id=x",
         "action=" + "a" * 61,
     ):
-        problem(
+        assert_problem(
             client.get(f"/api/v1/audit-events?{bad}", headers=officer.auth), 422, "validation_error"
         )
 

@@ -12,17 +12,11 @@ from credits.cli import main as cli
 from credits.vouchers.code import verify_code
 from credits.vouchers.errors import VoucherExpired
 from credits.vouchers.service import expire_due
+from tests.problems import assert_problem
 
 from .test_ledger_races import run_threads
 from .test_vouchers_api import redeem_directly, trust_from
-from .voucher_helpers import (
-    assert_problem,
-    balance,
-    issue,
-    snapshot,
-    verify_all,
-    vouchers_outstanding,
-)
+from .voucher_helpers import balance, issue, snapshot, verify_all, vouchers_outstanding
 
 # Stated, not read off the clock: 90 days on (the expiry) crosses the clocks going forward.
 T0 = datetime(2026, 1, 2, 23, 45, tzinfo=UTC)

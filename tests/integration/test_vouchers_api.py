@@ -15,15 +15,9 @@ from credits.vouchers.code import verify_code
 from credits.vouchers.keys import KeyInfo
 from credits.vouchers.models import VoucherState
 from credits.vouchers.service import attach_closing_entry, claim_open_voucher, closing_key
+from tests.problems import assert_problem
 
-from .voucher_helpers import (
-    assert_problem,
-    balance,
-    issue,
-    snapshot,
-    verify_all,
-    vouchers_outstanding,
-)
+from .voucher_helpers import balance, issue, snapshot, verify_all, vouchers_outstanding
 
 
 def trust_from(client):

@@ -3,8 +3,9 @@
 import pytest
 
 from credits.accounts import Role
+from tests.problems import assert_problem
 
-from .voucher_helpers import assert_problem, issue, snapshot
+from .voucher_helpers import issue, snapshot
 
 BAD_BODIES = {
     "float": {"amount": 10.0, "idempotency_key": "k"},

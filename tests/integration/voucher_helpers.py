@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import text
 
 from credits import ledger
-from credits.api.problems import PROBLEM_JSON
 from credits.db import Database
 
 
@@ -47,14 +46,6 @@ def vouchers_outstanding(db: Database) -> int:
 def balance(db: Database, account_id: int) -> int:
     with db.read() as s:
         return ledger.balance(s, account_id)
-
-
-def assert_problem(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM_JSON
-    body = resp.get_json(force=True)
-    assert body["status"] == status and body["code"] == code, body
-    return body
 
 
 def verify_all(db: Database) -> list[str]:

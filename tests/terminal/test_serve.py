@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,15 +33,30 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
 
 @pytest.mark.real_clock  # the sync thread retries on a timed wait
 def test_background_sync_sends_the_queue_when_the_ledger_is_back(
-    terminal: Terminal, fake_ledger: FakeLedger
+    terminal: Terminal, fake_ledger: FakeLedger, monkeypatch: pytest.MonkeyPatch
 ):
     code = fake_ledger.issue(10)
     fake_ledger.stop()
     assert terminal.scan(code).scan.state == "queued"
+    tries: list[object] = []
+    tried_twice = threading.Event()
+    real_sync = terminal.sync
+
+    def counted_sync() -> object:
+        try:
+            return real_sync()
+        finally:
+            tries.append(terminal.online())
+            if len(tries) >= 2:
+                tried_twice.set()
+
+    monkeypatch.setattr(terminal, "sync", counted_sync)
     sync = BackgroundSync(terminal, busy_interval_s=0.2, idle_interval_s=60)
     sync.start()
     try:
-        time.sleep(0.5)  # it keeps trying while the ledger is down
+        # The thread ran, and keeps trying while the ledger is down.
+        assert tried_twice.wait(10), "the sync thread did not try twice"
+        assert tries[:2] == [False, False]
         assert terminal.store.queue_summary() == (1, 10) and not terminal.online()
         fake_ledger.start()
         assert wait_for(lambda: terminal.store.queue_summary() == (0, 0))

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from credits.accounts.service import normalise_phone
 from credits.config import Settings
-from credits.errors import ValidationFailed
 from credits.mail import (
     FileMailer,
     MailError,
@@ -179,27 +177,3 @@ def test_an_unreachable_server_is_a_mail_error():
         SmtpMailer(f"smtp://127.0.0.1:{port}", "x@example.org").send(
             Message(to="a@example.org", subject="s", body="b")
         )
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("07700 900123", "+447700900123"),
-        ("+44 7700-900123", "+447700900123"),
-        ("(07700) 900.123", "+447700900123"),
-        ("0044 7700 900123", "+447700900123"),
-        ("+33 6 12 34 56 78", "+33612345678"),
-        ("", None),
-        ("  ", None),
-    ],
-)
-def test_phone_numbers_are_stored_in_international_form(raw, expected):
-    assert normalise_phone(raw) == expected
-
-
-@pytest.mark.parametrize(
-    "raw", ["12345", "0770090012", "077009001234", "+44 07700 900123", "phone", "+1 2"]
-)
-def test_things_that_are_not_phone_numbers_are_refused(raw):
-    with pytest.raises(ValidationFailed):
-        normalise_phone(raw)

@@ -6,18 +6,10 @@ from datetime import timedelta
 import pytest
 
 from credits import earning
-from credits.api.problems import PROBLEM_JSON
 from credits.earning import dates
+from tests.problems import assert_problem
 
 from .conftest import yesterday
-
-
-def problem(resp, status, code):
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == PROBLEM_JSON
-    body = resp.get_json(force=True)
-    assert body["status"] == status and body["code"] == code and body["title"]
-    return body
 
 
 def earning_body(scheme, **kw):
@@ -49,7 +41,7 @@ def test_post_earnings_is_contract_v1(client, scheme):
     conflict = client.post(
         "/api/v1/earnings", json=earning_body(scheme, quantity="2"), headers=scheme.coord.auth
     )
-    problem(conflict, 409, "idempotency_conflict")
+    assert_problem(conflict, 409, "idempotency_conflict")
     # The member sees it in their history.
     entries = client.get("/api/v1/me/entries", headers=scheme.ann.auth).get_json()
     (item,) = entries["items"]
@@ -76,7 +68,7 @@ def test_above_the_threshold_the_answer_is_202_and_nothing_is_posted(client, sch
         json={"idempotency_key": "k"},
         headers=scheme.coord2.auth,
     )
-    problem(refused, 403, "second_approver_required")
+    assert_problem(refused, 403, "second_approver_required")
     queue = client.get("/api/v1/earnings/queue?stage=officer", headers=scheme.officer.auth)
     assert [a["id"] for a in queue.get_json()["items"]] == [body["id"]]
     ok = client.post(
@@ -103,7 +95,7 @@ def test_numbers_are_accepted_as_written_and_floats_never_rounded(client, scheme
             json=earning_body(scheme, quantity=sent, idempotency_key=f"bad-{sent!r}"),
             headers=scheme.coord.auth,
         )
-        body = problem(resp, 422, "validation_error")
+        body = assert_problem(resp, 422, "validation_error")
         assert "quantity" in body["errors"], (sent, body)
     for raw in ("NaN", "Infinity", "-Infinity", "1e400"):
         text = json.dumps(earning_body(scheme, idempotency_key="raw")).replace(
@@ -115,7 +107,7 @@ def test_numbers_are_accepted_as_written_and_floats_never_rounded(client, scheme
             content_type="application/json",
             headers=scheme.coord.auth,
         )
-        assert "quantity" in problem(resp, 422, "validation_error")["errors"]
+        assert "quantity" in assert_problem(resp, 422, "validation_error")["errors"]
     assert scheme.entries() == 1
 
 
@@ -158,7 +150,7 @@ def test_bad_earnings_are_refused_and_post_nothing(client, scheme, change, statu
     if body.get("occurred_on") == "too-old":
         body["occurred_on"] = (dates.london_today() - timedelta(days=61)).isoformat()
     resp = client.post("/api/v1/earnings", json=body, headers=scheme.coord.auth)
-    problem(resp, status, code)
+    assert_problem(resp, status, code)
     assert scheme.entries() == 0 and scheme.awards() == 0
 
 
@@ -178,7 +170,7 @@ def test_a_closed_month_is_409_period_closed(client, scheme, db):
             json=earning_body(scheme, occurred_on="2026-10-30"),
             headers=scheme.coord.auth,
         )
-        assert problem(resp, 409, "period_closed")["month"] == "2026-10"
+        assert assert_problem(resp, 409, "period_closed")["month"] == "2026-10"
         claim = client.post(
             "/api/v1/claims",
             json={
@@ -189,7 +181,7 @@ def test_a_closed_month_is_409_period_closed(client, scheme, db):
             },
             headers=scheme.ann.auth,
         )
-        problem(claim, 409, "period_closed")
+        assert_problem(claim, 409, "period_closed")
     assert scheme.entries() == 0 and scheme.awards() == 0
 
 
@@ -203,7 +195,7 @@ def test_caps_and_budgets_say_how_much_is_left(client, scheme):
         json=earning_body(scheme, quantity="2", idempotency_key="api-2"),
         headers=scheme.coord.auth,
     )
-    body = problem(over, 409, "cap_exceeded")
+    body = assert_problem(over, 409, "cap_exceeded")
     assert body["credits_left"] == 10 and body["credits_asked"] == 20 and body["cap_credits"] == 100
     month = dates.month_key(yesterday())
     client.put(
@@ -216,7 +208,7 @@ def test_caps_and_budgets_say_how_much_is_left(client, scheme):
         json=earning_body(scheme, member_email=scheme.bola.email, idempotency_key="api-3"),
         headers=scheme.coord.auth,
     )
-    body = problem(over, 409, "budget_exceeded")
+    body = assert_problem(over, 409, "budget_exceeded")
     assert body["credits_left"] == 5 and body["month"] == month
 
 
@@ -249,7 +241,7 @@ def test_bulk_over_http(client, scheme):
             {"member_email": scheme.bola.email, "quantity": "0.05"},
         ],
     )
-    refused = problem(
+    refused = assert_problem(
         client.post("/api/v1/earnings/bulk", json=bad, headers=scheme.coord.auth),
         422,
         "lines_refused",
@@ -264,7 +256,7 @@ def test_bulk_over_http(client, scheme):
         dict(body, lines=[{"member_email": scheme.ann.email, "quantity": "1", "extra": 1}]),
         {k: v for k, v in body.items() if k != "idempotency_key"},
     ):
-        problem(
+        assert_problem(
             client.post("/api/v1/earnings/bulk", json=broken, headers=scheme.coord.auth),
             422,
             "validation_error",
@@ -293,7 +285,9 @@ def test_claims_over_http(client, scheme):
     mine = client.get("/api/v1/claims", headers=scheme.ann.auth).get_json()
     assert [c["id"] for c in mine["items"]] == [claim["id"]]
     assert client.get("/api/v1/claims", headers=scheme.bola.auth).get_json()["items"] == []
-    problem(client.get(f"/api/v1/claims/{claim['id']}", headers=scheme.bola.auth), 404, "not_found")
+    assert_problem(
+        client.get(f"/api/v1/claims/{claim['id']}", headers=scheme.bola.auth), 404, "not_found"
+    )
     queue = client.get("/api/v1/earnings/queue", headers=scheme.coord.auth).get_json()
     assert [c["id"] for c in queue["items"]] == [claim["id"]]
     approve = f"/api/v1/earnings/{claim['id']}/approve"
@@ -301,7 +295,7 @@ def test_claims_over_http(client, scheme):
     again = client.post(approve, json={"idempotency_key": "tap"}, headers=scheme.coord.auth)
     assert first.status_code == again.status_code == 200
     assert again.get_json()["entry_id"] == first.get_json()["entry_id"] and scheme.entries() == 1
-    problem(
+    assert_problem(
         client.post(approve, json={"idempotency_key": "other"}, headers=scheme.coord2.auth),
         409,
         "award_not_pending",
@@ -340,7 +334,7 @@ BAD_CLAIMS = [
 @pytest.mark.parametrize("change, status, code", BAD_CLAIMS)
 def test_bad_claims_are_refused_and_file_nothing(client, scheme, change, status, code):
     body = {k: v for k, v in claim_body(**change).items() if v is not None}
-    problem(client.post("/api/v1/claims", json=body, headers=scheme.ann.auth), status, code)
+    assert_problem(client.post("/api/v1/claims", json=body, headers=scheme.ann.auth), status, code)
     assert scheme.awards() == 0
 
 
@@ -358,7 +352,7 @@ def test_bad_decisions(client, scheme):
         ("/api/v1/earnings/999999/reject", {"reason": "r"}, 404, "not_found"),
         ("/api/v1/earnings/abc/approve", {"idempotency_key": "k"}, 404, "not_found"),
     ]:
-        problem(client.post(path, json=body, headers=scheme.coord.auth), status, code)
+        assert_problem(client.post(path, json=body, headers=scheme.coord.auth), status, code)
     assert scheme.run(earning.get_award, scheme.officer, claim.id).state == "pending"
     assert scheme.entries() == 0
 
@@ -376,7 +370,7 @@ def test_me_entries_pages_newest_first(client, scheme):
             break
     assert seen == sorted(seen, reverse=True) and len(seen) == 5
     for query in ("?limit=0", "?limit=101", "?before=abc", "?before=0", "?limit=x"):
-        problem(
+        assert_problem(
             client.get("/api/v1/me/entries" + query, headers=scheme.ann.auth),
             422,
             "validation_error",
@@ -403,7 +397,7 @@ def test_officers_manage_activities_budgets_settings_and_groups(client, scheme):
         headers=auth,
     )
     assert created.status_code == 201 and created.get_json()["quantity_step"] == "0.25"
-    problem(
+    assert_problem(
         client.post(
             "/api/v1/activities", json=created.get_json() | {"quantity_step": 1}, headers=auth
         ),
@@ -421,7 +415,9 @@ def test_officers_manage_activities_budgets_settings_and_groups(client, scheme):
     assert "litter-pick" not in [a["slug"] for a in listed]
     everything = client.get("/api/v1/activities?include_inactive=true", headers=auth).get_json()
     assert "litter-pick" in [a["slug"] for a in everything["items"]]
-    problem(client.get("/api/v1/activities/litter-pick", headers=scheme.ann.auth), 404, "not_found")
+    assert_problem(
+        client.get("/api/v1/activities/litter-pick", headers=scheme.ann.auth), 404, "not_found"
+    )
     budgets = client.get("/api/v1/activities/snow-clearing/budgets", headers=auth).get_json()
     assert len(budgets["items"]) >= 6 and budgets["items"][0]["is_default"] is True
     put = client.put(
@@ -601,7 +597,7 @@ def test_bad_officer_requests_change_nothing(client, scheme, db, method, path, b
     kwargs = {"headers": scheme.officer.auth}
     if body is not None:
         kwargs["json"] = body
-    problem(call(path, **kwargs), status, code)
+    assert_problem(call(path, **kwargs), status, code)
     assert snapshot() == before
 
 
@@ -645,4 +641,4 @@ def test_the_openapi_document_describes_the_earning_api(client):
 )
 def test_bad_reads_are_clear_problems(client, scheme, who, path, status, code):
     person = {"coord": scheme.coord, "ann": scheme.ann, "officer": scheme.officer}[who]
-    problem(client.get(path, headers=person.auth), status, code)
+    assert_problem(client.get(path, headers=person.auth), status, code)

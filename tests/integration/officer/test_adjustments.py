@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from credits import ledger
 from credits.accounts import Role
+from tests.problems import assert_problem
 
-from ..people_helpers import problem, snapshot
+from ..people_helpers import snapshot
 from ..voucher_helpers import balance, verify_all
 
 
@@ -105,14 +106,14 @@ def test_a_debit_takes_credits_back_but_never_below_zero(client, db, officer, me
     assert balance(db, member.account_id) == 0
     assert adjustments_balance(db) == 30
     before = snapshot(db)
-    problem(ask(client, officer, member, 1, "debit"), 409, "insufficient_funds")
+    assert_problem(ask(client, officer, member, 1, "debit"), 409, "insufficient_funds")
     assert snapshot(db) == before
 
 
 @pytest.mark.parametrize("amount", [0, -5, 1.5, "10", True, None, 10_001, 2**63])
 def test_amounts_are_positive_whole_numbers_up_to_the_maximum(client, db, officer, member, amount):
     before = snapshot(db)
-    problem(ask(client, officer, member, amount), 422, "validation_error")
+    assert_problem(ask(client, officer, member, amount), 422, "validation_error")
     assert snapshot(db) == before
 
 
@@ -131,23 +132,23 @@ def test_amounts_are_positive_whole_numbers_up_to_the_maximum(client, db, office
 def test_bad_requests_change_nothing(client, db, officer, member, change):
     before = snapshot(db)
     resp = ask(client, officer, member, 5, **change)
-    problem(resp, 422, "validation_error")
+    assert_problem(resp, 422, "validation_error")
     assert snapshot(db) == before
 
 
 def test_unknown_people_and_people_without_a_credits_account(client, db, officer, make_person):
     coordinator = make_person(Role.COORDINATOR)  # has no member account
     before = snapshot(db)
-    problem(ask(client, officer, coordinator, 5), 422, "unknown_member")
+    assert_problem(ask(client, officer, coordinator, 5), 422, "unknown_member")
     ghost = type("Ghost", (), {"id": 10**9})()
-    problem(ask(client, officer, ghost, 5), 422, "unknown_member")
+    assert_problem(ask(client, officer, ghost, 5), 422, "unknown_member")
     assert snapshot(db) == before
 
 
 def test_nobody_adjusts_their_own_balance(client, db, make_person):
     both = make_person(Role.OFFICER, roles=(Role.OFFICER, Role.MEMBER))
     before = snapshot(db)
-    problem(ask(client, both, both, 5), 403, "self_adjustment")
+    assert_problem(ask(client, both, both, 5), 403, "self_adjustment")
     assert snapshot(db) == before
 
 
@@ -168,8 +169,10 @@ def test_above_the_threshold_a_second_officer_must_approve(
     # The officer who asked can neither approve nor reject it.
     before = snapshot(db)
     url = f"/api/v1/adjustments/{pending['id']}"
-    problem(client.post(url + "/approve", headers=officer.auth), 403, "second_approver_required")
-    problem(
+    assert_problem(
+        client.post(url + "/approve", headers=officer.auth), 403, "second_approver_required"
+    )
+    assert_problem(
         client.post(url + "/reject", json={"reason": "no"}, headers=officer.auth),
         403,
         "second_approver_required",
@@ -196,8 +199,8 @@ def test_above_the_threshold_a_second_officer_must_approve(
     again = client.post(url + "/approve", headers=second_officer.auth)
     assert again.status_code == 200 and again.get_json()["replayed"] is True
     third = make_person(Role.OFFICER)
-    problem(client.post(url + "/approve", headers=third.auth), 409, "adjustment_not_pending")
-    problem(
+    assert_problem(client.post(url + "/approve", headers=third.auth), 409, "adjustment_not_pending")
+    assert_problem(
         client.post(url + "/reject", json={"reason": "late"}, headers=third.auth),
         409,
         "adjustment_not_pending",
@@ -214,7 +217,7 @@ def test_exactly_the_threshold_posts_at_once(client, db, officer, member):
 def test_a_rejected_request_posts_nothing_and_says_why(client, db, officer, second_officer, member):
     pending = ask(client, officer, member, 200).get_json()
     url = f"/api/v1/adjustments/{pending['id']}"
-    problem(
+    assert_problem(
         client.post(url + "/reject", json={"reason": ""}, headers=second_officer.auth),
         422,
         "validation_error",
@@ -226,7 +229,7 @@ def test_a_rejected_request_posts_nothing_and_says_why(client, db, officer, seco
     body = resp.get_json()
     assert body["state"] == "rejected" and body["decision_reason"] == "No sheet to support it"
     assert balance(db, member.account_id) == 30 and adjustments_balance(db) == 0
-    problem(
+    assert_problem(
         client.post(url + "/approve", headers=second_officer.auth), 409, "adjustment_not_pending"
     )
     actions = audit_rows(db, body["id"])
@@ -243,7 +246,7 @@ def test_a_pending_debit_is_checked_again_when_approved(
     assert big["state"] == "pending"
     debit = ask(client, officer, member, 70, "debit")
     # More than they hold now: refused when asked.
-    problem(debit, 409, "insufficient_funds")
+    assert_problem(debit, 409, "insufficient_funds")
 
 
 def test_a_debit_that_no_longer_fits_when_approved_is_refused_and_stays_pending(
@@ -255,7 +258,7 @@ def test_a_debit_that_no_longer_fits_when_approved_is_refused_and_stays_pending(
     ask(client, officer, rich, 40, "debit")  # posts at once: 60 left
     url = f"/api/v1/adjustments/{pending['id']}/approve"
     before = snapshot(db)
-    problem(client.post(url, headers=second_officer.auth), 409, "insufficient_funds")
+    assert_problem(client.post(url, headers=second_officer.auth), 409, "insufficient_funds")
     assert snapshot(db) == before
     got = client.get(f"/api/v1/adjustments/{pending['id']}", headers=officer.auth).get_json()
     assert got["state"] == "pending" and got["decided_by"] is None
@@ -271,7 +274,7 @@ def test_the_same_key_returns_the_first_adjustment_and_posts_nothing_new(
     assert again.get_json()["replayed"] is True
     assert balance(db, member.account_id) == 37
     before = snapshot(db)
-    problem(ask(client, officer, member, 8, key="k-1"), 409, "idempotency_conflict")
+    assert_problem(ask(client, officer, member, 8, key="k-1"), 409, "idempotency_conflict")
     assert snapshot(db) == before
 
 

@@ -24,8 +24,9 @@ from credits.db import utcnow
 from credits.earning import dates
 from credits.ledger import Month
 from credits.redemption.models import Redemption
+from tests.problems import assert_problem
 
-from ..people_helpers import problem, snapshot
+from ..people_helpers import snapshot
 from ..test_redemption import issue, make_terminal, redeem
 
 
@@ -67,7 +68,7 @@ def test_an_award_dated_in_a_closed_month_is_refused(client, db, make_person, pr
         },
         headers=scheme.coord.auth,
     )
-    body = problem(resp, 409, "period_closed")
+    body = assert_problem(resp, 409, "period_closed")
     assert body["month"] == str(previous)
     assert snapshot(db) == before
     # The same work dated in the open month is fine.
@@ -208,7 +209,7 @@ def test_an_adjustment_may_not_be_dated_into_a_closed_month(client, db, make_per
     member = make_person(Role.MEMBER, credits=10)
     close(db, previous)
     before = snapshot(db)
-    body = problem(
+    body = assert_problem(
         _adjust(client, officer, member, 5, occurred_on=last_day_of(previous)), 409, "period_closed"
     )
     assert body["month"] == str(previous)
@@ -228,7 +229,7 @@ def test_a_pending_adjustment_whose_month_closes_cannot_be_approved(
     assert pending["state"] == "pending"
     close(db, previous)
     before = snapshot(db)
-    problem(
+    assert_problem(
         client.post(f"/api/v1/adjustments/{pending['id']}/approve", headers=second.auth),
         409,
         "period_closed",

@@ -98,12 +98,3 @@ def shop_staff(db: Any, make_person: Any, shop_id: int) -> Any:
         )
     )
     return staff
-
-
-def assert_problem(resp: Any, status: int, code: str) -> dict[str, Any]:
-    """``resp`` is problem+json with ``status`` and ``code``; its body."""
-    assert resp.status_code == status, resp.get_json()
-    assert resp.mimetype == "application/problem+json"
-    body: dict[str, Any] = resp.get_json()
-    assert body["code"] == code, body
-    return body

@@ -17,10 +17,11 @@ from credits.accounts import Role
 from credits.bench.bankfiles import Tx, camt053, csv_statement
 from credits.ledger import Month
 from credits.settlement import month_figures
+from tests.problems import assert_problem
 
 from ..people_helpers import snapshot
 from ..statements.worked_month import london
-from .helpers import assert_problem, get, post, reference, settle_october
+from .helpers import get, post, reference, settle_october
 
 NOV_28 = london(2026, 11, 28, 9)
 

@@ -8,9 +8,10 @@ from sqlalchemy import text
 
 from credits import audit, shops
 from credits.accounts import Role
+from tests.problems import assert_problem
 
 from ..people_helpers import snapshot
-from .helpers import assert_problem, get, post, shop_staff
+from .helpers import get, post, shop_staff
 
 GOOD_UK = {"sort_code": "08-99-99", "account_number": "66374958"}
 

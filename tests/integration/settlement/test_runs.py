@@ -12,12 +12,12 @@ from credits import audit, ledger
 from credits.accounts import Role
 from credits.ledger import Month
 from credits.statements.close import close_month
+from tests.problems import assert_problem
 
 from ..people_helpers import snapshot
 from ..statements.worked_month import _issue, _redeem, london, make_terminal
 from .helpers import (
     SETTLE_AT,
-    assert_problem,
     close_october,
     get,
     post,

@@ -13,8 +13,8 @@ from credits.cli import main as cli
 from credits.errors import PeriodClosed
 from credits.redemption.manage import JournalReport, record_journal
 from tests.conftest import admin_engine
+from tests.problems import assert_problem
 
-from ..voucher_helpers import assert_problem
 from .worked_month import EXPECTED, OCTOBER, build_worked_month, close_months, london
 
 

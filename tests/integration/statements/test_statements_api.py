@@ -9,8 +9,8 @@ from freezegun import freeze_time
 
 from credits.accounts import Role
 from credits.statements import signing
+from tests.problems import assert_problem
 
-from ..voucher_helpers import assert_problem
 from .worked_month import EXPECTED, build_worked_month, london, make_terminal
 
 
