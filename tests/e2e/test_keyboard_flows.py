@@ -108,7 +108,9 @@ def test_a_volunteer_claims_a_session_by_keyboard(live_server, browser, db, sche
         page.keyboard.type("Snow")
         tab_to(page, "textbox", "How much")
         page.keyboard.type("1.5")
-        tab_to(page, "textbox", re.compile("^What you did"))
+        tab_to(page, "button", "Send claim")
+        # Back to add a note before sending: Shift+Tab.
+        tab_to(page, "textbox", re.compile("^What you did"), back=True)
         page.keyboard.type("Cleared the path to the school")
         tab_to(page, "button", "Send claim")
         press_and_wait(page)
@@ -118,6 +120,7 @@ def test_a_volunteer_claims_a_session_by_keyboard(live_server, browser, db, sche
         page.context.close()
     claims = scheme.run(earning.member_claims, scheme.ann)
     assert [c.state for c in claims] == ["pending"]
+    assert claims[0].note == "Cleared the path to the school"
 
 
 def test_a_volunteer_makes_and_cancels_a_voucher_by_keyboard(live_server, browser, db, make_person):

@@ -51,7 +51,7 @@ def world_settings(settings_overrides: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _mail_token(mailbox: Any, to: str, kind: str) -> str:
+def mail_token(mailbox: Any, to: str, kind: str) -> str:
     link = mailbox.last(to=to, kind=kind).link()
     return parse_qs(urlsplit(link).query)["token"][0]
 
@@ -84,7 +84,7 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
                 json={"name": name, "email": email, "password": "a long enough password"},
             )
             assert resp.status_code == 202, resp.get_json()
-        rita = _mail_token(mailbox, "rita@test.example", "registration_confirm")
+        rita = mail_token(mailbox, "rita@test.example", "registration_confirm")
         db.run(lambda s: onboarding.confirm_email(s, rita, "127.0.0.1"))
         resp = client.post(
             "/api/v1/invitations",
@@ -133,9 +133,9 @@ def build_world(db: Any, client: Any, make_person: Any, mailbox: Any) -> dict[st
     }
     # Query strings the emailed links carry (GET shows the form; it never spends the link).
     links = {
-        "/invitation": _mail_token(mailbox, "ivy@test.example", "invitation"),
-        "/password/reset": _mail_token(mailbox, sch.zed.email, "password_reset"),
-        "/register/confirm": _mail_token(mailbox, "uma@x.test", "registration_confirm"),
+        "/invitation": mail_token(mailbox, "ivy@test.example", "invitation"),
+        "/password/reset": mail_token(mailbox, sch.zed.email, "password_reset"),
+        "/register/confirm": mail_token(mailbox, "uma@x.test", "registration_confirm"),
     }
     people = {
         Role.MEMBER: sch.ann.id,
