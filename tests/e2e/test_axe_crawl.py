@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from credits.accounts import Role
-from tests.conftest import AXE_JS, need
+from tests.conftest import AXE_JS, PG_URL, need
 from tests.integration.page_world import (
     NEVER_200,
     ROLES,
@@ -37,7 +37,14 @@ from tests.integration.page_world import (
     world_settings,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # The pages are the same templates on both databases, and the crawl takes minutes: it
+    # runs in the SQLite leg. test_page_crawl.py (no browser) walks every page on both.
+    pytest.mark.skipif(
+        PG_URL is not None, reason="the axe crawl runs in the SQLite leg (same pages)"
+    ),
+]
 
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 320, "height": 640}
