@@ -243,6 +243,7 @@ def grant_role(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @blp.route("/<int:person_id>/roles/<string:role>", methods=["DELETE"])
 @require(*OFFICERS)
 @blp.response(200, PersonSchema)
+@inputs.refuses(validation_error=422)
 def revoke_role(person_id: int, role: str) -> dict[str, Any]:
     """Revoke a role: the person's tokens and sessions in that role end at once."""
     who = principal()
@@ -356,6 +357,7 @@ def withdraw_invitation(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @registrations_blp.route("", methods=["POST"])
 @registrations_blp.arguments(RegistrationSchema)
 @registrations_blp.response(202, ReceivedSchema)
+@inputs.refuses(rate_limited=429)
 def register(args: dict[str, Any]) -> dict[str, str]:
     """Register (no token): the resident gets an email to confirm their address, then waits
     for an officer. The answer is the same whether or not the address was already
@@ -425,6 +427,7 @@ def decline_registration(args: dict[str, Any], person_id: int) -> dict[str, Any]
 @resets_blp.route("", methods=["POST"])
 @resets_blp.arguments(ResetRequestSchema)
 @resets_blp.response(202, ReceivedSchema)
+@inputs.refuses(rate_limited=429)
 def request_reset(args: dict[str, Any]) -> dict[str, str]:
     """Ask for a password-reset link (no token). Always `202`, known address or not. Rate
     limited: 3 an hour per email address, 10 an hour per client address."""

@@ -176,6 +176,7 @@ def list_shops() -> list[shops.Shop]:
 @require(*MANAGERS)
 @blp.arguments(ShopCreateSchema)
 @blp.response(201, ShopSchema)
+@inputs.refuses(shop_exists=409)
 def create_shop(data: dict[str, Any]) -> shops.Shop:
     """Register a partner shop (its ledger account is opened with it)."""
     who = principal()
@@ -217,6 +218,7 @@ def list_terminals(shop_id: int) -> list[dict[str, Any]]:
 @require(*MANAGERS)
 @blp.arguments(TerminalCreateSchema)
 @blp.response(201, TerminalWithTokenSchema)
+@inputs.refuses(terminal_exists=409)
 def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
     """Add a terminal; its token is in this answer and never shown again."""
     who = principal()

@@ -180,6 +180,7 @@ def _owner_filter() -> int | None:
 @require(Role.MEMBER)
 @blp.arguments(VoucherRequestSchema)
 @blp.response(201, VoucherSchema)
+@inputs.refuses(insufficient_funds=409, idempotency_conflict=409, too_many_open_vouchers=409)
 def create_voucher(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Turn credits into a signed voucher.
 
