@@ -321,6 +321,7 @@ def list_invitations(args: dict[str, Any]) -> dict[str, Any]:
 @invitations_blp.route("/<int:person_id>/resend", methods=["POST"])
 @require(*OFFICERS)
 @invitations_blp.response(200, InvitationSchema)
+@inputs.refuses(wrong_status=409)
 def resend_invitation(person_id: int) -> dict[str, Any]:
     """Send a new invitation link (the previous one stops working)."""
     who = principal()
@@ -342,6 +343,7 @@ def resend_invitation(person_id: int) -> dict[str, Any]:
 @require(*OFFICERS)
 @invitations_blp.arguments(OptionalReasonSchema)
 @invitations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def withdraw_invitation(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Withdraw an invitation: the link stops working and the person is disabled."""
     who = principal()
@@ -397,6 +399,7 @@ def list_registrations(args: dict[str, Any]) -> dict[str, Any]:
 @registrations_blp.route("/<int:person_id>/approve", methods=["POST"])
 @require(*OFFICERS)
 @registrations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def approve_registration(person_id: int) -> dict[str, Any]:
     """Approve: the resident becomes an active member and is told by email."""
     who = principal()
@@ -410,6 +413,7 @@ def approve_registration(person_id: int) -> dict[str, Any]:
 @require(*OFFICERS)
 @registrations_blp.arguments(ReasonSchema)
 @registrations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def decline_registration(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Decline with a reason, which is emailed to the resident."""
     who = principal()
