@@ -8,6 +8,7 @@ A capability adds its blueprint to BLUEPRINTS below.
 from __future__ import annotations
 
 import http
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -78,11 +79,13 @@ class CommonRefusals(BasePlugin):  # type: ignore[misc]
     - 503 ``unavailable`` (the database cannot be reached; Retry-After), except /healthz,
       which does not touch the database;
     - 404 ``not_found`` where the path names something (an id, a code, a role...);
-    - 400 (a body that is not JSON) and 413 (a body too large) where there is a body.
+    - 400 (a body that is not JSON) and 413 (a body too large) where there is a body;
+    - every 4xx status its description names ("409 `activity_exists` if it is taken"), so
+      the prose and the list of responses cannot drift apart.
 
     401/403 come with :func:`credits.api.auth.require`, 422 with every ``arguments``
-    schema; a refusal particular to one operation (a 409 with its code) is documented on
-    it with :func:`credits.api.inputs.refuses`.
+    schema; a refusal particular to one operation may also be documented on it, with its
+    codes, by :func:`credits.api.inputs.refuses`.
     """
 
     #: Paths that do not touch the database.
@@ -98,6 +101,8 @@ class CommonRefusals(BasePlugin):  # type: ignore[misc]
                 codes.append(404)
             if "requestBody" in operation:
                 codes += [400, 413]
+            prose = f"{operation.get('summary', '')} {operation.get('description', '')}"
+            codes += sorted({int(c) for c in re.findall(r"\b(4[0-9][0-9])\b", prose)})
             for code in codes:
                 if code not in responses and str(code) not in responses:
                     responses[str(code)] = http.HTTPStatus(code).name

@@ -254,6 +254,7 @@ def revoke_role(person_id: int, role: str) -> dict[str, Any]:
 @require(*OFFICERS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Disable someone: sessions, tokens and emailed links end now."""
     who = principal()
@@ -264,6 +265,7 @@ def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @blp.route("/<int:person_id>/enable", methods=["POST"])
 @require(*OFFICERS)
 @blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def enable_person(person_id: int) -> dict[str, Any]:
     """Re-enable someone who was disabled."""
     who = principal()

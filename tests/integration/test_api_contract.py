@@ -23,7 +23,7 @@ from schemathesis import checks as st_checks
 from credits.accounts import Role
 
 #: Examples per operation and role (CREDITS_CONTRACT_EXAMPLES to run more by hand).
-EXAMPLES = int(os.environ.get("CREDITS_CONTRACT_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("CREDITS_CONTRACT_EXAMPLES", "10"))
 
 CHECKS = [
     st_checks.not_a_server_error,
