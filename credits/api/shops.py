@@ -199,6 +199,7 @@ def get_shop(shop_id: int) -> shops.Shop:
 @require(*MANAGERS)
 @blp.arguments(ShopUpdateSchema)
 @blp.response(200, ShopSchema)
+@inputs.refuses(shop_exists=409)
 def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
     """Change a shop's details, or (de)activate it (an inactive shop's terminals stop)."""
     who = principal()
@@ -234,6 +235,7 @@ def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
 @require(*MANAGERS)
 @blp.arguments(TerminalUpdateSchema)
 @blp.response(200, TerminalSchema)
+@inputs.refuses(terminal_exists=409)
 def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
     """Rename a terminal, change its offline limits, or (de)activate it."""
     who = principal()
