@@ -7,16 +7,26 @@ A capability adds its blueprint to BLUEPRINTS below.
 
 from __future__ import annotations
 
+import http
+import re
+from typing import Any
+
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
 
 from credits.api import inputs
-from credits.api.problems import register_error_handlers
+from credits.api.problems import PROBLEM_JSON, register_error_handlers
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, plus our machine-readable ``code``."""
+    """RFC 9457 problem details, plus our machine-readable ``code``. A problem type may add
+    extension members of its own (RFC 9457 section 3.2: ``shop_id`` for already_redeemed,
+    ``errors`` for validation_error...), so the object is open."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = inputs.String()
     title = inputs.String()
@@ -30,6 +40,10 @@ class ProblemSchema(ma.Schema):
     request_id = inputs.String(
         metadata={"description": "this request's id (also the X-Request-ID header): quote it"}
     )
+    required_roles = ma.fields.List(
+        inputs.String(),
+        metadata={"description": "for forbidden by role: the roles that may do this"},
+    )
 
 
 class CreditsApi(Api):
@@ -37,6 +51,61 @@ class CreditsApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+    def _register_responses(self) -> None:
+        """The response components of every HTTP status (401, 403, 404..., and the
+        ``default`` every operation gets) are documented as what they are:
+        application/problem+json, not flask-smorest's application/json."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["content"] = {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {
+                "description": "An error: problem+json with a `code`",
+                "content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}},
+            },
+            lazy=True,
+        )
+
+
+class CommonRefusals(BasePlugin):  # type: ignore[misc]
+    """Documents on every operation the refusals any operation of its kind can answer, so
+    that each is named rather than left to the ``default`` response (the contract test,
+    tests/integration/test_api_contract.py, counts only named statuses):
+
+    - 503 ``unavailable`` (the database cannot be reached; Retry-After), except /healthz,
+      which does not touch the database;
+    - 404 ``not_found`` where the path names something (an id, a code, a role...);
+    - 400 (a body that is not JSON) and 413 (a body too large) where there is a body;
+    - every 4xx status its description names ("409 `activity_exists` if it is taken"), so
+      the prose and the list of responses cannot drift apart.
+
+    401/403 come with :func:`credits.api.auth.require`, 422 with every ``arguments``
+    schema; a refusal particular to one operation may also be documented on it, with its
+    codes, by :func:`credits.api.inputs.refuses`.
+    """
+
+    #: Paths that do not touch the database.
+    NO_DATABASE = frozenset({"/healthz"})
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            codes = [] if path in self.NO_DATABASE else [503]
+            if path and "{" in path:
+                codes.append(404)
+            if "requestBody" in operation:
+                codes += [400, 413]
+            prose = f"{operation.get('summary', '')} {operation.get('description', '')}"
+            codes += sorted({int(c) for c in re.findall(r"\b(4[0-9][0-9])\b", prose)})
+            for code in codes:
+                if code not in responses and str(code) not in responses:
+                    responses[str(code)] = http.HTTPStatus(code).name
 
 
 def _blueprints() -> list:  # type: ignore[type-arg]
@@ -95,6 +164,7 @@ def register_api(app: Flask) -> Api:
     api = CreditsApi(
         app,
         spec_kwargs={
+            "extra_plugins": [CommonRefusals()],
             "info": {
                 "description": "Contract v1 of the Cooperative Credits ledger. Errors are "
                 "application/problem+json with a `code`."

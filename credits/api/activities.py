@@ -198,6 +198,7 @@ def budgets(slug: str) -> dict[str, Any]:
 @blp.route("/<slug>/budgets/<month>", methods=["GET"])
 @require(Role.OFFICER)
 @blp.response(200, BudgetSchema)
+@inputs.refuses(validation_error=422)
 def budget(slug: str, month: str) -> Any:
     """One London month's budget (`YYYY-MM`) and what has been issued against it."""
     with services().db.read() as s:

@@ -251,6 +251,24 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
 
+def refuses(**codes: int) -> Any:
+    """Document the refusals particular to one operation, each as problem+json with its
+    ``code``: ``@refuses(shop_exists=409)``. Several codes may share a status."""
+    by_status: dict[int, list[str]] = {}
+    for code, status in codes.items():
+        by_status.setdefault(status, []).append(code)
+    responses = {
+        str(status): {
+            "description": "problem+json, code " + " or ".join(f"`{c}`" for c in names),
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for status, names in by_status.items()
+    }
+    return flask_smorest.Blueprint.doc(responses=responses)
+
+
 # --- path parameters -----------------------------------------------------------------------
 
 

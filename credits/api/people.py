@@ -243,6 +243,7 @@ def grant_role(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @blp.route("/<int:person_id>/roles/<string:role>", methods=["DELETE"])
 @require(*OFFICERS)
 @blp.response(200, PersonSchema)
+@inputs.refuses(validation_error=422)
 def revoke_role(person_id: int, role: str) -> dict[str, Any]:
     """Revoke a role: the person's tokens and sessions in that role end at once."""
     who = principal()
@@ -253,6 +254,7 @@ def revoke_role(person_id: int, role: str) -> dict[str, Any]:
 @require(*OFFICERS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Disable someone: sessions, tokens and emailed links end now."""
     who = principal()
@@ -263,6 +265,7 @@ def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @blp.route("/<int:person_id>/enable", methods=["POST"])
 @require(*OFFICERS)
 @blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def enable_person(person_id: int) -> dict[str, Any]:
     """Re-enable someone who was disabled."""
     who = principal()
@@ -320,6 +323,7 @@ def list_invitations(args: dict[str, Any]) -> dict[str, Any]:
 @invitations_blp.route("/<int:person_id>/resend", methods=["POST"])
 @require(*OFFICERS)
 @invitations_blp.response(200, InvitationSchema)
+@inputs.refuses(wrong_status=409)
 def resend_invitation(person_id: int) -> dict[str, Any]:
     """Send a new invitation link (the previous one stops working)."""
     who = principal()
@@ -341,6 +345,7 @@ def resend_invitation(person_id: int) -> dict[str, Any]:
 @require(*OFFICERS)
 @invitations_blp.arguments(OptionalReasonSchema)
 @invitations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def withdraw_invitation(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Withdraw an invitation: the link stops working and the person is disabled."""
     who = principal()
@@ -356,6 +361,7 @@ def withdraw_invitation(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @registrations_blp.route("", methods=["POST"])
 @registrations_blp.arguments(RegistrationSchema)
 @registrations_blp.response(202, ReceivedSchema)
+@inputs.refuses(rate_limited=429)
 def register(args: dict[str, Any]) -> dict[str, str]:
     """Register (no token): the resident gets an email to confirm their address, then waits
     for an officer. The answer is the same whether or not the address was already
@@ -395,6 +401,7 @@ def list_registrations(args: dict[str, Any]) -> dict[str, Any]:
 @registrations_blp.route("/<int:person_id>/approve", methods=["POST"])
 @require(*OFFICERS)
 @registrations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def approve_registration(person_id: int) -> dict[str, Any]:
     """Approve: the resident becomes an active member and is told by email."""
     who = principal()
@@ -408,6 +415,7 @@ def approve_registration(person_id: int) -> dict[str, Any]:
 @require(*OFFICERS)
 @registrations_blp.arguments(ReasonSchema)
 @registrations_blp.response(200, PersonSchema)
+@inputs.refuses(wrong_status=409)
 def decline_registration(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Decline with a reason, which is emailed to the resident."""
     who = principal()
@@ -425,6 +433,7 @@ def decline_registration(args: dict[str, Any], person_id: int) -> dict[str, Any]
 @resets_blp.route("", methods=["POST"])
 @resets_blp.arguments(ResetRequestSchema)
 @resets_blp.response(202, ReceivedSchema)
+@inputs.refuses(rate_limited=429)
 def request_reset(args: dict[str, Any]) -> dict[str, str]:
     """Ask for a password-reset link (no token). Always `202`, known address or not. Rate
     limited: 3 an hour per email address, 10 an hour per client address."""

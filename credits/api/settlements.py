@@ -467,6 +467,7 @@ def cancel(args: dict[str, Any], run_id: int) -> dict[str, Any]:
         }
     }
 )
+@inputs.refuses(validation_error=422, settlement_not_approved=409, payer_account_missing=409)
 def payments_file(run_id: int, fmt: str) -> Response:
     """The payments file of an approved run for the finance system: `csv` or `pain.001`
     (ISO 20022, validated against its XSD). 409 `settlement_not_approved`,

@@ -176,6 +176,7 @@ def list_shops() -> list[shops.Shop]:
 @require(*MANAGERS)
 @blp.arguments(ShopCreateSchema)
 @blp.response(201, ShopSchema)
+@inputs.refuses(shop_exists=409)
 def create_shop(data: dict[str, Any]) -> shops.Shop:
     """Register a partner shop (its ledger account is opened with it)."""
     who = principal()
@@ -198,6 +199,7 @@ def get_shop(shop_id: int) -> shops.Shop:
 @require(*MANAGERS)
 @blp.arguments(ShopUpdateSchema)
 @blp.response(200, ShopSchema)
+@inputs.refuses(shop_exists=409)
 def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
     """Change a shop's details, or (de)activate it (an inactive shop's terminals stop)."""
     who = principal()
@@ -217,6 +219,7 @@ def list_terminals(shop_id: int) -> list[dict[str, Any]]:
 @require(*MANAGERS)
 @blp.arguments(TerminalCreateSchema)
 @blp.response(201, TerminalWithTokenSchema)
+@inputs.refuses(terminal_exists=409)
 def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
     """Add a terminal; its token is in this answer and never shown again."""
     who = principal()
@@ -232,6 +235,7 @@ def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
 @require(*MANAGERS)
 @blp.arguments(TerminalUpdateSchema)
 @blp.response(200, TerminalSchema)
+@inputs.refuses(terminal_exists=409)
 def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
     """Rename a terminal, change its offline limits, or (de)activate it."""
     who = principal()

@@ -101,6 +101,7 @@ def list_my_tokens(args: dict[str, Any]) -> dict[str, Any]:
 @require(*PEOPLE_ROLES)
 @my_blp.arguments(CreateTokenSchema)
 @my_blp.response(201, NewTokenSchema)
+@inputs.refuses(too_many_tokens=409)
 def create_my_token(args: dict[str, Any]) -> dict[str, Any]:
     """Make a token for this token's role; the secret is in this response only."""
     who = principal()

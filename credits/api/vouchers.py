@@ -180,6 +180,7 @@ def _owner_filter() -> int | None:
 @require(Role.MEMBER)
 @blp.arguments(VoucherRequestSchema)
 @blp.response(201, VoucherSchema)
+@inputs.refuses(insufficient_funds=409, idempotency_conflict=409, too_many_open_vouchers=409)
 def create_voucher(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Turn credits into a signed voucher.
 
@@ -239,6 +240,7 @@ def voucher(voucher_id: str) -> dict[str, Any]:
 @blp.route("/vouchers/<string:voucher_id>/cancel", methods=["POST"])
 @require(Role.MEMBER, Role.OFFICER)
 @blp.response(200, VoucherSchema)
+@inputs.refuses(voucher_cancelled=409, already_redeemed=409, expired=409)
 def cancel(voucher_id: str) -> dict[str, Any]:
     """Cancel an unused voucher: its credits go back to the member at once.
 
@@ -286,6 +288,7 @@ _QR_HEADERS = {
         }
     }
 )
+@inputs.refuses(voucher_cancelled=409, already_redeemed=409, expired=409)
 def voucher_qr_svg(voucher_id: str) -> Response:
     """The voucher's QR code as SVG (scales to any size, crisp edges)."""
     v, code = _open_voucher_code(voucher_id)
@@ -303,6 +306,7 @@ def voucher_qr_svg(voucher_id: str) -> Response:
         }
     }
 )
+@inputs.refuses(voucher_cancelled=409, already_redeemed=409, expired=409)
 def voucher_qr_png(voucher_id: str) -> Response:
     """The voucher's QR code as PNG."""
     _, code = _open_voucher_code(voucher_id)

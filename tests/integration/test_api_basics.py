@@ -58,8 +58,10 @@ def test_openapi_document_is_valid_openapi_3_1(client):
             ref = op["responses"][status]["$ref"]
             assert ref == f"#/components/responses/{name}", (path, method)
         assert "Roles: " in op["description"], (path, method)
-    problem = responses["UNAUTHORIZED"]["content"]["application/json"]["schema"]
-    assert problem == {"$ref": "#/components/schemas/Problem"}
+    # Errors are documented as what they are: problem+json.
+    for name in ("UNAUTHORIZED", "FORBIDDEN", "DEFAULT_ERROR"):
+        problem = responses[name]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}, name
 
 
 @pytest.mark.parametrize("path", ["/nope", "/api/v1/nope", "/api/v1/me/../../etc/passwd"])
