@@ -397,10 +397,21 @@ class Database:
         :class:`~credits.errors.Unavailable`.
         """
         sent: list[bool] = []  # one entry per attempt whose statement left for the server
-        for reconnects in range(RECONNECT_ATTEMPTS + 1):
+        conflicts = 0
+        reconnects = 0
+        while True:
             try:
                 return self._execute_autocommit_once(sql, params, sent)
             except Exception as exc:
+                if not is_unavailable(exc) and is_retryable(exc) and conflicts < self.attempts:
+                    # A deadlock or serialization failure rolled the whole statement (its
+                    # own transaction) back: send it again, as run() retries a transaction.
+                    conflicts += 1
+                    log.info(
+                        "retrying statement (attempt %d/%d): %s", conflicts, self.attempts, exc
+                    )
+                    time.sleep(random.uniform(0, 0.002 * 2**conflicts))
+                    continue
                 if not is_unavailable(exc):
                     raise
                 if reconnects >= RECONNECT_ATTEMPTS:
@@ -409,8 +420,8 @@ class Database:
                         retry_after_s=RETRY_AFTER_S,
                         in_doubt=bool(sent),
                     ) from exc
+                reconnects += 1
                 log.info("database connection lost; sending the statement again: %s", exc)
-        raise AssertionError("unreachable")
 
     def _execute_autocommit_once(self, sql: str, params: dict[str, Any], sent: list[bool]) -> Any:
         import psycopg

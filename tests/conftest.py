@@ -68,6 +68,12 @@ def need(condition: bool, reason: str) -> None:
 FAKETIME = os.environ.get("CREDITS_TEST_FAKETIME") or None
 
 
+#: Browser tests that exercise the serving stack against the database: both legs run them.
+BROWSER_TESTS_ON_BOTH_LEGS = frozenset(
+    {"test_served_by_gunicorn.py", "test_terminal_against_the_ledger.py"}
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if FAKETIME:
         # libfaketime moves CLOCK_MONOTONIC too but does not intercept sem_clockwait, which
@@ -88,6 +94,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if "faults" in item.keywords:
                 item.add_marker(skip_faults)
     if PG_URL:
+        # The browser tests drive the same pages on either database, and take minutes of
+        # Chromium: they run in the SQLite leg. The PostgreSQL leg keeps the ones that are
+        # about the stack rather than the page (gunicorn, the terminal against the ledger)
+        # and any marked ``postgres``; every page still renders on PostgreSQL in
+        # test_page_crawl.py (no browser).
+        pages = pytest.mark.skip(reason="browser test of the pages: runs in the SQLite leg")
+        for item in items:
+            if (
+                "browser" in item.keywords
+                and "postgres" not in item.keywords
+                and Path(str(item.fspath)).name not in BROWSER_TESTS_ON_BOTH_LEGS
+            ):
+                item.add_marker(pages)
         return
     skip = pytest.mark.skip(
         reason="needs PostgreSQL: runs in the PostgreSQL leg (set CREDITS_TEST_DATABASE_URL)"
