@@ -464,20 +464,20 @@ def expirer(database_url: str, instance: Path) -> tuple[Callable[[str], str], Ca
 
     svc = Services.build({"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance)})
 
+    def expire_and_read(s: Any, voucher_id: str) -> str:
+        expire_one(s, voucher_id, actor="system:expire-vouchers", now=utcnow())
+        row = s.get(VoucherRow, voucher_id)
+        assert row is not None
+        return str(row.state)
+
     def expire(voucher_id: str) -> str:
         deadline = time.monotonic() + 60
         while True:
             try:
-                svc.db.run(
-                    lambda s: expire_one(
-                        s, voucher_id, actor="system:expire-vouchers", now=utcnow()
-                    ),
-                    idempotent=True,
-                )
-                with svc.db.read() as s:
-                    row = s.get(VoucherRow, voucher_id)
-                    assert row is not None
-                    return str(row.state)
+                # The state is read in the same unit of work, so that a connection the
+                # faults end under the read is met as Unavailable and tried again, as the
+                # app's pages and API do (a bare read() would raise psycopg's error).
+                return svc.db.run(lambda s: expire_and_read(s, voucher_id), idempotent=True)
             except Unavailable:
                 if time.monotonic() > deadline:
                     raise
