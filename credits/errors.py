@@ -1,9 +1,11 @@
 """The one exception tree for failures a user can cause.
 
 Every error a caller can provoke is a :class:`CreditsError` subclass with a stable
-machine-readable ``code`` (contract v1 lists them) and an HTTP ``status``. The API turns any
-of them into RFC 9457 ``application/problem+json`` in one place (credits/api/problems.py);
-the command line prints ``code: detail``. Nothing here imports Flask.
+machine-readable ``code`` (contract v1 lists them). An error says what went wrong, not how
+to answer it: which HTTP status answers each class is decided at the edge, once
+(``credits.api.problems.status_of``), which also turns any of them into RFC 9457
+``application/problem+json``; the command line prints ``code: detail``. The classes below are
+the categories that table maps. Nothing here imports Flask.
 
 Raise an error *before* anything is written, or inside the unit of work so the transaction
 rolls back: a refused request changes nothing.
@@ -23,7 +25,6 @@ class CreditsError(Exception):
     """Base of every user-caused failure."""
 
     code: ClassVar[str] = "error"
-    status: ClassVar[int] = 400
     title: ClassVar[str] = T("Request refused")
 
     def __init__(self, detail: str, **extra: Any) -> None:
@@ -35,7 +36,6 @@ class CreditsError(Exception):
 
 class ValidationFailed(CreditsError):
     code = "validation_error"
-    status = 422
     title = T("The request is not valid")
 
     def __init__(self, detail: str, errors: dict[str, Any] | None = None, **extra: Any) -> None:
@@ -46,43 +46,36 @@ class ValidationFailed(CreditsError):
 
 class Unauthorized(CreditsError):
     code = "unauthorized"
-    status = 401
     title = T("Sign-in required")
 
 
 class Forbidden(CreditsError):
     code = "forbidden"
-    status = 403
     title = T("Not allowed")
 
 
 class NotFound(CreditsError):
     code = "not_found"
-    status = 404
     title = T("Not found")
 
 
 class Conflict(CreditsError):
     code = "conflict"
-    status = 409
     title = T("Conflict")
 
 
 class IdempotencyConflict(CreditsError):
     code = "idempotency_conflict"
-    status = 409
     title = T("Idempotency key reused for a different request")
 
 
 class InsufficientFunds(CreditsError):
     code = "insufficient_funds"
-    status = 409
     title = T("Not enough credits")
 
 
 class PeriodClosed(CreditsError):
     code = "period_closed"
-    status = 409
     title = T("That month is closed")
 
 
@@ -101,7 +94,6 @@ class Unavailable(CreditsError):
     """
 
     code = "unavailable"
-    status = 503
     title = T("Service unavailable")
 
     def __init__(

@@ -94,7 +94,6 @@ LIMITS = {
 
 class RateLimited(CreditsError):
     code = "rate_limited"
-    status = 429
     title = T("Too many attempts")
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:

@@ -44,7 +44,6 @@ ERASED = PersonStatus.ERASED.value
 
 class ErasureRefused(CreditsError):
     code = "erasure_refused"
-    status = 409
     title = "This person cannot be erased yet"
 
 

@@ -61,19 +61,16 @@ MAX_TOKEN_CHARS = 100
 
 class LinkInvalid(CreditsError):
     code = "link_invalid"
-    status = 404
     title = T("That link is not valid")
 
 
 class LinkExpired(CreditsError):
     code = "link_expired"
-    status = 410
     title = T("That link has expired")
 
 
 class LinkUsed(CreditsError):
     code = "link_used"
-    status = 410
     title = T("That link has already been used")
 
 

@@ -1,9 +1,11 @@
 """Every error response, in one place: RFC 9457 ``application/problem+json`` with a ``code``.
 
-Domain errors (credits.errors.CreditsError) carry their own code and status. HTTP errors
-raised by Flask, Werkzeug or the argument parser (404, 405, 413, 415, 422...) are mapped
-here. Anything unexpected is logged and answered 500 ``internal_error`` without details.
-Browsers asking for a page (not under /api/) get the same information as a small HTML page.
+Domain errors (credits.errors.CreditsError) carry their own code and say what went wrong;
+which HTTP status answers each is decided here, once (:func:`status_of`): pages and the API
+both ask it. HTTP errors raised by Flask, Werkzeug or the argument parser (404, 405, 413,
+415, 422...) are mapped here too. Anything unexpected is logged and answered 500
+``internal_error`` without details. Browsers asking for a page (not under /api/) get the
+same information as a small HTML page.
 """
 
 from __future__ import annotations
@@ -16,9 +18,24 @@ from typing import Any
 from flask import Flask, Response, g, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from credits.accounts.erasure import ErasureRefused
+from credits.accounts.links import LinkExpired, LinkInvalid, LinkUsed
 from credits.db import RETRY_AFTER_S, is_unavailable
-from credits.errors import CreditsError, Unavailable
+from credits.errors import (
+    Conflict,
+    CreditsError,
+    Forbidden,
+    IdempotencyConflict,
+    InsufficientFunds,
+    NotFound,
+    PeriodClosed,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from credits.i18n import T
+from credits.ratelimit import RateLimited
+from credits.vouchers.errors import CodeRefused, KeyringError, VoucherExpired
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +60,52 @@ HTTP_CODES: dict[int, tuple[str, str]] = {
     500: ("internal_error", T("Internal error")),
     503: ("unavailable", T("Service unavailable")),
 }
+
+
+#: Category of domain error -> HTTP status. An error is answered with the status of the first
+#: class of its method resolution order listed here (CreditsError itself: 400).
+STATUS_BY_CATEGORY: dict[type[CreditsError], int] = {
+    ValidationFailed: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    IdempotencyConflict: 409,
+    InsufficientFunds: 409,
+    PeriodClosed: 409,
+    Unavailable: 503,
+    CreditsError: 400,
+}
+
+#: Error classes answered with another status than their category's (contract v1 lists
+#: each code with its status). Looked up along the error's method resolution order, before
+#: the categories, so a subclass inherits its parent's entry.
+STATUS_BY_CLASS: dict[type[CreditsError], int] = {
+    ErasureRefused: 409,  # a record the law says must be kept
+    LinkInvalid: 404,  # an emailed link nobody made
+    LinkExpired: 410,
+    LinkUsed: 410,
+    RateLimited: 429,
+    CodeRefused: 422,  # a voucher code that is not a genuine one (and its kinds)
+    VoucherExpired: 409,  # genuine but past its expiry: the voucher's state refuses it
+    KeyringError: 409,  # a signing-key operation the keyring's state refuses
+}
+
+#: Codes answered with one status whatever their class: a page's field error that names
+#: nothing that exists (a member looked up by email) says ``not_found`` and is answered 404.
+STATUS_BY_CODE: dict[str, int] = {"not_found": 404}
+
+
+def status_of(error: CreditsError | type[CreditsError]) -> int:
+    """The HTTP status that answers a domain error (an instance or its class)."""
+    cls = error if isinstance(error, type) else type(error)
+    if cls.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[cls.code]
+    for table in (STATUS_BY_CLASS, STATUS_BY_CATEGORY):
+        for klass in cls.__mro__:
+            if klass in table:
+                return table[klass]
+    return STATUS_BY_CATEGORY[CreditsError]
 
 
 #: What an error page says for an HTTP error that came with no words of its own.
@@ -154,7 +217,7 @@ def _unavailable(exc: BaseException) -> Response:
 def _from_credits_error(exc: CreditsError) -> Response:
     # An error may carry response headers of its own (Retry-After on rate_limited).
     headers = getattr(exc, "headers", None)
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=headers, **exc.extra)
+    return problem(status_of(exc), exc.code, exc.title, exc.detail, headers=headers, **exc.extra)
 
 
 def _from_http_exception(exc: HTTPException) -> Response:

@@ -13,8 +13,6 @@ from credits.i18n import T
 class CodeRefused(CreditsError):
     """Base of the verification failures: the code is not a genuine, unexpired voucher."""
 
-    status = 422
-
 
 class MalformedCode(CodeRefused):
     code = "malformed_code"
@@ -33,7 +31,6 @@ class InvalidSignature(CodeRefused):
 
 class VoucherExpired(CodeRefused):
     code = "expired"
-    status = 409
     title = T("The voucher has expired")
 
 
@@ -66,7 +63,6 @@ class KeyringError(CreditsError):
     """A signing-key operation that cannot be done (unknown kid, revoking the last key...)."""
 
     code = "key_refused"
-    status = 409
     title = T("That key operation is refused")
 
 

@@ -20,6 +20,7 @@ from credits.accounts.people import remember_language, view_person
 from credits.accounts.sessions import ROLE_PRIORITY
 from credits.api.context import services
 from credits.api.inputs import page_number
+from credits.api.problems import status_of
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
 from credits.i18n import T
@@ -34,7 +35,7 @@ PEOPLE_ROLES = tuple(ROLE_PRIORITY)
 def form_error(exc: CreditsError) -> dict[str, Any]:
     """What templates need to show an error: the summary and the messages per field."""
     errors = exc.extra.get("errors") or {}
-    return {"error": exc.detail, "field_errors": errors, "status": exc.status}
+    return {"error": exc.detail, "field_errors": errors, "status": status_of(exc)}
 
 
 def _render(
@@ -309,7 +310,7 @@ def revoke_my_token(token_id: int) -> Any:
     try:
         token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
     except CreditsError as exc:
-        if exc.status == 404:
+        if status_of(exc) == 404:
             abort(404)
         raise
     flash(

@@ -49,6 +49,7 @@ from credits.accounts import sessions as web_sessions
 from credits.accounts.people import remember_language
 from credits.api.context import services
 from credits.api.inputs import refuse_control_characters
+from credits.api.problems import status_of
 from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 from credits.i18n import T
@@ -282,7 +283,7 @@ def sign_in() -> Any:
                 )
             return response
     page = render_template("auth/sign_in.html", error=error.detail if error else None, login=login)
-    return page, (error.status if error else 200), getattr(error, "headers", None) or {}
+    return page, (status_of(error) if error else 200), getattr(error, "headers", None) or {}
 
 
 @bp.route("/signed-in")

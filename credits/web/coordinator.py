@@ -12,6 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from credits import earning
 from credits.accounts import Principal, Role
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.earning import dates
 from credits.earning.activities import four_eyes_threshold
 from credits.earning.awards import AwardView
@@ -118,7 +119,7 @@ def record() -> Any:
             view, threshold = services().db.run(use_case)
         except CreditsError as exc:
             context = problem_context(exc)
-            status = 409 if exc.status == 409 else 403 if exc.status == 403 else 422
+            status = 409 if status_of(exc) == 409 else 403 if status_of(exc) == 403 else 422
             if exc.code == "idempotency_conflict":
                 key = new_key()
         else:
@@ -204,7 +205,7 @@ def sheet(group_id: int) -> Any:
             status = 422
         except CreditsError as exc:
             context = problem_context(exc)
-            status = 409 if exc.status == 409 else 403 if exc.status == 403 else 422
+            status = 409 if status_of(exc) == 409 else 403 if status_of(exc) == 403 else 422
             if exc.code == "idempotency_conflict":
                 key = new_key()
         else:

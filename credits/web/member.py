@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from credits import earning, i18n, ledger
 from credits.accounts import Principal, Role, member_account_id
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
 from credits.errors import CreditsError
@@ -117,7 +118,7 @@ def claim() -> Any:
             )
         except CreditsError as exc:
             context = problem_context(exc)
-            status = 409 if exc.status == 409 else 422
+            status = 409 if status_of(exc) == 409 else 422
         else:
             flash(
                 gettext(

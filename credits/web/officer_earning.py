@@ -13,6 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from credits import earning
 from credits.accounts import Role
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.earning import dates, quantities
 from credits.earning.activities import ACTIVITY_FIELDS
 from credits.errors import CreditsError
@@ -36,7 +37,7 @@ def _plain(row: Any) -> SimpleNamespace:
 
 
 def _status(exc: CreditsError) -> int:
-    return exc.status if exc.status in (403, 404, 409) else 422
+    return status_of(exc) if status_of(exc) in (403, 404, 409) else 422
 
 
 @bp.route("")

@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from credits import shops
 from credits.accounts import Role
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
 from credits.web.auth import current_principal, page_requires
@@ -88,7 +89,7 @@ def create() -> Any:
             form=form,
             errors=errors,
             error=exc.detail,
-        ), exc.status
+        ), status_of(exc)
     flash(f"{shop.name} is now a partner shop. Add its terminal below.", "success")
     return redirect(url_for(".show", shop_id=shop.id))
 
@@ -147,7 +148,7 @@ def update(shop_id: int) -> Any:
             )
             flash(gettext("Saved."), "success")
     except CreditsError as exc:
-        return _render_shop(shop_id, error=exc.detail), exc.status
+        return _render_shop(shop_id, error=exc.detail), status_of(exc)
     return redirect(url_for(".show", shop_id=shop_id))
 
 
@@ -179,7 +180,7 @@ def add_terminal(shop_id: int) -> Any:
         }
         return _render_shop(
             shop_id, error=exc.detail, errors=exc.extra.get("errors", {}), form=form
-        ), exc.status
+        ), status_of(exc)
     with services().db.read() as s:
         shop = shops.get_shop(s, shop_id)
     return render_template("officer/terminal_token.html", shop=shop, terminal=terminal, token=token)
@@ -237,5 +238,5 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
         else:
             raise ValidationFailed(T("Unknown action."))
     except CreditsError as exc:
-        return _render_shop(shop_id, error=exc.detail), exc.status
+        return _render_shop(shop_id, error=exc.detail), status_of(exc)
     return redirect(url_for(".show", shop_id=shop_id))

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from credits import i18n
 from credits.accounts import Role
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.errors import CreditsError
 from credits.ledger import LONDON, Month, closed_months
@@ -81,7 +82,7 @@ def index() -> Any:
         try:
             month = service.parse_month(picked)
         except CreditsError as exc:
-            return _picker(error=exc.detail, picked=picked), exc.status
+            return _picker(error=exc.detail, picked=picked), status_of(exc)
         return redirect(url_for("statement_pages.scheme", month=str(month)))
     return _picker()
 
@@ -239,7 +240,7 @@ def _start_run(m: Month, purpose: str) -> Any:
     try:
         close_runs.start(services().db, _who(), m, purpose, jobs=services().settings.verify_jobs)
     except CreditsError as exc:
-        return _close_page(m, error=exc.detail, error_code=exc.code, status=exc.status)
+        return _close_page(m, error=exc.detail, error_code=exc.code, status=status_of(exc))
     return redirect(url_for("statement_pages.close_page", month=str(m)), code=303)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from credits.accounts import Person, Role
 from credits.accounts.service import normalise_email
 from credits.api.context import services
+from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
@@ -164,7 +165,7 @@ def new() -> Any:
                 )
             )
         except CreditsError as exc:
-            error, status = _friendly(exc), exc.status
+            error, status = _friendly(exc), status_of(exc)
         else:
             return redirect(url_for("vouchers_pages.show", voucher_id=voucher.id), code=303)
     summary = _read(lambda s: balance_summary(s, person_id))
@@ -290,7 +291,7 @@ def officer_new() -> Any:
                 )
             )
         except CreditsError as exc:
-            error, status = _friendly(exc), exc.status
+            error, status = _friendly(exc), status_of(exc)
         else:
             flash(
                 gettext("Voucher %(ref)s issued. Print it below.", ref=display_reference(voucher)),
@@ -311,7 +312,6 @@ def officer_new() -> Any:
 
 class MemberNotFound(ValidationFailed):
     code = "not_found"
-    status = 404
     title = T("No such member")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from credits import jobs
 from credits.accounts import Role
+from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.ledger.periods import Month
 from credits.services import Services
@@ -36,7 +37,7 @@ def test_a_lease_is_refused_to_a_second_holder_until_released_or_expired(db):
     _take(db, "server-a", now=t)
     with pytest.raises(jobs.JobRunning) as refused:
         _take(db, "server-b", now=t + timedelta(seconds=30))
-    assert refused.value.code == "job_running" and refused.value.status == 409
+    assert refused.value.code == "job_running" and status_of(refused.value) == 409
     assert refused.value.extra["holder"] == "server-a"
     _take(db, "server-a", now=t + timedelta(seconds=30))  # its own holder renews
     # server-a died: once its lease has expired, server-b takes it over.

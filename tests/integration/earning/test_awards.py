@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 
 from credits import earning, ledger
 from credits.accounts import Principal, Role
+from credits.api.problems import status_of
 from credits.earning import dates
 from credits.earning.errors import (
     ActivityInactive,
@@ -116,7 +117,7 @@ def test_coordinators_act_only_for_their_groups_people_and_activities(scheme):
     # Cara's group does not do Good Gym runs.
     with pytest.raises(NotYourGroup) as theirs:
         scheme.record(activity="good-gym-run", quantity="1")
-    assert theirs.value.status == 403
+    assert status_of(theirs.value) == 403
     # Gus runs the gym group: not snow clearing, not Ann.
     with pytest.raises(NotYourGroup):
         scheme.record(scheme.other_coord)

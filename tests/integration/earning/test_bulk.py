@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from credits import earning, ledger
 from credits.accounts import Role
+from credits.api.problems import status_of
 from credits.earning.errors import LinesRefused
 
 from .conftest import yesterday
@@ -76,7 +77,7 @@ def test_any_failing_line_refuses_the_whole_sheet_and_lists_every_one(scheme, db
     with pytest.raises(LinesRefused) as refused:
         sheet(scheme, lines)
     problem = refused.value
-    assert problem.status == 422 and problem.code == "lines_refused"
+    assert status_of(problem) == 422 and problem.code == "lines_refused"
     by_line = {x["line"]: x for x in problem.lines}
     # Syntax first: lines 3, 6, 8, 9 (and nothing is looked up until the sheet is well formed).
     assert sorted(by_line) == [3, 6, 8, 9]

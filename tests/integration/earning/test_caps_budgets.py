@@ -8,6 +8,7 @@ from freezegun import freeze_time
 from sqlalchemy import text
 
 from credits import earning
+from credits.api.problems import status_of
 from credits.earning.errors import BudgetExceeded, CapExceeded, LinesRefused
 from credits.errors import ValidationFailed
 
@@ -35,7 +36,7 @@ def test_the_week_cap_counts_monday_to_sunday_in_london(scheme):
     with pytest.raises(CapExceeded) as over:
         scheme.record(quantity="2", occurred_on="2026-11-25")  # would be 110
     problem = over.value
-    assert problem.status == 409 and problem.code == "cap_exceeded"
+    assert status_of(problem) == 409 and problem.code == "cap_exceeded"
     assert problem.extra == {
         "credits_left": 10,
         "credits_asked": 20,
@@ -108,7 +109,7 @@ def test_the_monthly_budget_and_a_months_own_budget(scheme, make_person):
     entries = scheme.entries()
     with pytest.raises(BudgetExceeded) as over:
         scheme.record(member_email=scheme.bola.email, quantity="2", occurred_on="2026-11-24")
-    assert over.value.status == 409 and over.value.code == "budget_exceeded"
+    assert status_of(over.value) == 409 and over.value.code == "budget_exceeded"
     assert over.value.extra == {
         "credits_left": 10,
         "credits_asked": 20,

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from credits import earning, ledger
 from credits.accounts import Principal, Role
+from credits.api.problems import status_of
 from credits.earning.errors import (
     AwardNotPending,
     CapExceeded,
@@ -49,7 +50,7 @@ def test_the_same_person_can_never_give_both_approvals(scheme):
     # The same officer again, with another key, is refused; with the same key, a replay.
     with pytest.raises(SecondApproverRequired) as twice:
         scheme.run(earning.approve, scheme.officer, claim.id, idempotency_key="two")
-    assert twice.value.status == 403 and twice.value.code == "second_approver_required"
+    assert status_of(twice.value) == 403 and twice.value.code == "second_approver_required"
     replay = scheme.run(earning.approve, scheme.officer, claim.id, idempotency_key="one")
     assert replay.replayed and replay.state == "awaiting_officer"
     assert scheme.entries() == 0
