@@ -26,22 +26,9 @@ from typing import Any
 
 import click
 
+from credits.cli_common import CreditsCommandError, build_services
 from credits.errors import CreditsError
 from credits.services import Services
-
-
-class CreditsCommandError(click.ClickException):
-    exit_code = 2
-
-
-def _services(*, migrate: bool = False, grant: bool = False) -> Services:
-    from credits.db import NotMigrated
-    from credits.privileges import BadRoleName
-
-    try:
-        return Services.build(migrate=migrate, grant=grant)
-    except (NotMigrated, BadRoleName) as exc:
-        raise CreditsCommandError(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +60,7 @@ def init_db() -> None:
 
     On PostgreSQL, run it as the role that owns the tables; with CREDITS_DB_APP_ROLE set, it
     then grants that role what the app needs and nothing more (deploy/README.md)."""
-    with _services(migrate=True, grant=True) as svc:
+    with build_services(migrate=True, grant=True) as svc:
         ensure_instance_keys(svc.settings.instance_path)
         click.echo(f"database ready: {svc.db.engine.url.render_as_string(hide_password=True)}")
         click.echo(f"instance keys in: {svc.settings.instance_path}")
@@ -101,7 +88,7 @@ def demo(as_json: bool, members: int, credits_each: int | None, reset_passwords:
     """Create (or reuse) the database and seed a demo scheme."""
     from credits.demo import seed
 
-    with _services(migrate=True) as svc:
+    with build_services(migrate=True) as svc:
         try:
             result = seed(
                 svc, members=members, credits=credits_each, reset_passwords=reset_passwords
@@ -129,7 +116,7 @@ def demo(as_json: bool, members: int, credits_each: int | None, reset_passwords:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (the same app deploy/ runs in production)."""
-    _services().close()  # refuse an un-migrated database before forking workers
+    build_services().close()  # refuse an un-migrated database before forking workers
     import tempfile
 
     from gunicorn.app.base import BaseApplication
@@ -193,7 +180,7 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
     from credits.reconcile import all_checks
 
     started = utcnow()
-    with _services() as svc:
+    with build_services() as svc:
         with svc.db.read() as session:
             jobs = jobs or svc.settings.verify_jobs
             results = run_checks(session, all_checks(thorough=thorough), jobs=jobs)

@@ -36,13 +36,13 @@ from credits import audit, ledger
 from credits.accounts import (
     Person,
     Role,
-    authenticate_token,
     create_person,
     grant_role,
     issue_token,
     revoke_token,
 )
 from credits.accounts.passwords import hash_password, verify_password
+from credits.bearer_tokens import authenticate_token
 from credits.services import Services
 from credits.shops import Shop, add_terminal, create_shop, list_terminals, rotate_terminal_token
 

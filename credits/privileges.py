@@ -17,7 +17,7 @@ Two things the app needs beyond that are granted as SECURITY DEFINER functions o
 owner, each doing one thing: ``ledger_lock_journal()`` (the month close's SHARE lock on the
 journal, which PostgreSQL grants only to roles that may UPDATE the table) and
 ``audit_redact_person(...)`` (erasing a departed member's personal data from the audit log;
-credits/accounts/erasure.py). See migration 0021.
+credits/erasure.py). See migration 0021.
 
 :func:`setup_statements` creates the roles and hands the database to the owner (run it as a
 superuser: `credits db-roles`, or `credits db-roles --print-sql` to review it first);

@@ -6,10 +6,9 @@
 - A member has a ledger account (``member:<person id>``) opened when the role is granted.
 """
 
+from credits.accounts.identity import Principal
 from credits.accounts.models import ApiToken, Person, PersonRole, Role
 from credits.accounts.service import (
-    Principal,
-    authenticate_token,
     create_person,
     grant_role,
     issue_token,
@@ -23,7 +22,6 @@ __all__ = [
     "PersonRole",
     "Principal",
     "Role",
-    "authenticate_token",
     "create_person",
     "grant_role",
     "issue_token",

@@ -1,4 +1,4 @@
-"""`credits erase-person`: forget a departed member (credits/accounts/erasure.py,
+"""`credits erase-person`: forget a departed member (credits/erasure.py,
 docs/data-protection.md)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
+from credits.cli_common import build_services
 from credits.errors import CreditsError
 
 
@@ -35,12 +36,11 @@ def erase_person_command(person: str, by: str, reason: str, yes: bool) -> None:
     """Erase PERSON's personal data (their id or email address); the ledger keeps their
     entries under a pseudonym. Refused while they hold credits or open vouchers."""
     from credits import audit
-    from credits.accounts.erasure import erase_person
     from credits.accounts.models import PersonStatus, Role
     from credits.accounts.service import roles_of
-    from credits.cli import _services
+    from credits.erasure import erase_person
 
-    with _services() as svc:
+    with build_services() as svc:
         with svc.db.read() as s:
             target = _find(s, person)
             officer = _find(s, by)

@@ -29,7 +29,7 @@ class PersonStatus(StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"  # by an officer: cannot sign in, sessions and tokens ended
     DECLINED = "declined"  # an officer declined their registration (they may register again)
-    ERASED = "erased"  # left the scheme; personal data erased (credits/accounts/erasure.py)
+    ERASED = "erased"  # left the scheme; personal data erased (credits/erasure.py)
 
 
 class Person(SQLModel, table=True):

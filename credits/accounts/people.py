@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from credits import audit
 from credits.accounts import links, mailing
+from credits.accounts.identity import Principal
 from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus, Role
 from credits.accounts.service import (
     PersonExists,
-    Principal,
     create_person,
     grant_role,
     normalise_email,
@@ -325,7 +325,7 @@ def _may_handle_role(who: Principal, role: Role) -> None:
 
 def _may_manage(session: Session, who: Principal, person: Person) -> None:
     """Officers manage everyone except administrators; administrators manage everyone. An
-    erased person (credits/accounts/erasure.py) is managed by nobody: nothing may put personal
+    erased person (credits/erasure.py) is managed by nobody: nothing may put personal
     data or access back on their pseudonym."""
     if person.status == PersonStatus.ERASED.value:
         raise WrongStatus(f"{person.name}'s personal data was erased: they cannot be changed")

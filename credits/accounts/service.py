@@ -2,68 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits import ledger
+from credits.accounts.identity import mint_token, normalise_email
 from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus, Role
 from credits.accounts.passwords import hash_password
-from credits.db import RetryTransaction, unique_violation, utcnow
+from credits.db import unique_violation, utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from credits.i18n import T
-
-TOKEN_PREFIX = "cc_"
-#: How stale ``last_used_at`` may get before a request refreshes it (one write a minute at
-#: most per token, not one per request on the redemption hot path).
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s]{1,60}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is making a request, acting in exactly one role."""
-
-    role: Role
-    name: str
-    person_id: int | None = None
-    token_id: int | None = None
-    #: What the role is limited to (``shop:<id>`` for shop staff and terminals).
-    scope_ref: str | None = None
-    #: The shop terminal behind a terminal token.
-    terminal_id: int | None = None
-    #: How they authenticated, for attribution: ``token:12`` or ``session:<id>``.
-    via: str = ""
-    #: The language they chose to read the scheme in (``person.language``), if any.
-    language: str | None = None
-
-    @property
-    def actor(self) -> str:
-        """The attribution written on every entry and audit record."""
-        if self.person_id is not None:
-            who = f"person:{self.person_id}"
-        elif self.terminal_id is not None:
-            who = f"terminal:{self.terminal_id}"
-        else:
-            who = self.name
-        return f"{who} as {self.role.value} via {self.via}" if self.via else who
-
-
-def normalise_email(email: str) -> str:
-    """Trim and lower-case an email address; refuse anything that is not one."""
-    email = (email or "").strip().lower()
-    if not _EMAIL_RE.match(email):
-        raise ValidationFailed(
-            T("'%(email)s' is not an email address", email=email),
-            errors={"email": [T("Not a valid email address.")]},
-        )
-    return email
 
 
 def normalise_phone(raw: str | None) -> str | None:
@@ -196,10 +146,6 @@ def roles_of(session: Session, person_id: int) -> dict[Role, str | None]:
     return {Role(r): s for r, s in rows}
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def issue_token(
     session: Session,
     *,
@@ -228,28 +174,6 @@ def issue_token(
     return token, secret
 
 
-def mint_token(session: Session, *, role: Role, name: str, created_by: str) -> tuple[ApiToken, str]:
-    """Store a new random token for ``role`` (owner set by the caller); return it and its
-    secret. The secret is 256 random bits, kept only as its SHA-256."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        token_hash=_digest(secret),
-        prefix=secret[:10],
-        name=name,
-        role=role.value,
-        created_at=utcnow(),
-        created_by=created_by,
-    )
-    session.add(token)
-    try:
-        session.flush()
-    except Exception as exc:  # a 256-bit collision: astronomically unlikely, but retry
-        if unique_violation(exc, "token_hash"):
-            raise RetryTransaction("token collision") from exc
-        raise
-    return token, secret
-
-
 def revoke_token(session: Session, token_id: int, *, person_id: int | None = None) -> ApiToken:
     """Revoke a token (idempotent). With ``person_id``, only that person's own token."""
     token = session.get(ApiToken, token_id)
@@ -260,49 +184,6 @@ def revoke_token(session: Session, token_id: int, *, person_id: int | None = Non
         session.add(token)
         session.flush()
     return token
-
-
-def authenticate_token(session: Session, secret: str) -> Principal | None:
-    """The principal a bearer token stands for, or None if it is unknown, revoked, or its
-    holder is disabled or no longer holds the token's role."""
-    if not secret or len(secret) > 200:
-        return None
-    token = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _digest(secret))  # type: ignore[arg-type]
-    ).scalar_one_or_none()
-    if token is None or token.revoked_at is not None:
-        return None
-    role = Role(token.role)
-    scope: str | None = None
-    name = token.name
-    if token.terminal_id is not None:
-        from credits.shops.service import terminal_principal
-
-        return terminal_principal(session, token)
-    if token.person_id is not None:
-        person = session.get(Person, token.person_id)
-        if person is None or person.status != PersonStatus.ACTIVE.value:
-            return None
-        held = roles_of(session, token.person_id)
-        if role not in held:
-            return None
-        scope = held[role]
-        name = person.name
-    else:
-        return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(
-            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)  # type: ignore[arg-type]
-        )
-    return Principal(
-        role=role,
-        name=name,
-        person_id=token.person_id,
-        token_id=token.id,
-        scope_ref=scope,
-        via=f"token:{token.id}",
-    )
 
 
 def member_account_id(session: Session, person_id: int) -> int:

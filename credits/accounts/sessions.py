@@ -17,9 +17,10 @@ from sqlalchemy import Column, ForeignKey, Index, String, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
+from credits.accounts.identity import Principal, normalise_email
 from credits.accounts.models import Person, PersonStatus, Role
 from credits.accounts.passwords import hash_password
-from credits.accounts.service import Principal, normalise_email, normalise_phone, roles_of
+from credits.accounts.service import normalise_phone, roles_of
 from credits.db import UTCDateTime, utcnow
 from credits.errors import Forbidden, Unauthorized, ValidationFailed
 from credits.i18n import T

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credits import audit
+from credits.accounts.identity import Principal
 from credits.accounts.models import ApiToken, Person, Role
-from credits.accounts.service import Principal, issue_token, roles_of
+from credits.accounts.service import issue_token, roles_of
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from credits.i18n import T

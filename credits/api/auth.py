@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from credits.accounts import Principal, Role, authenticate_token
+from credits.accounts import Principal, Role
 from credits.api.context import services
 from credits.api.inputs import Blueprint
+from credits.bearer_tokens import authenticate_token
 from credits.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,9 +18,9 @@ from typing import Any
 from flask import Flask, Response, g, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from credits.accounts.erasure import ErasureRefused
 from credits.accounts.links import LinkExpired, LinkInvalid, LinkUsed
 from credits.db import RETRY_AFTER_S, is_unavailable
+from credits.erasure import ErasureRefused
 from credits.errors import (
     Conflict,
     CreditsError,

@@ -22,10 +22,11 @@ from flask import Response, request
 
 from credits.accounts import Role
 from credits.api import inputs
-from credits.api.auth import bearer_token, principal, require, token_digest
+from credits.api.auth import bearer_token, forget_token_digest, principal, require, token_digest
 from credits.api.context import services
 from credits.api.inputs import Blueprint
 from credits.api.monitoring import count_redemption
+from credits.errors import Unauthorized
 from credits.redemption import claims, manage
 from credits.redemption.fast import redeem_now
 from credits.redemption.service import RedeemRequest
@@ -210,7 +211,13 @@ def redeem(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     )
     token = bearer_token()
     assert token is not None
-    result = redeem_now(services(), principal(), request, token_hash=token_digest(token))
+    digest = token_digest(token)
+    try:
+        result = redeem_now(services(), principal(), request, token_hash=digest)
+    except Unauthorized:
+        # The use case found the token revoked: this worker's token cache must not keep it.
+        forget_token_digest(digest)
+        raise
     count_redemption(result.body, replayed=result.replayed)
     return result.answer(), result.status
 

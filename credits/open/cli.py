@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import click
 
+from credits.cli_common import build_services, cli_actor, refused
 from credits.errors import CreditsError
 
 
@@ -21,15 +22,14 @@ def hold_command(month_text: str, reason: str) -> None:
     """Hold back a month's publication on the public record."""
     from credits.ledger import Month
     from credits.open import holds
-    from credits.statements.cli import _cli_actor, _refused, _services
 
-    actor = _cli_actor()
-    with _services() as svc:
+    actor = cli_actor()
+    with build_services() as svc:
         try:
             month = Month.parse(month_text)
             svc.db.run(lambda s: holds.hold(s, actor, month, reason))
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     click.echo(f"held back: {month} is not published until it is released")
 
 
@@ -40,15 +40,14 @@ def release_command(month_text: str, reason: str) -> None:
     """Release a month's hold: it is published again (once closed)."""
     from credits.ledger import Month
     from credits.open import holds
-    from credits.statements.cli import _cli_actor, _refused, _services
 
-    actor = _cli_actor()
-    with _services() as svc:
+    actor = cli_actor()
+    with build_services() as svc:
         try:
             month = Month.parse(month_text)
             svc.db.run(lambda s: holds.release(s, actor, month, reason))
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     click.echo(f"released: {month} is published again")
 
 

@@ -18,7 +18,7 @@ import secrets
 from typing import Any
 
 from credits import ledger
-from credits.accounts.service import Principal
+from credits.accounts.identity import Principal
 from credits.errors import CreditsError, IdempotencyConflict, Unauthorized
 from credits.ledger.accounts import CHAIN_LANES
 from credits.redemption.service import (
@@ -120,9 +120,6 @@ def _one_statement(
             "this idempotency key was already used for a different redemption"
         )
     if outcome == "unauthorized":
-        from credits.api.auth import forget_token_digest
-
-        forget_token_digest(token_hash)
         raise Unauthorized("this terminal's token no longer works; ask the council for a new one")
     if outcome == "already_redeemed":
         if row[5] is None:

@@ -3,7 +3,8 @@
 A voucher's own line says what became of it ("spent at Brixton Bakery on 25 Nov, 10:31"),
 so the member sees where each voucher was spent even when no change came back (then the
 redemption's entry does not touch their account at all). :func:`install` plugs these into
-the earning capability's history and home page; create_app calls it.
+the earning capability's history (its ``DESCRIBERS``); create_app calls it. The home page's
+vouchers panel is the pages' own business: credits/web/vouchers.py ``home_context``.
 """
 
 from __future__ import annotations
@@ -123,24 +124,10 @@ def describe_expire(session: Session, row: Any) -> str:
     return T("Credits expired")
 
 
-def home_context(session: Session, principal: Any) -> dict[str, Any]:
-    """``in_vouchers`` and the inactivity warning for the member's home page."""
-    from credits.vouchers.service import balance_summary
-    from credits.web.vouchers import inactivity_warning
-
-    summary = balance_summary(session, principal.person_id)
-    return {
-        "in_vouchers": summary.in_vouchers,
-        "warning": inactivity_warning(principal.person_id),
-    }
-
-
 def install() -> None:
-    """Describe voucher and redemption entries in members' histories, and show vouchers on
-    their home page (idempotent)."""
+    """Describe voucher and redemption entries in members' histories (idempotent)."""
     from credits.earning import history
     from credits.ledger import EntryKind
-    from credits.web import member
 
     history.DESCRIBERS.update(
         {
@@ -150,5 +137,3 @@ def install() -> None:
             EntryKind.EXPIRE.value: describe_expire,
         }
     )
-    if home_context not in member.HOME_CONTEXT_PROVIDERS:
-        member.HOME_CONTEXT_PROVIDERS.append(home_context)

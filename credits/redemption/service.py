@@ -45,8 +45,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits import ledger
+from credits.accounts.identity import Principal
 from credits.accounts.models import ApiToken
-from credits.accounts.service import Principal
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.errors import CreditsError, Forbidden, Unauthorized, ValidationFailed
 from credits.ledger.chain import epoch_us

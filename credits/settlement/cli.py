@@ -15,27 +15,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
+from credits.cli_common import build_services, cli_actor, refused
 from credits.errors import CreditsError
-
-
-def _services() -> Any:
-    from credits.cli import _services as build
-
-    return build()
-
-
-def _refused(exc: CreditsError) -> click.ClickException:
-    from credits.cli import CreditsCommandError
-
-    detail = exc.detail
-    problems = exc.extra.get("errors")
-    if problems:
-        detail += "\n" + "\n".join(f"  {p}" for v in problems.values() for p in v)
-    return CreditsCommandError(f"{exc.code}: {detail}")
 
 
 @click.command("reconcile-bank")
@@ -46,13 +30,14 @@ def _refused(exc: CreditsError) -> click.ClickException:
 def reconcile_bank(file: Path, fmt: str | None, as_json: bool) -> None:
     """Import a bank statement (camt.053 or CSV) and reconcile it with settlement runs."""
     from credits.settlement import bankfile, reconciliation
-    from credits.statements.cli import _cli_actor
 
     if file.stat().st_size > bankfile.MAX_BYTES:
-        raise _refused(bankfile.BankFileInvalid("the file is larger than 20 MB"))
+        raise refused(
+            bankfile.BankFileInvalid("the file is larger than 20 MB"), list_field_errors=True
+        )
     data = file.read_bytes()
-    actor = _cli_actor()
-    with _services() as svc:
+    actor = cli_actor()
+    with build_services() as svc:
         try:
             result = svc.db.run(
                 lambda s: reconciliation.import_statement(
@@ -60,7 +45,7 @@ def reconcile_bank(file: Path, fmt: str | None, as_json: bool) -> None:
                 )
             )
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc, list_field_errors=True) from exc
     summary = result.summary
     open_items = [m for m in result.mismatches if m.resolved_at is None]
     if as_json:
@@ -104,12 +89,12 @@ def settlement_file(run_id: int, fmt: str, out: Path | None, signature: Path | N
     """Print (or write) an approved run's payments file for the finance system."""
     from credits.settlement import files
 
-    with _services() as svc:
+    with build_services() as svc:
         try:
             with svc.db.read() as s:
                 file = files.payments_file(s, run_id, fmt, settings=svc.settings)
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc, list_field_errors=True) from exc
         sig = files.sign_file(svc.settings.instance_path, file) if signature else None
     if out is not None:
         out.write_bytes(file.data)

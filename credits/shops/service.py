@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
+from credits.accounts.identity import Principal, mint_token, normalise_email
 from credits.accounts.models import ApiToken, Role
-from credits.accounts.service import Principal, mint_token, normalise_email
 from credits.db import unique_violation, utcnow
 from credits.errors import Conflict, NotFound, ValidationFailed
 from credits.i18n import T

@@ -15,7 +15,6 @@ credits close-month YYYY-MM       run every check, then close the month (exit 1 
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -23,29 +22,8 @@ from typing import Any
 
 import click
 
+from credits.cli_common import build_services, cli_actor, refused
 from credits.errors import CreditsError
-
-
-def _services():  # type: ignore[no-untyped-def]
-    from credits.cli import _services as build
-
-    return build()
-
-
-def _refused(exc: CreditsError) -> click.ClickException:
-    from credits.cli import CreditsCommandError
-
-    return CreditsCommandError(f"{exc.code}: {exc.detail}")
-
-
-def _cli_actor() -> Any:
-    from credits.audit import Actor
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor(f"cli:{user}"[:200])
 
 
 @click.command("statement")
@@ -66,13 +44,13 @@ def statement(
     """Print (or write) a month's statement for the scheme or one shop."""
     from credits.statements import service, signing
 
-    with _services() as svc:
+    with build_services() as svc:
         try:
             month = service.parse_month(month_text)
             with svc.db.read() as s:
                 file = service.statement_file(s, month, fmt, shop_id=shop_id)
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
         sig = signing.sign(svc.settings.instance_path, file.data) if signature else None
     if out is not None:
         out.write_bytes(file.data)
@@ -87,7 +65,7 @@ def _load_trust_list(source: str | None) -> dict[str, Any]:
     if source is None:
         from credits.statements.signing import trust_list_entries
 
-        with _services() as svc:
+        with build_services() as svc:
             return {"statement_keys": trust_list_entries(svc.settings.instance_path)}
     if source.startswith(("http://", "https://")):
         import httpx
@@ -133,13 +111,13 @@ def set_rate_command(pence: int, from_month: str) -> None:
     from credits.ledger import Month
     from credits.statements import set_rate
 
-    actor = _cli_actor()
-    with _services() as svc:
+    actor = cli_actor()
+    with build_services() as svc:
         try:
             month = Month.parse(from_month)
             svc.db.run(lambda s: set_rate(s, actor, pence, effective_from=month))
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     click.echo(f"rate: {pence}p per credit from {month}")
 
 
@@ -152,8 +130,8 @@ def close_month_command(month_text: str) -> None:
     from credits.ledger import Month
     from credits.statements.close import CloseRefused, close_month
 
-    actor = _cli_actor()
-    with _services() as svc:
+    actor = cli_actor()
+    with build_services() as svc:
         try:
             month = Month.parse(month_text)
             # One close at a time across every server, and never beside a close or check run
@@ -172,7 +150,7 @@ def close_month_command(month_text: str) -> None:
                     click.echo(f"       - {problem}", err=True)
             sys.exit(1)
         except CreditsError as exc:
-            raise _refused(exc) from exc
+            raise refused(exc) from exc
     for check in result.checks:
         click.echo(f"ok   {check['name']} ({check['checked']} checked)")
     click.echo(f"closed {month}: statement sha256 {result.statement_sha256}")

@@ -15,13 +15,8 @@ import re
 
 import click
 
+from credits.cli_common import CreditsCommandError, build_services
 from credits.errors import CreditsError
-
-
-def _services():  # type: ignore[no-untyped-def]
-    from credits.cli import _services as build
-
-    return build()
 
 
 def _iso(t):  # type: ignore[no-untyped-def]
@@ -40,7 +35,7 @@ def keys_list(as_json: bool) -> None:
     from credits.vouchers.runtime import runtime
     from credits.vouchers.service import key_validity
 
-    with _services() as svc, svc.db.read() as s:
+    with build_services() as svc, svc.db.read() as s:
         rows = key_validity(s, runtime(svc.settings).keyring)
     if as_json:
         out = [
@@ -63,7 +58,7 @@ def keys_rotate() -> None:
     vouchers it signed until they expire)."""
     from credits.vouchers.runtime import runtime
 
-    with _services() as svc:
+    with build_services() as svc:
         new, retired = runtime(svc.settings).keyring.rotate()
     click.echo(f"new active key: {new.kid}")
     if retired:
@@ -77,7 +72,6 @@ def keys_revoke(kid: str, yes: bool) -> None:
     """Revoke KID: terminals stop accepting anything it signed (use when a key may have
     leaked). Open vouchers it signed are re-signed with the active key; printed copies of
     them must be printed again."""
-    from credits.cli import CreditsCommandError
     from credits.vouchers.runtime import runtime
     from credits.vouchers.service import revoke_key
 
@@ -88,7 +82,7 @@ def keys_revoke(kid: str, yes: bool) -> None:
         click.confirm(
             f"Revoke key {kid}? Terminals will refuse every voucher code it signed.", abort=True
         )
-    with _services() as svc:
+    with build_services() as svc:
         try:
             active, resigned = revoke_key(svc.db, runtime(svc.settings).keyring, kid)
         except CreditsError as exc:
@@ -105,7 +99,7 @@ def expire_vouchers() -> None:
     from credits import jobs
     from credits.vouchers.service import expire_due
 
-    with _services() as svc:
+    with build_services() as svc:
         try:
             # One sweep at a time across every server sharing the database.
             with jobs.exclusive(svc.db, jobs.EXPIRE_VOUCHERS):
@@ -123,7 +117,7 @@ def expire_inactive() -> None:
     from credits import jobs
     from credits.vouchers.inactivity import InactivityPolicy, run_inactivity
 
-    with _services() as svc:
+    with build_services() as svc:
         policy = InactivityPolicy.from_settings(svc.settings)
         if not policy.enabled:
             click.echo("inactivity policy is off (CREDITS_INACTIVITY_MONTHS=0): nothing to do")

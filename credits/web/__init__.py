@@ -57,9 +57,15 @@ def register_web(app: Flask) -> None:
     from credits.web.auth import init_web_auth
     from credits.web.filters import register_filters
     from credits.web.i18n import init_i18n
+    from credits.web.member import HOME_CONTEXT_PROVIDERS
+    from credits.web.vouchers import home_context as voucher_home_context
 
     init_web_auth(app)
     init_i18n(app)
     register_filters(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
+    # The member's home page shows what is held in vouchers: the registry belongs to the
+    # pages that read it, so the pages fill it (the use cases know nothing of pages).
+    if voucher_home_context not in HOME_CONTEXT_PROVIDERS:
+        HOME_CONTEXT_PROVIDERS.append(voucher_home_context)

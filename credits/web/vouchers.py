@@ -26,7 +26,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from credits.accounts import Person, Role
+from credits.accounts import Person, Principal, Role
 from credits.accounts.service import normalise_email
 from credits.api.context import services
 from credits.api.problems import status_of
@@ -106,6 +106,16 @@ def inactivity_warning(person_id: int) -> Any:
     if not policy.enabled:
         return None
     return _read(lambda s: warning_for(s, person_id, policy))
+
+
+def home_context(session: Any, principal: Principal) -> dict[str, Any]:
+    """``in_vouchers`` and the inactivity warning for the member's home page (registered in
+    credits.web.member's ``HOME_CONTEXT_PROVIDERS`` by register_web)."""
+    assert principal.person_id is not None
+    return {
+        "in_vouchers": balance_summary(session, principal.person_id).in_vouchers,
+        "warning": inactivity_warning(principal.person_id),
+    }
 
 
 # --- the member's pages --------------------------------------------------------------------

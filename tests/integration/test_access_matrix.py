@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from credits.accounts import Role, issue_token, service
+from credits.accounts import Role, issue_token, member_account_id
 from credits.accounts.mailing import Outgoing
 from credits.api.problems import PROBLEM_JSON
+from credits.bearer_tokens import authenticate_token
 from credits.db import utcnow
 
 from .access_matrix import ACCESS, PATH_DEFAULTS, PUBLIC, Access
@@ -100,7 +101,7 @@ def _voucher_of(db, services, person_id: int) -> str:
 
     def make(s):
         issuance = ledger.scheme_account(s, ledger.ISSUANCE)
-        account = service.member_account_id(s, person_id)
+        account = member_account_id(s, person_id)
         ledger.post_entry(
             s,
             ledger.EntryRequest(
@@ -145,7 +146,7 @@ def world(db, make_person, client, monkeypatch, services) -> World:
     out = Outgoing(council="Test Council", link=lambda page, token: f"http://x/{page}?{token}")
 
     def build(s):
-        principal = service.authenticate_token(s, admin.headers["Authorization"][7:])
+        principal = authenticate_token(s, admin.headers["Authorization"][7:])
         target_token, _ = issue_token(
             s, person_id=target.id, role=Role.MEMBER, name="target's", created_by="test"
         )

@@ -1,4 +1,4 @@
-"""`credits erase-person` (credits/accounts/erasure.py): a departed member's personal data
+"""`credits erase-person` (credits/erasure.py): a departed member's personal data
 goes; the ledger keeps every entry, balanced and hash-chained, under a pseudonym."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ SKIP = ("credits.wsgi", "credits.migrations", "credits.bench.__main__")
 
 #: "module.Class": (code, status), frozen from the statuses before they moved to the edge.
 EXPECTED: dict[str, tuple[str, int]] = {
-    "credits.accounts.erasure.ErasureRefused": ("erasure_refused", 409),
+    "credits.erasure.ErasureRefused": ("erasure_refused", 409),
     "credits.accounts.links.LinkExpired": ("link_expired", 410),
     "credits.accounts.links.LinkInvalid": ("link_invalid", 404),
     "credits.accounts.links.LinkUsed": ("link_used", 410),

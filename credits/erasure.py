@@ -1,5 +1,9 @@
 """Erasing a departed member's personal data, while the ledger keeps every entry.
 
+A use case above the capabilities it reads (accounts, earning, adjustments, vouchers,
+redemption): it lived in credits/accounts/ and imported those inside its functions to dodge
+the cycle, so it sits beside them instead.
+
 `credits erase-person` (docs/data-protection.md) turns a person into a pseudonym —
 ``Former member <id>`` — in one unit of work:
 
@@ -35,9 +39,18 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
+from credits.accounts.links import AccountLink
 from credits.accounts.models import ApiToken, Person, PersonRole, PersonStatus
+from credits.accounts.sessions import WebSession
+from credits.adjustments.models import PENDING as ADJ_PENDING
+from credits.adjustments.models import Adjustment
+from credits.audit.models import AuditEvent
 from credits.db import utcnow
+from credits.earning.awards import AWAITING_OFFICER, PENDING
+from credits.earning.models import Award, AwardLine, GroupCoordinator, GroupMember
 from credits.errors import CreditsError, NotFound, ValidationFailed
+from credits.redemption.models import RedemptionException
+from credits.vouchers.models import Voucher
 
 ERASED = PersonStatus.ERASED.value
 
@@ -65,12 +78,6 @@ def pseudonym_for(person_id: int) -> str:
 
 def erasure_blockers(session: Session, person: Person) -> list[str]:
     """Every reason ``person`` cannot be erased now (empty: they can)."""
-    from credits.adjustments.models import PENDING as ADJ_PENDING
-    from credits.adjustments.models import Adjustment
-    from credits.earning.awards import AWAITING_OFFICER, PENDING
-    from credits.earning.models import Award, AwardLine
-    from credits.redemption.models import RedemptionException
-    from credits.vouchers.models import Voucher
 
     assert person.id is not None
     reasons = []
@@ -177,9 +184,6 @@ def erase_person(session: Session, person_id: int, *, by: Any, reason: str) -> E
 
 def _forget_person(session: Session, person_id: int) -> int:
     """Remove what exists only to let the person act: roles, group places, sessions, links."""
-    from credits.accounts.links import AccountLink
-    from credits.accounts.sessions import WebSession
-    from credits.earning.models import GroupCoordinator, GroupMember
 
     ended = session.execute(
         delete(WebSession).where(WebSession.person_id == person_id)  # type: ignore[arg-type]
@@ -216,7 +220,6 @@ def redact_audit_log(
             ).scalar_one()
         )
     # SQLite has no triggers or privileges to respect: the same rewrite, in Python.
-    from credits.audit.models import AuditEvent
 
     t_event = AuditEvent.__table__  # type: ignore[attr-defined]
     changed = 0
