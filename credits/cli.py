@@ -177,7 +177,7 @@ def verify(as_json: bool, thorough: bool, jobs: int | None) -> None:
     from credits.db import utcnow
     from credits.ledger import run_checks
     from credits.operations.runs import record_quietly
-    from credits.reconcile import all_checks
+    from credits.verify_checks import all_checks
 
     started = utcnow()
     with build_services() as svc:

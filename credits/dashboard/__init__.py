@@ -1,5 +1,5 @@
 """The officer dashboard: monthly figures, shares, expiring vouchers, the exceptions queue
-and the latest officer actions (queries.py, exceptions.py), drawn as inline SVG charts
+and the latest officer actions (queries.py, review_queue.py), drawn as inline SVG charts
 (charts.py). Reads only; no Flask imports."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from credits.audit.models import AuditEvent
-from credits.dashboard.exceptions import KINDS, QueueItem, exceptions_queue
 from credits.dashboard.queries import (
     Expiring,
     MonthFigures,
@@ -23,6 +22,7 @@ from credits.dashboard.queries import (
     officer_actions,
     redeemed_by_shop,
 )
+from credits.dashboard.review_queue import KINDS, QueueItem, exceptions_queue
 from credits.db import utcnow
 from credits.ledger import Month
 

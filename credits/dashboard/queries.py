@@ -160,7 +160,7 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
                     ),
                     else_=0,
                 )
-            ),
+            ).label("issued"),
             func.sum(
                 case(
                     (
@@ -172,8 +172,8 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
                     ),
                     else_=0,
                 )
-            ),
-            func.sum(case((is_liability, T_POSTING.c.amount), else_=0)),
+            ).label("redeemed"),
+            func.sum(case((is_liability, T_POSTING.c.amount), else_=0)).label("liability_change"),
         )
         .select_from(T_ENTRY)
         .join(T_POSTING, T_POSTING.c.entry_id == T_ENTRY.c.id)
@@ -188,7 +188,10 @@ def monthly_figures(session: Session, now: datetime | None = None) -> list[Month
         )
         .group_by(bucket)
     ).all()
-    flows = {int(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+    flows = {
+        int(r.bucket): (int(r.issued or 0), int(r.redeemed or 0), int(r.liability_change or 0))
+        for r in rows
+    }
     liability_now = int(
         session.execute(
             select(func.coalesce(func.sum(T_BALANCE.c.balance), 0))
@@ -254,7 +257,7 @@ def issued_by_activity(session: Session, month: Month) -> list[Share]:
         .group_by(T_ACTIVITY.c.slug, T_ACTIVITY.c.name)
         .order_by(total.desc(), T_ACTIVITY.c.name)
     ).all()
-    return [Share(r[1] or "No activity recorded", int(r[2]), r[0]) for r in rows]
+    return [Share(r.name or "No activity recorded", int(r.credits), r.slug) for r in rows]
 
 
 def redeemed_by_shop(session: Session, month: Month) -> list[Share]:
@@ -270,7 +273,7 @@ def redeemed_by_shop(session: Session, month: Month) -> list[Share]:
         .group_by(T_SHOP.c.id, T_SHOP.c.name)
         .order_by(total.desc(), T_SHOP.c.name)
     ).all()
-    return [Share(r[1], int(r[2]), int(r[0])) for r in rows]
+    return [Share(r.name, int(r.credits), int(r.id)) for r in rows]
 
 
 def expiring_vouchers(session: Session, now: datetime | None = None) -> Expiring:

@@ -550,7 +550,7 @@ def check_reversals_mirror(session: Session) -> CheckResult:
 
 
 #: The ledger's own checks, in the order `credits verify` runs them. Other capabilities
-#: (vouchers, statements) append theirs via credits.reconcile.
+#: (vouchers, statements) append theirs via credits.verify_checks.
 LEDGER_CHECKS: tuple[Check, ...] = (
     check_entries_and_chain,
     check_balances_match_postings,

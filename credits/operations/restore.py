@@ -258,7 +258,7 @@ def _restore_postgres(dump: Path, url: str) -> None:
 
 def _prove(db: Database, jobs: int) -> tuple[list[CheckResult], dict[str, Any]]:
     from credits.ledger import run_checks
-    from credits.reconcile import all_checks
+    from credits.verify_checks import all_checks
 
     with db.read() as session:
         checks = run_checks(session, all_checks(), jobs=jobs)

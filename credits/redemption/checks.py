@@ -1,5 +1,5 @@
 """Reconciliation checks of redemptions (run by `credits verify` and the month close via
-credits.reconcile).
+credits.verify_checks).
 
 1. ``redemption_entries``: every redeemed voucher has exactly one ``redeem`` entry under its
    closing key (``voucher-close:<id>``) and at most one redemption; a redemption belongs to

@@ -3,7 +3,7 @@
 Guarantees (each tested):
 
 - A month is closed only after it has ended (London time), only once, and only when every
-  check of :func:`credits.reconcile.all_checks` passes; otherwise :class:`CloseRefused`
+  check of :func:`credits.verify_checks.all_checks` passes; otherwise :class:`CloseRefused`
   lists each failed check and its problems, and nothing is written.
 - On PostgreSQL the checks run first, on a read-only snapshot of their own, without holding
   anyone back (they take a minute at borough size, and a shop's redemption must not wait
@@ -109,7 +109,7 @@ def run_checks(
     """Every reconciliation check (`credits verify`'s full list), on ``jobs`` connections
     sharing ``session``'s snapshot (:func:`credits.ledger.run_checks`); ``on_done`` is
     called as each one finishes."""
-    from credits.reconcile import all_checks
+    from credits.verify_checks import all_checks
 
     return ledger.run_checks(session, all_checks(), jobs=jobs, on_done=on_done)
 

@@ -92,7 +92,7 @@ class Started:
 def total_checks() -> int:
     """How many checks a run runs (``credits verify``'s full list)."""
     from credits.ledger.verify import reported
-    from credits.reconcile import all_checks
+    from credits.verify_checks import all_checks
 
     return reported(all_checks())
 

@@ -1,4 +1,4 @@
-"""Reconciliation checks of the vouchers (run by `credits verify` via credits.reconcile).
+"""Reconciliation checks of the vouchers (run by `credits verify` via credits.verify_checks).
 
 1. ``vouchers_outstanding``: the vouchers-outstanding account's balance equals the total face
    value of the open vouchers — the credits the scheme owes to voucher holders.

@@ -99,7 +99,11 @@ def index() -> Any:
         items, shops = services().db.run(
             lambda s: (
                 dashboard.exceptions_queue(
-                    s, kind=kind, shop_id=shop_id, month=month, limit=dashboard.exceptions.MAX_ITEMS
+                    s,
+                    kind=kind,
+                    shop_id=shop_id,
+                    month=month,
+                    limit=dashboard.review_queue.MAX_ITEMS,
                 ),
                 _shops(s),
             )
@@ -111,7 +115,7 @@ def index() -> Any:
             filters=filters,
             kinds=dashboard.KINDS,
             shops=shops,
-            limit=dashboard.exceptions.MAX_ITEMS,
+            limit=dashboard.review_queue.MAX_ITEMS,
             **info,
         ),
         status,

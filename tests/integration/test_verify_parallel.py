@@ -9,7 +9,7 @@ from sqlalchemy import text
 from credits import ledger
 from credits.ledger import EntryKind as K
 from credits.ledger.verify import CheckResult, check_balances_match_postings
-from credits.reconcile import all_checks
+from credits.verify_checks import all_checks
 
 from .ledger_helpers import open_member, post, scheme
 from .test_ledger_tamper import raw

@@ -51,7 +51,7 @@ def balance(db: Database, account_id: int) -> int:
 def verify_all(db: Database) -> list[str]:
     """Every problem `credits verify` would report (ledger and voucher checks)."""
     from credits.ledger import run_checks
-    from credits.reconcile import all_checks
+    from credits.verify_checks import all_checks
 
     with db.read() as s:
         return [p for r in run_checks(s, all_checks()) for p in r.problems]

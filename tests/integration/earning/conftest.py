@@ -119,7 +119,7 @@ class Scheme:
 
     def verify(self) -> list[str]:
         from credits.ledger import run_checks
-        from credits.reconcile import all_checks
+        from credits.verify_checks import all_checks
 
         with self.db.read() as s:
             return [p for r in run_checks(s, all_checks()) for p in r.problems]

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from credits import earning, ledger
 from credits.earning import dates
-from credits.earning.reconcile import check_awards_posted, check_counters
+from credits.earning.checks import check_awards_posted, check_counters
 
 from ..ledger_helpers import post, scheme
 from ..test_ledger_tamper import raw

@@ -186,17 +186,17 @@ class Hold:
 @pytest.fixture
 def slow_checks(monkeypatch):
     """Every check, then one the test can hold open (:class:`Hold`)."""
-    from credits import reconcile
+    from credits import verify_checks
 
     hold = Hold()
-    checks = reconcile.all_checks()
+    checks = verify_checks.all_checks()
 
     def held(session):
         if hold.armed.is_set():
             assert hold.released.wait(60), "the test never released the held check"
         return CheckResult("held", "A check the test holds open", checked=1)
 
-    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: (*checks, held))
+    monkeypatch.setattr(verify_checks, "all_checks", lambda **kw: (*checks, held))
     monkeypatch.setattr(close_runs, "HEARTBEAT_EVERY", timedelta(seconds=0.05))
     yield hold
     hold.release()
@@ -344,15 +344,15 @@ def test_a_fresh_heartbeat_keeps_the_slot(officer_client, db, month):
 def test_an_unexpected_failure_is_reported_and_closes_nothing(
     officer_client, db, month, monkeypatch, caplog
 ):
-    from credits import reconcile
+    from credits import verify_checks
 
     close_months(db, "2026-09")
-    checks = reconcile.all_checks()
+    checks = verify_checks.all_checks()
 
     def broken(session):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: (*checks, broken))
+    monkeypatch.setattr(verify_checks, "all_checks", lambda **kw: (*checks, broken))
     with freeze_time(NOW):
         assert post_form(officer_client, CLOSE, {}).status_code == 303
     wait_for_runs(db)

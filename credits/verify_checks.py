@@ -7,8 +7,8 @@ here, so `credits verify` and the month close always run the same full list.
 
 from __future__ import annotations
 
-from credits.adjustments.reconcile import ADJUSTMENT_CHECKS
-from credits.earning.reconcile import EARNING_CHECKS
+from credits.adjustments.checks import ADJUSTMENT_CHECKS
+from credits.earning.checks import EARNING_CHECKS
 from credits.ledger import LEDGER_CHECKS, verify
 
 

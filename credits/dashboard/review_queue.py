@@ -1,5 +1,8 @@
 """The exceptions queue: what an officer must look at, newest first, with who/when/why.
 
+"Exceptions" here are redemption problems and other irregular events, not Python exceptions
+(this module was credits/dashboard/exceptions.py).
+
 Three kinds of item, each read from its own table with a bounded, indexed query and merged
 by time:
 
@@ -134,12 +137,12 @@ def _double_spends(
             e.c.resolved_by,
             e.c.resolution,
             e.c.person_id,
-            T_PERSON.c.name,
+            T_PERSON.c.name.label("person_name"),
             e.c.shop_id,
-            T_SHOP.c.name,
+            T_SHOP.c.name.label("shop_name"),
             e.c.voucher_id,
             e.c.offline_accepted_at,
-            T_TERMINAL.c.name,
+            T_TERMINAL.c.name.label("terminal_name"),
             e.c.status,
             e.c.decided_by,
             e.c.decision_reason,
@@ -155,17 +158,24 @@ def _double_spends(
         query = query.where(e.c.shop_id == shop_id)
     out = []
     for r in session.execute(query):
-        status = r[15]
-        why_parts: list[Any] = [_STATUS_WORDS.get(status, status), r[3]]
-        if r[16] is not None:
+        status = r.status
+        why_parts: list[Any] = [_STATUS_WORDS.get(status, status), r.detail]
+        if r.decided_by is not None:
             how = T("paid") if status == "paid" else _STATUS_DONE.get(status, status)
             why_parts.append(
-                T("%(how)s by %(who)s: %(reason)s", how=how, who=r[16], reason=r[17])
-                if r[17]
-                else T("%(how)s by %(who)s", how=how, who=r[16])
+                T(
+                    "%(how)s by %(who)s: %(reason)s",
+                    how=how,
+                    who=r.decided_by,
+                    reason=r.decision_reason,
+                )
+                if r.decision_reason
+                else T("%(how)s by %(who)s", how=how, who=r.decided_by)
             )
-        if r[5] is not None:
-            why_parts.append(T("resolved by %(who)s: %(resolution)s", who=r[6], resolution=r[7]))
+        if r.resolved_at is not None:
+            why_parts.append(
+                T("resolved by %(who)s: %(resolution)s", who=r.resolved_by, resolution=r.resolution)
+            )
             state = "resolved"
         elif status in ("paid", "overpaid"):
             state = "open"
@@ -174,24 +184,24 @@ def _double_spends(
         out.append(
             QueueItem(
                 kind="double_spend",
-                id=r[0],
-                at=r[1],
+                id=r.id,
+                at=r.submitted_at,
                 who=T(
                     "%(terminal)s at %(shop)s (terminal %(id)s), accepted offline %(when)s "
                     "London time",
-                    terminal=r[14],
-                    shop=r[11],
-                    id=str(r[2]),
-                    when=r[13],
+                    terminal=r.terminal_name,
+                    shop=r.shop_name,
+                    id=str(r.terminal_id),
+                    when=r.offline_accepted_at,
                 ),
                 why=Joined(tuple(why_parts)),
-                amount=int(r[4]),
+                amount=int(r.amount),
                 state=state,
-                person_id=int(r[8]),
-                person_name=r[9],
-                shop_id=int(r[10]),
-                shop_name=r[11],
-                voucher_id=r[12],
+                person_id=int(r.person_id),
+                person_name=r.person_name,
+                shop_id=int(r.shop_id),
+                shop_name=r.shop_name,
+                voucher_id=r.voucher_id,
             )
         )
     return out
@@ -209,10 +219,10 @@ def _reversals(
             r_.c.reversal_reason,
             r_.c.amount,
             r_.c.shop_id,
-            T_SHOP.c.name,
+            T_SHOP.c.name.label("shop_name"),
             r_.c.voucher_id,
             T_VOUCHER.c.person_id,
-            T_PERSON.c.name,
+            T_PERSON.c.name.label("person_name"),
         )
         .join(T_SHOP, T_SHOP.c.id == r_.c.shop_id)
         .join(T_VOUCHER, T_VOUCHER.c.id == r_.c.voucher_id)
@@ -226,18 +236,18 @@ def _reversals(
     return [
         QueueItem(
             kind="reversal",
-            id=r[0],
-            at=r[1],
-            who=r[2] or "",
-            why=r[3] or "",
-            amount=int(r[4]),
+            id=r.id,
+            at=r.reversed_at,
+            who=r.reversed_by or "",
+            why=r.reversal_reason or "",
+            amount=int(r.amount),
             state="reversed",
-            shop_id=int(r[5]),
-            shop_name=r[6],
-            voucher_id=r[7],
-            redemption_id=r[0],
-            person_id=int(r[8]),
-            person_name=r[9],
+            shop_id=int(r.shop_id),
+            shop_name=r.shop_name,
+            voucher_id=r.voucher_id,
+            redemption_id=r.id,
+            person_id=int(r.person_id),
+            person_name=r.person_name,
         )
         for r in session.execute(query)
     ]
@@ -254,7 +264,7 @@ def _adjustments(session: Session, month: Month | None, limit: int) -> list[Queu
             a.c.amount,
             a.c.state,
             a.c.person_id,
-            T_PERSON.c.name,
+            T_PERSON.c.name.label("person_name"),
             a.c.direction,
             a.c.decided_by,
             a.c.decision_reason,
@@ -266,20 +276,21 @@ def _adjustments(session: Session, month: Month | None, limit: int) -> list[Queu
     )
     out = []
     for r in session.execute(query):
-        decided = f" — {r[5]} by {r[9]}" if r[9] else ""  # the record's own words (English)
-        rejected = f": {r[10]}" if r[10] else ""
+        # The record's own words (English).
+        decided = f" — {r.state} by {r.decided_by}" if r.decided_by else ""
+        rejected = f": {r.decision_reason}" if r.decision_reason else ""
         out.append(
             QueueItem(
                 kind="adjustment",
-                id=str(r[0]),
-                at=r[1],
-                who=r[2],
-                why=f"{r[3]}{decided}{rejected}",
-                amount=int(r[4]),
-                state=r[5],
-                person_id=int(r[6]),
-                person_name=r[7],
-                direction=r[8],
+                id=str(r.id),
+                at=r.requested_at,
+                who=r.requested_by,
+                why=f"{r.reason}{decided}{rejected}",
+                amount=int(r.amount),
+                state=r.state,
+                person_id=int(r.person_id),
+                person_name=r.person_name,
+                direction=r.direction,
             )
         )
     return out

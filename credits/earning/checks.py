@@ -1,4 +1,4 @@
-"""Checks `credits verify` runs for earning (see credits/reconcile.py).
+"""Checks `credits verify` runs for earning (see credits/verify_checks.py).
 
 - ``earning_counters``: every budget counter (activity, month) and every member cap counter
   (member, activity, week or month) equals the sum of the posted award lines it counts.
