@@ -17,7 +17,7 @@ from credits import earning
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.earning import activities as acts
 from credits.earning import dates, quantities
@@ -142,7 +142,7 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
     """Active activities by name; officers may add `include_inactive=true`."""
     who = principal()
     include = bool(args["include_inactive"]) and who.role is Role.OFFICER
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return {
             "items": [
                 activity_body(r) for r in earning.list_activities(s, include_inactive=include)
@@ -157,7 +157,7 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Define an activity. The slug is permanent; 409 `activity_exists` if it is taken."""
     who = principal()
-    return activity_body(services().db.run(lambda s: earning.create_activity(s, who, body)))
+    return activity_body(current_services().db.run(lambda s: earning.create_activity(s, who, body)))
 
 
 @blp.route("/<slug>", methods=["GET"])
@@ -166,7 +166,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 def one(slug: str) -> dict[str, Any]:
     """One activity (inactive ones to officers only)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         row = earning.get_activity(s, slug)
         if not row.active and who.role is not Role.OFFICER:
             raise ActivityNotFound(f"no activity {slug!r}")
@@ -181,7 +181,9 @@ def change(body: dict[str, Any], slug: str) -> dict[str, Any]:
     """Change an activity's fields (a new rate applies to awards made from now on);
     `"active": false` deactivates it."""
     who = principal()
-    return activity_body(services().db.run(lambda s: earning.update_activity(s, who, slug, body)))
+    return activity_body(
+        current_services().db.run(lambda s: earning.update_activity(s, who, slug, body))
+    )
 
 
 @blp.route("/<slug>/budgets", methods=["GET"])
@@ -190,7 +192,7 @@ def change(body: dict[str, Any], slug: str) -> dict[str, Any]:
 def budgets(slug: str) -> dict[str, Any]:
     """This month, the next two, the previous three, and any other month with a budget of
     its own or credits issued — newest first."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         row = earning.get_activity(s, slug)
         return {"items": earning.budgets_around(s, row, dates.london_today())}
 
@@ -201,7 +203,7 @@ def budgets(slug: str) -> dict[str, Any]:
 @inputs.refuses(validation_error=422)
 def budget(slug: str, month: str) -> Any:
     """One London month's budget (`YYYY-MM`) and what has been issued against it."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return earning.budget_view(s, earning.get_activity(s, slug), Month.parse(month))
 
 
@@ -213,7 +215,7 @@ def set_budget(body: dict[str, Any], slug: str, month: str) -> Any:
     """Set one month's issuance budget (or `null` for the activity's default). A budget
     below what has already been issued that month is refused (422)."""
     who = principal()
-    return services().db.run(
+    return current_services().db.run(
         lambda s: earning.set_month_budget(s, who, slug, month, body["budget_credits"])
     )
 
@@ -253,7 +255,7 @@ class SettingsIn(ma.Schema):
 @settings_blp.response(200, SettingsSchema)
 def get_settings() -> dict[str, Any]:
     """The earning settings."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return earning.settings_view(s)
 
 
@@ -264,6 +266,6 @@ def get_settings() -> dict[str, Any]:
 def put_settings(body: dict[str, Any]) -> dict[str, Any]:
     """Set the four-eyes threshold. It applies to decisions made from now on."""
     who = principal()
-    return services().db.run(
+    return current_services().db.run(
         lambda s: earning.set_four_eyes_threshold(s, who, body["four_eyes_threshold_credits"])
     )

@@ -19,7 +19,7 @@ from credits.accounts import Role
 from credits.adjustments import AdjustmentView
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
@@ -140,7 +140,7 @@ def create(args: dict[str, Any]) -> Any:
     `validation_error`.
     """
     who = principal()
-    svc = services()
+    svc = current_services()
     threshold = adjustments.get_threshold(svc.settings)
     view = svc.db.run(
         lambda s: adjustments.request_adjustment(
@@ -167,7 +167,7 @@ def create(args: dict[str, Any]) -> Any:
 @blp.response(200, page_schema(AdjustmentOut, "AdjustmentsPage"))
 def list_all(args: dict[str, Any]) -> dict[str, Any]:
     """Adjustments newest first; filter by state (``pending`` to approve) or member."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: adjustments.list_adjustments(
             s,
             state=args.get("state"),
@@ -184,7 +184,7 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, AdjustmentOut)
 def show(adjustment_id: int) -> dict[str, Any]:
     """One adjustment, with who asked, who decided, when and why."""
-    return body(services().db.run(lambda s: adjustments.load_adjustment(s, adjustment_id)))
+    return body(current_services().db.run(lambda s: adjustments.load_adjustment(s, adjustment_id)))
 
 
 @blp.route("/<int:adjustment_id>/approve", methods=["POST"])
@@ -197,7 +197,7 @@ def approve(adjustment_id: int) -> dict[str, Any]:
     `second_approver_required`, `self_adjustment`.
     """
     who = principal()
-    return body(services().db.run(lambda s: adjustments.approve(s, who, adjustment_id)))
+    return body(current_services().db.run(lambda s: adjustments.approve(s, who, adjustment_id)))
 
 
 @blp.route("/<int:adjustment_id>/reject", methods=["POST"])
@@ -208,7 +208,7 @@ def reject(args: dict[str, Any], adjustment_id: int) -> dict[str, Any]:
     """Reject a pending adjustment, saying why (an officer other than the one who asked)."""
     who = principal()
     return body(
-        services().db.run(
+        current_services().db.run(
             lambda s: adjustments.reject(s, who, adjustment_id, reason=args["reason"])
         )
     )

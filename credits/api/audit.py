@@ -10,7 +10,7 @@ from credits import audit
 from credits.accounts.models import Role
 from credits.api import inputs
 from credits.api.auth import require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
@@ -49,7 +49,7 @@ class AuditArgs(PageArgs):
 @blp.response(200, page_schema(AuditEventSchema, "AuditEventsPage"))
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """Audit events, newest first, filtered by action, person, target and time."""
-    with services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
+    with current_services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
         found = audit.list_events(
             s,
             action=args.get("action"),

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from flask import g, request
 
 from credits.accounts import Principal, Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.bearer_tokens import authenticate_token
 from credits.errors import Forbidden, Unauthorized
@@ -64,7 +64,9 @@ def authenticate(*, cached: bool = False) -> Principal | None:
             found = hit[1]
         else:
             # It notes when the token was last used: doing that twice changes nothing.
-            found = services().db.run(lambda s: authenticate_token(s, token), idempotent=True)
+            found = current_services().db.run(
+                lambda s: authenticate_token(s, token), idempotent=True
+            )
             if cached and found is not None:
                 if len(_TOKEN_CACHE) >= TOKEN_CACHE_MAX:
                     _TOKEN_CACHE.clear()

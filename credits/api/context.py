@@ -1,4 +1,9 @@
-"""Access to the process's services from inside a request."""
+"""Access to the process's services from inside a request.
+
+:func:`current_services` returns the one :class:`credits.services.Services` that create_app
+built (settings + database), as ``flask.current_app`` returns the app: the class is
+credits/services.py, this is how a view reaches its instance.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from credits.open import PublicRecordService
 from credits.services import Services
 
 
-def services() -> Services:
-    """The Services built by create_app."""
+def current_services() -> Services:
+    """The Services built by create_app, for the app handling this request."""
     svc: Services = current_app.extensions["credits"]
     return svc
 

@@ -23,7 +23,7 @@ from credits import earning
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.earning.awards import AwardView
 from credits.earning.history import MAX_PAGE
@@ -290,7 +290,9 @@ def record(body: dict[str, Any]) -> Any:
     """
     who = principal()
     # Keyed: a second run replays the first award.
-    view = services().db.run(lambda s: earning.record_award(s, who, **body), idempotent=True)
+    view = current_services().db.run(
+        lambda s: earning.record_award(s, who, **body), idempotent=True
+    )
     return _created(view)
 
 
@@ -308,7 +310,7 @@ def record_bulk(body: dict[str, Any]) -> Any:
     four-eyes threshold the whole sheet waits for an officer (202).
     """
     who = principal()
-    view = services().db.run(lambda s: earning.record_session(s, who, **body))
+    view = current_services().db.run(lambda s: earning.record_session(s, who, **body))
     return _created(view)
 
 
@@ -323,7 +325,7 @@ def approval_queue(args: dict[str, Any]) -> dict[str, Any]:
     Officers: all pending claims and every award awaiting an officer.
     """
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         views = earning.queue(
             s, who, stage=args["stage"], before=args["before"], limit=args["limit"]
         )
@@ -336,7 +338,7 @@ def approval_queue(args: dict[str, Any]) -> dict[str, Any]:
 def award(award_id: int) -> dict[str, Any]:
     """One award: officers any; coordinators those for their groups' people (404 otherwise)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return award_body(earning.get_award(s, who, award_id))
 
 
@@ -351,7 +353,7 @@ def approve(body: dict[str, Any], award_id: int) -> dict[str, Any]:
     `budget_exceeded` or `period_closed`; the award then stays as it was. Nobody approves
     credits for themselves (403 `self_award`). Decided already: 409 `award_not_pending`."""
     who = principal()
-    view = services().db.run(
+    view = current_services().db.run(
         lambda s: earning.approve(s, who, award_id, idempotency_key=body["idempotency_key"])
     )
     return award_body(view)
@@ -365,7 +367,9 @@ def reject(body: dict[str, Any], award_id: int) -> dict[str, Any]:
     """Reject a pending claim or an award awaiting an officer, saying why. Nothing is posted.
     Rejecting again (the same person) returns the award as it is."""
     who = principal()
-    view = services().db.run(lambda s: earning.reject(s, who, award_id, reason=body["reason"]))
+    view = current_services().db.run(
+        lambda s: earning.reject(s, who, award_id, reason=body["reason"])
+    )
     return award_body(view)
 
 
@@ -386,7 +390,7 @@ def file_claim(body: dict[str, Any]) -> Any:
     at once if it could not be paid now: 409 `cap_exceeded` / `budget_exceeded`; 422
     `not_in_group` if none of your groups does the activity."""
     who = principal()
-    view = services().db.run(lambda s: earning.file_claim(s, who, **body))
+    view = current_services().db.run(lambda s: earning.file_claim(s, who, **body))
     return award_body(view), 201, {"Location": url_for("claims.claim", claim_id=view.id)}
 
 
@@ -397,7 +401,7 @@ def file_claim(body: dict[str, Any]) -> Any:
 def my_claims(args: dict[str, Any]) -> dict[str, Any]:
     """Your claims and their state, newest first (cursor: `before`)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         views = earning.member_claims(s, who, before=args["before"], limit=args["limit"])
     return _page(views, args["limit"])
 
@@ -408,7 +412,7 @@ def my_claims(args: dict[str, Any]) -> dict[str, Any]:
 def claim(claim_id: int) -> dict[str, Any]:
     """One of your claims (404 for anyone else's)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return award_body(earning.get_award(s, who, claim_id))
 
 
@@ -467,7 +471,7 @@ def my_entries(args: dict[str, Any]) -> dict[str, Any]:
     only grows, so paging never repeats or skips one."""
     who = principal()
     assert who.person_id is not None
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         items, next_before = earning.member_history(
             s, who.person_id, before=args["before"], limit=args["limit"]
         )

@@ -17,7 +17,7 @@ from credits import earning
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.earning import ActivityRefSchema, PersonRefSchema
 from credits.api.inputs import Blueprint
 
@@ -76,7 +76,7 @@ class PersonIn(ma.Schema):
 def list_all() -> dict[str, Any]:
     """Officers: every group. Coordinators: the groups they run."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return {"items": earning.list_groups(s, who)}
 
 
@@ -87,7 +87,7 @@ def list_all() -> dict[str, Any]:
 def create(body: dict[str, Any]) -> Any:
     """Create a group doing some activities (names are unique: 409 `group_exists`)."""
     who = principal()
-    return services().db.run(lambda s: earning.create_group(s, who, body))
+    return current_services().db.run(lambda s: earning.create_group(s, who, body))
 
 
 @blp.route("/<int:group_id>", methods=["GET"])
@@ -96,7 +96,7 @@ def create(body: dict[str, Any]) -> Any:
 def one(group_id: int) -> Any:
     """A group with its members (a coordinator sees only their own groups: 404 otherwise)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return earning.get_group(s, who, group_id)
 
 
@@ -107,7 +107,7 @@ def one(group_id: int) -> Any:
 def change(body: dict[str, Any], group_id: int) -> Any:
     """Rename, (de)activate, or replace the activities of a group."""
     who = principal()
-    return services().db.run(lambda s: earning.update_group(s, who, group_id, body))
+    return current_services().db.run(lambda s: earning.update_group(s, who, group_id, body))
 
 
 @blp.route("/<int:group_id>/members", methods=["POST"])
@@ -117,7 +117,7 @@ def change(body: dict[str, Any], group_id: int) -> Any:
 def add_member(body: dict[str, Any], group_id: int) -> Any:
     """Add a member by email (idempotent; 422 `unknown_member` if no member has it)."""
     who = principal()
-    return services().db.run(lambda s: earning.add_member(s, who, group_id, body["email"]))
+    return current_services().db.run(lambda s: earning.add_member(s, who, group_id, body["email"]))
 
 
 @blp.route("/<int:group_id>/members/<int:person_id>", methods=["DELETE"])
@@ -126,7 +126,7 @@ def add_member(body: dict[str, Any], group_id: int) -> Any:
 def remove_member(group_id: int, person_id: int) -> Any:
     """Take a member out of the group (their credits and awards are untouched)."""
     who = principal()
-    return services().db.run(lambda s: earning.remove_member(s, who, group_id, person_id))
+    return current_services().db.run(lambda s: earning.remove_member(s, who, group_id, person_id))
 
 
 @blp.route("/<int:group_id>/coordinators", methods=["POST"])
@@ -136,7 +136,9 @@ def remove_member(group_id: int, person_id: int) -> Any:
 def add_coordinator(body: dict[str, Any], group_id: int) -> Any:
     """Make someone holding the coordinator role a coordinator of this group."""
     who = principal()
-    return services().db.run(lambda s: earning.add_coordinator(s, who, group_id, body["email"]))
+    return current_services().db.run(
+        lambda s: earning.add_coordinator(s, who, group_id, body["email"])
+    )
 
 
 @blp.route("/<int:group_id>/coordinators/<int:person_id>", methods=["DELETE"])
@@ -145,4 +147,6 @@ def add_coordinator(body: dict[str, Any], group_id: int) -> Any:
 def remove_coordinator(group_id: int, person_id: int) -> Any:
     """Stop someone coordinating this group."""
     who = principal()
-    return services().db.run(lambda s: earning.remove_coordinator(s, who, group_id, person_id))
+    return current_services().db.run(
+        lambda s: earning.remove_coordinator(s, who, group_id, person_id)
+    )

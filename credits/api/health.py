@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.db import RETRY_AFTER_S, is_unavailable
 from credits.errors import Unavailable
@@ -24,7 +24,7 @@ def healthz() -> dict[str, str]:
 def readyz() -> dict[str, str]:
     """The database is reachable and takes writes: ready for traffic (503 ``unavailable``
     with ``Retry-After`` otherwise, at the same moment requests would get it)."""
-    db = services().db
+    db = current_services().db
     try:
         with db.read() as session:
             session.execute(text("SELECT 1"))

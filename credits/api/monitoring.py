@@ -56,7 +56,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.errors import Forbidden, Unauthorized
 
 log = logging.getLogger("credits.request")
@@ -167,7 +167,7 @@ def _finish(response: Response) -> Response:
     LATENCY.labels(request.method, route).observe(elapsed)
     if request.endpoint == REDEEM_ENDPOINT and status >= 400:
         REFUSALS.labels(g.get("problem_code") or str(status)).inc()
-    if services().settings.request_log == "json":
+    if current_services().settings.request_log == "json":
         log.info(
             "request",
             extra={
@@ -246,7 +246,7 @@ def _authorise_scrape() -> None:
     from credits.api.auth import bearer_token
     from credits.api.requestinfo import client_ip
 
-    settings = services().settings
+    settings = current_services().settings
     token = bearer_token()
     if settings.metrics_token and token is not None:
         if hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
@@ -387,7 +387,7 @@ def metrics() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_ProcessMetrics())
-    registry.register(LedgerCollector(services()))
+    registry.register(LedgerCollector(current_services()))
     response = Response(generate_latest(registry), mimetype=None)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     response.headers["Cache-Control"] = "no-store"

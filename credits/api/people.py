@@ -16,7 +16,7 @@ from credits.accounts.models import PersonStatus, Role
 from credits.accounts.people import PERSON_ROLES, InvitationView, PersonView
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 from credits.api.requestinfo import client_ip, deliver, deliver_quietly, outgoing
@@ -190,7 +190,7 @@ RESET_RECEIVED = (
 @blp.response(200, page_schema(PersonSchema, "PeoplePage"))
 def list_people(args: dict[str, Any]) -> dict[str, Any]:
     """Find people: by part of a name, email or number; by status; by role."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: people.list_people(
             s,
             q=args.get("q"),
@@ -208,7 +208,7 @@ def list_people(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, PersonSchema)
 def get_person(person_id: int) -> dict[str, Any]:
     """One person, with their roles and status history."""
-    return person_out(services().db.run(lambda s: people.view_person(s, person_id)))
+    return person_out(current_services().db.run(lambda s: people.view_person(s, person_id)))
 
 
 @blp.route("/<int:person_id>", methods=["PATCH"])
@@ -223,7 +223,7 @@ def update_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
         kwargs["name"] = args["name"]
     if "phone" in args:
         kwargs["phone"] = args["phone"] or ""
-    view = services().db.run(lambda s: people.update_person(s, who, person_id, **kwargs))
+    view = current_services().db.run(lambda s: people.update_person(s, who, person_id, **kwargs))
     return person_out(view)
 
 
@@ -234,7 +234,7 @@ def update_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 def grant_role(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Grant a role (shop staff need `scope_ref`); only admins grant admin."""
     who = principal()
-    view = services().db.run(
+    view = current_services().db.run(
         lambda s: people.grant(s, who, person_id, args["role"], args.get("scope_ref"))
     )
     return person_out(view)
@@ -247,7 +247,7 @@ def grant_role(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 def revoke_role(person_id: int, role: str) -> dict[str, Any]:
     """Revoke a role: the person's tokens and sessions in that role end at once."""
     who = principal()
-    return person_out(services().db.run(lambda s: people.revoke(s, who, person_id, role)))
+    return person_out(current_services().db.run(lambda s: people.revoke(s, who, person_id, role)))
 
 
 @blp.route("/<int:person_id>/disable", methods=["POST"])
@@ -258,7 +258,7 @@ def revoke_role(person_id: int, role: str) -> dict[str, Any]:
 def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Disable someone: sessions, tokens and emailed links end now."""
     who = principal()
-    view = services().db.run(lambda s: people.disable(s, who, person_id, args["reason"]))
+    view = current_services().db.run(lambda s: people.disable(s, who, person_id, args["reason"]))
     return person_out(view)
 
 
@@ -269,7 +269,7 @@ def disable_person(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 def enable_person(person_id: int) -> dict[str, Any]:
     """Re-enable someone who was disabled."""
     who = principal()
-    return person_out(services().db.run(lambda s: people.enable(s, who, person_id)))
+    return person_out(current_services().db.run(lambda s: people.enable(s, who, person_id)))
 
 
 # --- invitations -----------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def create_invitation(args: dict[str, Any]) -> dict[str, Any]:
     """Invite someone: creates them (status `invited`) and emails a 7-day, single-use link."""
     who = principal()
     out = outgoing()
-    view, link, message = services().db.run(
+    view, link, message = current_services().db.run(
         lambda s: people.invite(
             s,
             who,
@@ -312,7 +312,7 @@ def create_invitation(args: dict[str, Any]) -> dict[str, Any]:
 @invitations_blp.response(200, page_schema(InvitationSchema, "InvitationsPage"))
 def list_invitations(args: dict[str, Any]) -> dict[str, Any]:
     """People invited who have not accepted yet; `state=pending|expired`."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: people.list_invitations(
             s, state=args.get("state"), page=args["page"], per_page=args["per_page"]
         )
@@ -328,9 +328,11 @@ def resend_invitation(person_id: int) -> dict[str, Any]:
     """Send a new invitation link (the previous one stops working)."""
     who = principal()
     out = outgoing()
-    link, message = services().db.run(lambda s: people.resend_invitation(s, who, out, person_id))
+    link, message = current_services().db.run(
+        lambda s: people.resend_invitation(s, who, out, person_id)
+    )
     problems = deliver([message])
-    view = services().db.run(lambda s: people.view_person(s, person_id))
+    view = current_services().db.run(lambda s: people.view_person(s, person_id))
     return {
         "person": person_out(view),
         "sent_at": link.created_at,
@@ -349,7 +351,7 @@ def resend_invitation(person_id: int) -> dict[str, Any]:
 def withdraw_invitation(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Withdraw an invitation: the link stops working and the person is disabled."""
     who = principal()
-    view = services().db.run(
+    view = current_services().db.run(
         lambda s: people.withdraw_invitation(s, who, person_id, args.get("reason"))
     )
     return person_out(view)
@@ -367,7 +369,7 @@ def register(args: dict[str, Any]) -> dict[str, str]:
     for an officer. The answer is the same whether or not the address was already
     registered. Rate limited: 5 an hour per client address, 3 an hour per email address."""
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     svc.db.run(lambda s: onboarding.throttle_registration(s, args["email"], ip))
     out = outgoing()
     password = onboarding.NewPassword.make(args["password"], svc.settings.password_hash_profile)
@@ -392,7 +394,7 @@ def register(args: dict[str, Any]) -> dict[str, str]:
 @registrations_blp.response(200, page_schema(PersonSchema, "RegistrationsPage"))
 def list_registrations(args: dict[str, Any]) -> dict[str, Any]:
     """Registrations waiting for approval, oldest first."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: people.list_registrations(s, page=args["page"], per_page=args["per_page"])
     )
     return page_out(found, person_out)
@@ -406,7 +408,7 @@ def approve_registration(person_id: int) -> dict[str, Any]:
     """Approve: the resident becomes an active member and is told by email."""
     who = principal()
     out = outgoing()
-    view, message = services().db.run(lambda s: people.approve(s, who, out, person_id))
+    view, message = current_services().db.run(lambda s: people.approve(s, who, out, person_id))
     deliver([message])
     return person_out(view)
 
@@ -420,7 +422,7 @@ def decline_registration(args: dict[str, Any], person_id: int) -> dict[str, Any]
     """Decline with a reason, which is emailed to the resident."""
     who = principal()
     out = outgoing()
-    view, message = services().db.run(
+    view, message = current_services().db.run(
         lambda s: people.decline(s, who, out, person_id, args["reason"])
     )
     deliver([message])
@@ -438,7 +440,7 @@ def request_reset(args: dict[str, Any]) -> dict[str, str]:
     """Ask for a password-reset link (no token). Always `202`, known address or not. Rate
     limited: 3 an hour per email address, 10 an hour per client address."""
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     svc.db.run(lambda s: onboarding.throttle_reset_request(s, args["email"], ip))
     out = outgoing()
     messages = svc.db.run(lambda s: onboarding.request_password_reset(s, out, args["email"], ip=ip))

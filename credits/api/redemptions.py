@@ -23,7 +23,7 @@ from flask import Response, request
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import bearer_token, forget_token_digest, principal, require, token_digest
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.monitoring import count_redemption
 from credits.errors import Unauthorized
@@ -213,7 +213,7 @@ def redeem(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     assert token is not None
     digest = token_digest(token)
     try:
-        result = redeem_now(services(), principal(), request, token_hash=digest)
+        result = redeem_now(current_services(), principal(), request, token_hash=digest)
     except Unauthorized:
         # The use case found the token revoked: this worker's token cache must not keep it.
         forget_token_digest(digest)
@@ -230,7 +230,7 @@ def list_redemptions(query: dict[str, Any]) -> list[dict[str, Any]]:
     """Redemptions, newest first: a terminal and shop staff see their own shop's; officers
     any shop's (``?shop=``)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         rows = manage.list_redemptions(
             s,
             who,
@@ -248,7 +248,7 @@ def list_redemptions(query: dict[str, Any]) -> list[dict[str, Any]]:
 def get_redemption(redemption_id: str) -> dict[str, Any]:
     """One redemption (a terminal and shop staff: their own shop's only)."""
     who = principal()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return manage.render(manage.get_redemption(s, who, redemption_id))
 
 
@@ -260,7 +260,7 @@ def reverse_redemption(data: dict[str, Any], redemption_id: str) -> dict[str, An
     """Reverse a redemption: the shop gives back what it took and the member gets the
     voucher's value back (two ledger entries, in the open month). Once only."""
     who = principal()
-    row = services().db.run(
+    row = current_services().db.run(
         lambda s: manage.reverse_redemption(s, who, redemption_id, reason=data["reason"]),
         idempotent=True,  # once only: a second run finds it reversed and changes nothing
     )
@@ -274,7 +274,7 @@ def reverse_redemption(data: dict[str, Any], redemption_id: str) -> dict[str, An
 def list_exceptions(query: dict[str, Any]) -> list[Any]:
     """Offline claims on vouchers that had been spent or cancelled meanwhile, newest first:
     paid, held for a decision, refused (with the rule), declined."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return manage.list_exceptions(s, open_only=query["open"], status=query["status"])
 
 
@@ -286,7 +286,9 @@ def list_exceptions(query: dict[str, Any]) -> list[Any]:
 def pay_exception(data: dict[str, Any], exception_id: str) -> Any:
     """Pay a held claim: one balanced entry (adjustments to the shop) in the open month."""
     who = principal()
-    return services().db.run(lambda s: claims.pay_held(s, who, exception_id, reason=data["reason"]))
+    return current_services().db.run(
+        lambda s: claims.pay_held(s, who, exception_id, reason=data["reason"])
+    )
 
 
 @blp.route("/redemption-exceptions/<string:exception_id>/decline", methods=["POST"])
@@ -297,7 +299,7 @@ def pay_exception(data: dict[str, Any], exception_id: str) -> Any:
 def decline_exception(data: dict[str, Any], exception_id: str) -> Any:
     """Decline a held claim, with a reason: nothing is paid."""
     who = principal()
-    return services().db.run(
+    return current_services().db.run(
         lambda s: claims.decline_held(s, who, exception_id, reason=data["reason"] or "")
     )
 
@@ -309,7 +311,7 @@ def decline_exception(data: dict[str, Any], exception_id: str) -> Any:
 def resolve_exception(data: dict[str, Any], exception_id: str) -> Any:
     """Record how officers dealt with an exception."""
     who = principal()
-    return services().db.run(
+    return current_services().db.run(
         lambda s: manage.resolve_exception(s, who, exception_id, resolution=data["resolution"])
     )
 
@@ -340,7 +342,7 @@ def upload_journal(data: dict[str, Any]) -> dict[str, int]:
     ]
     terminal_id, shop_id = who.terminal_id, int(who.scope_ref.split(":", 1)[1])
     # The latest report for a scan replaces the earlier one: sending it twice changes nothing.
-    accepted = services().db.run(
+    accepted = current_services().db.run(
         lambda s: manage.record_journal(s, terminal_id, shop_id, reports), idempotent=True
     )
     return {"accepted": accepted}
@@ -380,7 +382,7 @@ def spent_vouchers(query: dict[str, Any]) -> Response:
     who = principal()
     assert who.terminal_id is not None
     terminal_id = who.terminal_id
-    answer = services().db.run(lambda s: spent_list(s, terminal_id, query["since"]))
+    answer = current_services().db.run(lambda s: spent_list(s, terminal_id, query["since"]))
     headers = {"ETag": f'"{answer.etag}"', "Cache-Control": "private, no-cache"}
     asked = request.headers.get("If-None-Match", "")
     tags = [t.strip().removeprefix("W/") for t in asked.split(",")]

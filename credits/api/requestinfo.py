@@ -12,7 +12,7 @@ from flask import request, url_for
 
 from credits import i18n
 from credits.accounts.mailing import Outgoing
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.i18n import T
 from credits.mail import MailError, Message
 from credits.ratelimit import client_ip as _client_ip
@@ -34,7 +34,7 @@ def client_ip() -> str:
     return _client_ip(
         request.remote_addr,
         request.headers.get("X-Forwarded-For"),
-        services().settings.trusted_proxies,
+        current_services().settings.trusted_proxies,
     )
 
 
@@ -42,7 +42,7 @@ def outgoing() -> Outgoing:
     """Who signs the emails and where their links point: ``CREDITS_PUBLIC_URL`` if set
     (production: never trust the Host header for links that carry secrets), else this
     request's own address."""
-    settings = services().settings
+    settings = current_services().settings
     base = (settings.public_url or request.host_url).rstrip("/")
 
     def link(page: str, token: str | None) -> str:
@@ -61,7 +61,7 @@ def deliver(messages: Iterable[Message]) -> list[str]:
     problems = []
     for message in messages:
         try:
-            services().mailer.send(message)
+            current_services().mailer.send(message)
         except MailError as exc:
             log.error("mail to %s (%s) failed: %s", message.to, message.kind, exc)
             problems.append(
@@ -77,4 +77,4 @@ def deliver(messages: Iterable[Message]) -> list[str]:
 def deliver_quietly(messages: Iterable[Message]) -> None:
     """Send without making the caller wait or learn the outcome (anonymous requests: the
     response must not depend on whether an address is registered)."""
-    services().mailer.send_soon(list(messages))
+    current_services().mailer.send_soon(list(messages))

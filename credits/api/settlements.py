@@ -31,7 +31,7 @@ from flask import Response, request, url_for
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 from credits.settlement import bankfile, files, payees, reconciliation, remittance, runs
@@ -379,7 +379,7 @@ def create(args: dict[str, Any]) -> Any:
     again return the first run (`replayed`).
     """
     who = principal()
-    svc = services()
+    svc = current_services()
     policy = runs.Policy.from_settings(svc.settings)
     run = svc.db.run(
         lambda s: runs.create_run(
@@ -395,7 +395,7 @@ def create(args: dict[str, Any]) -> Any:
 @blp.response(200, page_schema(SettlementRunOut, "SettlementRunsPage"))
 def list_all(args: dict[str, Any]) -> dict[str, Any]:
     """Settlement runs newest first (without their lines); `?state=`, `?month=`."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: runs.list_runs(
             s,
             state=args.get("state"),
@@ -413,7 +413,7 @@ def list_all(args: dict[str, Any]) -> dict[str, Any]:
 def show(run_id: int) -> dict[str, Any]:
     """A run with a line per shop: paid (with its payee and payment reference) or rolled
     over."""
-    return run_body(services().db.run(lambda s: runs.load_run(s, run_id)))
+    return run_body(current_services().db.run(lambda s: runs.load_run(s, run_id)))
 
 
 @blp.route("/<int:run_id>/approve", methods=["POST"])
@@ -430,7 +430,7 @@ def approve(args: dict[str, Any], run_id: int) -> dict[str, Any]:
     from credits.api.requestinfo import deliver
 
     who = principal()
-    svc = services()
+    svc = current_services()
     context = remittance_mail()
     run, messages = svc.db.run(
         lambda s: runs.approve_run(
@@ -449,7 +449,7 @@ def cancel(args: dict[str, Any], run_id: int) -> dict[str, Any]:
     """Cancel a run that waits for approval, saying why (409 `settlement_not_pending`)."""
     who = principal()
     return run_body(
-        services().db.run(lambda s: runs.cancel_run(s, who, run_id, reason=args["reason"]))
+        current_services().db.run(lambda s: runs.cancel_run(s, who, run_id, reason=args["reason"]))
     )
 
 
@@ -472,7 +472,7 @@ def payments_file(run_id: int, fmt: str) -> Response:
     """The payments file of an approved run for the finance system: `csv` or `pain.001`
     (ISO 20022, validated against its XSD). 409 `settlement_not_approved`,
     `payer_account_missing`."""
-    svc = services()
+    svc = current_services()
     with svc.db.read() as s:
         file = files.payments_file(s, run_id, fmt, settings=svc.settings)
     return Response(
@@ -491,7 +491,7 @@ def payments_file(run_id: int, fmt: str) -> Response:
 
 def remittance_mail() -> remittance.RemittanceMail:
     """Who signs remittance emails and the link to a shop's remittance page."""
-    settings = services().settings
+    settings = current_services().settings
     base = (settings.public_url or request.host_url).rstrip("/")
 
     def link(run_id: int, shop_id: int) -> str:
@@ -508,7 +508,7 @@ def remittances(args: dict[str, Any]) -> dict[str, Any]:
     """Remittance advices newest first: a terminal's or shop staff's own shop; an officer's
     every shop (or `?shop=`)."""
     shop = remittance.readable_shop(principal(), args.get("shop"))
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: remittance.list_remittances(
             s, shop_id=shop, page=args["page"], per_page=args["per_page"]
         )
@@ -525,7 +525,7 @@ def remittance_one(args: dict[str, Any], run_id: int, shop_id: int) -> Any:
     `?format=pdf` for the printable copy. 403 for another shop's; 404 when the run does not
     pay that shop (or is not approved)."""
     remittance.readable_shop(principal(), shop_id)
-    svc = services()
+    svc = current_services()
     with svc.db.read() as s:
         r = remittance.remittance(s, run_id, shop_id)
     if args["format"] == "pdf":
@@ -548,7 +548,7 @@ def remittance_one(args: dict[str, Any], run_id: int, shop_id: int) -> Any:
 @blp.response(200, ShopPayeesOut(many=True))
 def payee_overview() -> list[dict[str, Any]]:
     """Every shop with its active bank details and any change waiting for approval."""
-    rows = services().db.run(lambda s: payees.overview(s, officer=True))
+    rows = current_services().db.run(lambda s: payees.overview(s, officer=True))
     return [
         {
             "shop_id": r.shop_id,
@@ -570,14 +570,14 @@ def payee_of_shop(shop_id: int) -> dict[str, Any]:
     who = principal()
     remittance.readable_shop(who, shop_id)
     officer = who.role is Role.OFFICER
-    history = services().db.run(lambda s: payees.history(s, shop_id, officer=officer))
+    history = current_services().db.run(lambda s: payees.history(s, shop_id, officer=officer))
     active = next((p for p in history if p.status == "active"), None)
     pending = next((p for p in history if p.status == "pending"), None)
     name = history[0].shop_name if history else ""
     if not history:
         from credits.shops import get_shop
 
-        name = services().db.run(lambda s: get_shop(s, shop_id).name)
+        name = current_services().db.run(lambda s: get_shop(s, shop_id).name)
     return {
         "shop_id": shop_id,
         "shop": name,
@@ -598,7 +598,7 @@ def request_payee(args: dict[str, Any], shop_id: int) -> Any:
     modulus check) or an IBAN. They wait for a second officer. 422 `invalid_bank_details`;
     409 `payee_change_pending`."""
     who = principal()
-    view = services().db.run(
+    view = current_services().db.run(
         lambda s: payees.request_change(
             s,
             who,
@@ -620,7 +620,7 @@ def approve_payee(payee_id: int) -> dict[str, Any]:
     """Approve pending bank details (an officer other than the one who entered them: 403
     `second_approver_required`); they replace the shop's active details."""
     who = principal()
-    return payee_body(services().db.run(lambda s: payees.approve_change(s, who, payee_id)))
+    return payee_body(current_services().db.run(lambda s: payees.approve_change(s, who, payee_id)))
 
 
 @blp.route("/payee-changes/<int:payee_id>/reject", methods=["POST"])
@@ -631,7 +631,9 @@ def reject_payee(args: dict[str, Any], payee_id: int) -> dict[str, Any]:
     """Reject pending bank details, saying why."""
     who = principal()
     return payee_body(
-        services().db.run(lambda s: payees.reject_change(s, who, payee_id, reason=args["reason"]))
+        current_services().db.run(
+            lambda s: payees.reject_change(s, who, payee_id, reason=args["reason"])
+        )
     )
 
 
@@ -661,7 +663,7 @@ def import_statement(args: dict[str, Any]) -> Any:
     who = principal()
     request.max_content_length = bankfile.MAX_BYTES
     data = request.get_data(cache=False)
-    result = services().db.run(
+    result = current_services().db.run(
         lambda s: reconciliation.import_statement(
             s, who, data, filename=args["filename"], fmt=args.get("format")
         )
@@ -675,7 +677,7 @@ def import_statement(args: dict[str, Any]) -> Any:
 @blp.response(200, page_schema(BankImportOut, "BankImportsPage"))
 def imports(args: dict[str, Any]) -> dict[str, Any]:
     """Bank statements imported, newest first."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: reconciliation.list_imports(s, page=args["page"], per_page=args["per_page"])
     )
     return page_out(found, import_body)
@@ -691,7 +693,7 @@ def import_one(import_id: int) -> Any:
         found = reconciliation.load_import(s, import_id)
         return found, reconciliation.import_lines(s, import_id)
 
-    found, lines = services().db.run(read)
+    found, lines = current_services().db.run(read)
     return import_body(found, lines)
 
 
@@ -701,7 +703,9 @@ def import_one(import_id: int) -> Any:
 @blp.response(200, SettlementMismatchOut(many=True))
 def mismatches(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Bank mismatches newest first (at most 200); `?open=true` for the unresolved ones."""
-    found = services().db.run(lambda s: reconciliation.mismatches(s, open_only=args["open"]))
+    found = current_services().db.run(
+        lambda s: reconciliation.mismatches(s, open_only=args["open"])
+    )
     return [mismatch_body(m) for m in found]
 
 
@@ -713,7 +717,7 @@ def resolve(args: dict[str, Any], mismatch_id: int) -> dict[str, Any]:
     """Record how a mismatch was dealt with (who, when, why). 409 `mismatch_resolved`."""
     who = principal()
     return mismatch_body(
-        services().db.run(
+        current_services().db.run(
             lambda s: reconciliation.resolve_mismatch(
                 s, who, mismatch_id, resolution=args["resolution"]
             )

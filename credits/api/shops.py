@@ -22,7 +22,7 @@ from credits import shops
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.errors import Forbidden
 
@@ -168,7 +168,7 @@ def _limits(data: dict[str, int] | None) -> shops.OfflineLimits | None:
 @blp.response(200, ShopSchema(many=True))
 def list_shops() -> list[shops.Shop]:
     """Every partner shop, by name."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return shops.list_shops(s)
 
 
@@ -180,7 +180,7 @@ def list_shops() -> list[shops.Shop]:
 def create_shop(data: dict[str, Any]) -> shops.Shop:
     """Register a partner shop (its ledger account is opened with it)."""
     who = principal()
-    return services().db.run(lambda s: shops.create_shop(s, who, **data))
+    return current_services().db.run(lambda s: shops.create_shop(s, who, **data))
 
 
 @blp.route("/shops/<int:shop_id>")
@@ -191,7 +191,7 @@ def get_shop(shop_id: int) -> shops.Shop:
     who = principal()
     if who.role is Role.SHOP_STAFF and who.scope_ref != f"shop:{shop_id}":
         raise Forbidden("shop staff can only see their own shop")
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return shops.get_shop(s, shop_id)
 
 
@@ -203,7 +203,7 @@ def get_shop(shop_id: int) -> shops.Shop:
 def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
     """Change a shop's details, or (de)activate it (an inactive shop's terminals stop)."""
     who = principal()
-    return services().db.run(lambda s: shops.update_shop(s, who, shop_id, **data))
+    return current_services().db.run(lambda s: shops.update_shop(s, who, shop_id, **data))
 
 
 @blp.route("/shops/<int:shop_id>/terminals")
@@ -211,7 +211,7 @@ def update_shop(data: dict[str, Any], shop_id: int) -> shops.Shop:
 @blp.response(200, TerminalSchema(many=True))
 def list_terminals(shop_id: int) -> list[dict[str, Any]]:
     """A shop's terminals, with their offline limits and when each was last seen."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         return [_terminal(t) for t in shops.list_terminals(s, shop_id)]
 
 
@@ -223,7 +223,7 @@ def list_terminals(shop_id: int) -> list[dict[str, Any]]:
 def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
     """Add a terminal; its token is in this answer and never shown again."""
     who = principal()
-    terminal, token = services().db.run(
+    terminal, token = current_services().db.run(
         lambda s: shops.add_terminal(
             s, who, shop_id, name=data["name"], limits=_limits(data["offline"])
         )
@@ -239,7 +239,7 @@ def add_terminal(data: dict[str, Any], shop_id: int) -> dict[str, Any]:
 def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
     """Rename a terminal, change its offline limits, or (de)activate it."""
     who = principal()
-    terminal = services().db.run(
+    terminal = current_services().db.run(
         lambda s: shops.update_terminal(
             s,
             who,
@@ -258,7 +258,7 @@ def update_terminal(data: dict[str, Any], terminal_id: int) -> dict[str, Any]:
 def rotate_token(terminal_id: int) -> dict[str, str]:
     """Stop the terminal's current tokens and issue a new one (shown only here)."""
     who = principal()
-    token = services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
+    token = current_services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
     return {"token": token}
 
 
@@ -269,7 +269,9 @@ def revoke_tokens(terminal_id: int) -> dict[str, int]:
     """Stop every token of a terminal at once (a lost or stolen tablet)."""
     who = principal()
     return {
-        "revoked": services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
+        "revoked": current_services().db.run(
+            lambda s: shops.revoke_terminal_tokens(s, who, terminal_id)
+        )
     }
 
 
@@ -281,7 +283,7 @@ def terminal_self() -> dict[str, Any]:
     who = principal()
     assert who.terminal_id is not None
     terminal_id = who.terminal_id
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         terminal = shops.get_terminal(s, terminal_id)
         shop = shops.get_shop(s, terminal.shop_id)
         out = _terminal(terminal)

@@ -17,7 +17,7 @@ from flask import Response
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.statements import service, signing
 
@@ -200,7 +200,7 @@ class StatementSchema(ma.Schema):
 def get_statement(args: dict[str, Any], month: str) -> Response:
     """A month's statement: the scheme's, or one shop's (`?shop=ID`); `?format=csv`."""
     who = principal()
-    svc = services()
+    svc = current_services()
     parsed = service.parse_month(month)
     shop_id = service.shop_in_scope(who, args.get("shop"))
     with svc.db.read(lag_ok=True) as s:  # lag-tolerant: the replica, if there is one

@@ -15,7 +15,7 @@ from credits.accounts import tokens
 from credits.accounts.models import ApiToken, Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.api.pagination import PageArgs, page_out, page_schema
 
@@ -84,7 +84,7 @@ def _page(args: dict[str, Any], person_id: int | None) -> dict[str, Any]:
         )
         return found, tokens.holders(s, found.items)
 
-    found, names = services().db.run(read)
+    found, names = current_services().db.run(read)
     return page_out(found, lambda t: token_out(t, names))
 
 
@@ -105,7 +105,7 @@ def list_my_tokens(args: dict[str, Any]) -> dict[str, Any]:
 def create_my_token(args: dict[str, Any]) -> dict[str, Any]:
     """Make a token for this token's role; the secret is in this response only."""
     who = principal()
-    token, secret = services().db.run(
+    token, secret = current_services().db.run(
         lambda s: tokens.create_own_token(
             s, who, name=args["name"], role=args.get("role", who.role.value), any_held_role=False
         )
@@ -121,7 +121,7 @@ def create_my_token(args: dict[str, Any]) -> dict[str, Any]:
 def revoke_my_token(token_id: int) -> dict[str, Any]:
     """Revoke one of your tokens (this one too, if you ask)."""
     who = principal()
-    token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
+    token = current_services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
     return token_out(token)
 
 
@@ -140,5 +140,5 @@ def list_tokens(args: dict[str, Any]) -> dict[str, Any]:
 def revoke_token(token_id: int) -> dict[str, Any]:
     """Revoke anyone's token, at once."""
     who = principal()
-    token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
+    token = current_services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
     return token_out(token)

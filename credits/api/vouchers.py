@@ -22,7 +22,7 @@ from flask import Response, request, url_for
 from credits.accounts import Role
 from credits.api import inputs
 from credits.api.auth import principal, require
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import Blueprint
 from credits.db import utcnow
 from credits.statements.signing import trust_list_entries as statement_trust_entries
@@ -145,7 +145,7 @@ def _iso(t: Any) -> str | None:
 
 def voucher_json(v: Voucher) -> dict[str, Any]:
     """A voucher as the API shows it."""
-    rt = runtime(services().settings)
+    rt = runtime(current_services().settings)
     is_open = v.state == VoucherState.OPEN.value
     return {
         "id": v.id,
@@ -164,7 +164,7 @@ def voucher_json(v: Voucher) -> dict[str, Any]:
 
 def _read(use_case: Any) -> Any:
     """Run a read-only use case; the rows it returns stay usable after the session ends."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         result = use_case(s)
         s.expunge_all()  # detach before the read transaction's rollback expires them
     return result
@@ -191,8 +191,8 @@ def create_voucher(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str,
     """
     who = principal()
     assert who.person_id is not None
-    rt = runtime(services().settings)
-    voucher, _ = services().db.run(
+    rt = runtime(current_services().settings)
+    voucher, _ = current_services().db.run(
         lambda s: issue_voucher(
             s,
             keyring=rt.keyring,
@@ -248,7 +248,7 @@ def cancel(voucher_id: str) -> dict[str, Any]:
     ``expired`` if it expired and its credits already went back.
     """
     who = principal()
-    v = services().db.run(
+    v = current_services().db.run(
         lambda s: cancel_voucher(s, voucher_id, actor=who.actor, person_id=_owner_filter()),
         # A second run after a committed first one posts nothing (the voucher is no longer
         # open; its closing key is taken) and answers voucher_cancelled.
@@ -269,7 +269,7 @@ def _open_voucher_code(voucher_id: str) -> tuple[Voucher, str]:
             "this voucher has expired; cancel it to get its credits back now",
             expires_at=_iso(v.expires_at),
         )
-    return v, code_for(v, runtime(services().settings).keyring)
+    return v, code_for(v, runtime(current_services().settings).keyring)
 
 
 _QR_HEADERS = {
@@ -320,7 +320,7 @@ def my_balance() -> dict[str, int]:
     """The member's spendable balance and the credits held in their open vouchers."""
     who = principal()
     assert who.person_id is not None
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         summary = balance_summary(s, who.person_id)
     return {"balance": summary.balance, "in_vouchers": summary.in_vouchers}
 
@@ -332,9 +332,9 @@ TRUST_LIST_CACHE = "public, max-age=60, stale-if-error=86400"
 
 def trust_list_body() -> dict[str, Any]:
     """The trust list: every voucher key with its status and validity."""
-    settings = services().settings
+    settings = current_services().settings
     rt = runtime(settings)
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         keys = key_validity(s, rt.keyring)
     return {
         "keys": [

@@ -18,7 +18,7 @@ from credits.accounts import onboarding, tokens
 from credits.accounts.links import LinkPurpose
 from credits.accounts.people import remember_language, view_person
 from credits.accounts.sessions import ROLE_PRIORITY
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import page_number
 from credits.api.problems import status_of
 from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
@@ -86,7 +86,7 @@ def register() -> Any:
     if request.method == "GET":
         return _render("account/register.html", form=form)
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     try:
         svc.db.run(lambda s: onboarding.throttle_registration(s, form["email"], ip))
         password = onboarding.NewPassword.make(
@@ -125,13 +125,13 @@ def confirm_email() -> Any:
     ip = client_ip()
     try:
         # Every look at a link counts, valid or not (GET and POST): see credits.ratelimit.
-        services().db.run(lambda s: onboarding.throttle_link(s, token, ip))
+        current_services().db.run(lambda s: onboarding.throttle_link(s, token, ip))
         if request.method == "GET":
-            services().db.run(
+            current_services().db.run(
                 lambda s: onboarding.links.find_link(s, token, LinkPurpose.CONFIRM_EMAIL)
             )
             return _render("account/confirm_email.html", token=token)
-        services().db.run(lambda s: onboarding.confirm_email(s, token, ip))
+        current_services().db.run(lambda s: onboarding.confirm_email(s, token, ip))
     except CreditsError as exc:
         return _failed(
             "account/link_problem.html", exc, heading=gettext("Confirm your email address")
@@ -150,7 +150,7 @@ def accept_invitation() -> Any:
     if moved is not None:
         return moved
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     try:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
         person = svc.db.run(lambda s: onboarding.invitation_for(s, token))
@@ -181,7 +181,7 @@ def _new_password() -> onboarding.NewPassword:
             T("the two passwords are different"),
             errors={"password_again": [T("Type the same password twice.")]},
         )
-    return onboarding.NewPassword.make(password, services().settings.password_hash_profile)
+    return onboarding.NewPassword.make(password, current_services().settings.password_hash_profile)
 
 
 # --- forgotten passwords ---------------------------------------------------------------------
@@ -194,7 +194,7 @@ def forgot_password() -> Any:
     if request.method == "GET":
         return _render("account/forgot_password.html", email="")
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     if not email.strip():
         from credits.errors import ValidationFailed
 
@@ -222,7 +222,7 @@ def reset_password() -> Any:
     if moved is not None:
         return moved
     ip = client_ip()
-    svc = services()
+    svc = current_services()
     try:
         svc.db.run(lambda s: onboarding.throttle_link(s, token, ip))
         person = svc.db.run(lambda s: onboarding.reset_for(s, token))
@@ -259,7 +259,7 @@ def overview() -> Any:
     who = current_principal()
     assert who is not None and who.person_id is not None
     person_id = who.person_id
-    person = services().db.run(lambda s: view_person(s, person_id))
+    person = current_services().db.run(lambda s: view_person(s, person_id))
     return _render("account/overview.html", person=person)
 
 
@@ -276,7 +276,7 @@ def my_tokens() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            token, secret = services().db.run(
+            token, secret = current_services().db.run(
                 lambda s: tokens.create_own_token(
                     s, who, name=form["name"], role=form["role"], any_held_role=True
                 )
@@ -287,7 +287,7 @@ def my_tokens() -> Any:
             failure = form_error(exc)
             status = failure.pop("status")
     page = _page_arg()
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: tokens.list_tokens(s, person_id=person_id, page=page, per_page=20)
     )
     return _render(
@@ -308,7 +308,7 @@ def revoke_my_token(token_id: int) -> Any:
     who = current_principal()
     assert who is not None
     try:
-        token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
+        token = current_services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=True))
     except CreditsError as exc:
         if status_of(exc) == 404:
             abort(404)

@@ -47,7 +47,7 @@ from credits import i18n
 from credits.accounts import Principal, Role, devices, signin
 from credits.accounts import sessions as web_sessions
 from credits.accounts.people import remember_language
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import refuse_control_characters
 from credits.api.problems import status_of
 from credits.api.requestinfo import client_ip
@@ -100,7 +100,7 @@ def current_principal() -> Principal | None:
         token = _session_token()
         found = None
         if token:
-            resolved = services().db.run(lambda s: web_sessions.resolve_session(s, token))
+            resolved = current_services().db.run(lambda s: web_sessions.resolve_session(s, token))
             if resolved is not None:
                 found, row = resolved
                 g.web_session_id = row.id
@@ -240,14 +240,14 @@ def sign_in() -> Any:
         # Rate limited per account and per client address, and audited (credits/accounts/signin.py).
         device_tokens = devices.split_cookie(request.cookies.get(DEVICE_COOKIE))
         outcome = signin.sign_in(
-            services().db,
+            current_services().db,
             login,
             password,
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
             device_tokens=device_tokens,
             secret_key=current_app.config["SECRET_KEY"],
-            profile=services().settings.password_hash_profile,
+            profile=current_services().settings.password_hash_profile,
         )
         error = outcome.error
         token = outcome.token
@@ -256,7 +256,7 @@ def sign_in() -> Any:
             if outcome.row is not None:
                 # Until they choose one, their emails are written in the language they use.
                 person_id, language = outcome.row.person_id, page_language() or i18n.DEFAULT
-                services().db.run(lambda s: remember_language(s, person_id, language))
+                current_services().db.run(lambda s: remember_language(s, person_id, language))
             response = redirect(
                 _safe_next(request.args.get("next")) or url_for("auth.after_sign_in")
             )
@@ -303,7 +303,7 @@ def choose_role() -> Any:
     except ValueError:
         abort(400)
     person_id, row_id = who.person_id, g.web_session_id
-    services().db.run(lambda s: web_sessions.switch_role(s, row_id, person_id, role))
+    current_services().db.run(lambda s: web_sessions.switch_role(s, row_id, person_id, role))
     g.pop("web_principal", None)
     return redirect(home_url(current_principal()))
 
@@ -313,7 +313,7 @@ def sign_out() -> Any:
     """End this session."""
     token = _session_token()
     if token:
-        services().db.run(lambda s: web_sessions.end_session(s, token))
+        current_services().db.run(lambda s: web_sessions.end_session(s, token))
     response = redirect(url_for("web.index"))
     response.delete_cookie(SESSION_COOKIE)
     # A shared phone keeps no copy of this person's vouchers: the browser empties its cache
@@ -331,7 +331,7 @@ def held_roles() -> list[Role]:
     from credits.accounts.service import roles_of
 
     person_id = who.person_id
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         held = roles_of(s, person_id)
     return [r for r in web_sessions.ROLE_PRIORITY if r in held]
 

@@ -11,7 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from credits import earning
 from credits.accounts import Principal, Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.earning import dates
 from credits.earning.activities import four_eyes_threshold
@@ -60,7 +60,7 @@ def _outcome(view: AwardView, threshold: int) -> tuple[str, str]:
 
 def _scope(who: Principal) -> tuple[list[Any], list[Any], list[Any]]:
     """The coordinator's groups (with members), and the people and activities in them."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         groups = [earning.get_group(s, who, g.id) for g in earning.list_groups(s, who)]
     active = [g for g in groups if g.active]
     people = sorted({m for g in active for m in g.members}, key=lambda p: (p.name, p.id))
@@ -73,7 +73,7 @@ def _scope(who: Principal) -> tuple[list[Any], list[Any], list[Any]]:
 def home() -> str:
     """Groups, what is waiting for approval, and what was recorded lately."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         groups = earning.list_groups(s, who)
         waiting = earning.queue(s, who, limit=100)
         recent = earning.recent_for_coordinator(s, who, limit=10)
@@ -85,7 +85,7 @@ def home() -> str:
 def group(group_id: int) -> str:
     """One of the coordinator's groups: its activities and members."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         found = earning.get_group(s, who, group_id)
     return render_template("coordinator/group.html", group=found)
 
@@ -116,7 +116,7 @@ def record() -> Any:
                 )
                 return view, four_eyes_threshold(s)
 
-            view, threshold = services().db.run(use_case)
+            view, threshold = current_services().db.run(use_case)
         except CreditsError as exc:
             context = problem_context(exc)
             status = 409 if status_of(exc) == 409 else 403 if status_of(exc) == 403 else 422
@@ -146,7 +146,7 @@ def record() -> Any:
 def sheet(group_id: int) -> Any:
     """A whole session's attendance for one group: all or nothing, one entry."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         found = earning.get_group(s, who, group_id)
     form: Any = request.form if request.method == "POST" else {}
     context: dict[str, Any] = {"error": None, "field_errors": {}}
@@ -176,7 +176,7 @@ def sheet(group_id: int) -> Any:
                 )
                 return view, four_eyes_threshold(s)
 
-            view, threshold = services().db.run(use_case)
+            view, threshold = current_services().db.run(use_case)
         except _EmptySheet:
             context = {
                 "error": gettext(
@@ -236,7 +236,7 @@ class _EmptySheet(Exception):
 def approvals() -> str:
     """Claims from the coordinator's groups waiting for a decision."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         waiting = earning.queue(s, who, limit=100)
     return render_template(
         "coordinator/approvals.html", waiting=waiting, keys={a.id: new_key() for a in waiting}
@@ -255,7 +255,7 @@ def decide(who: Principal, award_id: int, action: str, back: str) -> Any:
                     four_eyes_threshold(s),
                 )
 
-            view, threshold = services().db.run(use_case)
+            view, threshold = current_services().db.run(use_case)
             name, amount = _who(view), credits(view.credits)
             if view.state == earning.AWAITING_OFFICER:
                 flash(
@@ -274,7 +274,7 @@ def decide(who: Principal, award_id: int, action: str, back: str) -> Any:
                     "success",
                 )
         else:
-            view = services().db.run(
+            view = current_services().db.run(
                 lambda s: earning.reject(s, who, award_id, reason=form.get("reason", ""))
             )
             flash(

@@ -40,7 +40,7 @@ from flask import (
 from werkzeug.utils import cached_property
 
 from credits import i18n
-from credits.api.context import services
+from credits.api.context import current_services
 
 COOKIE = "cc_lang"
 COOKIE_MAX_AGE = timedelta(days=365)
@@ -127,7 +127,7 @@ def choose() -> Any:
     who = current_principal()
     if who is not None and who.person_id is not None:
         person_id = who.person_id
-        services().db.run(lambda s: set_language(s, person_id, language))
+        current_services().db.run(lambda s: set_language(s, person_id, language))
     response = redirect(_safe_next(request.form.get("next")) or url_for("web.index"), code=303)
     response.set_cookie(
         COOKIE,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from credits import earning, i18n, ledger
 from credits.accounts import Principal, Role, member_account_id
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
@@ -42,7 +42,7 @@ def home() -> str:
     """Balance in large type, the latest history, claims, and "Claim a session"."""
     who = me()
     assert who.person_id is not None
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         balance = ledger.balance(s, member_account_id(s, who.person_id))
         items, more = earning.member_history(s, who.person_id, limit=10)
         claims = earning.member_claims(s, who, limit=5)
@@ -66,7 +66,7 @@ def history() -> str:
     who = me()
     assert who.person_id is not None
     before = request.args.get("before", type=int)
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         items, next_before = earning.member_history(
             s, who.person_id, before=before if before and before > 0 else None, limit=HISTORY_PAGE
         )
@@ -81,7 +81,7 @@ def claims() -> str:
     """The member's claims and their state, newest first."""
     who = me()
     before = request.args.get("before", type=int)
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         found = earning.member_claims(
             s, who, before=before if before and before > 0 else None, limit=HISTORY_PAGE
         )
@@ -105,7 +105,7 @@ def claim() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            view = services().db.run(
+            view = current_services().db.run(
                 lambda s: earning.file_claim(
                     s,
                     who,
@@ -131,7 +131,7 @@ def claim() -> Any:
                 "success",
             )
             return redirect(url_for("member.home"))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         activities = [
             {
                 "slug": a.slug,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from credits import audit, dashboard, i18n
 from credits.accounts import people, tokens
 from credits.accounts.models import ApiToken, Person, PersonStatus, Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.requestinfo import deliver, outgoing
 from credits.dashboard import charts
 from credits.errors import CreditsError, ValidationFailed
@@ -108,7 +108,7 @@ def home() -> Any:
         }
 
     # Lag-tolerant: on the read replica when there is one (docs/scaling.md).
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         data = read(s)
     return _render("officer/home.html", **data, **_charts(data["dash"]))
 
@@ -157,7 +157,7 @@ def people_list() -> Any:
         "role": request.args.get("role", ""),
     }
     try:
-        found = services().db.run(
+        found = current_services().db.run(
             lambda s: people.list_people(
                 s,
                 q=filters["q"] or None,
@@ -181,7 +181,7 @@ def _person_page(person_id: int, status: int = 200, **extra: Any) -> Any:
         events = audit.list_events(s, person_id=person_id, page=1, per_page=10)
         return {"person": person, "tokens": owned.items, "events": events}
 
-    return _render("officer/person.html", status, **services().db.run(read), **extra)
+    return _render("officer/person.html", status, **current_services().db.run(read), **extra)
 
 
 @bp.route("/people/<int:person_id>")
@@ -194,7 +194,7 @@ def person(person_id: int) -> Any:
 def _act(person_id: int, use_case: Any, done: str) -> Any:
     """Run an action from the person page: back to it with a message, or the error."""
     try:
-        services().db.run(use_case)
+        current_services().db.run(use_case)
     except CreditsError as exc:
         # Back to the person's page with the error (an unknown person is a 404 from there).
         info = form_error(exc)
@@ -208,14 +208,14 @@ def _act(person_id: int, use_case: Any, done: str) -> Any:
 @page_requires(*OFFICERS)
 def edit_person(person_id: int) -> Any:
     """Change a person's name or mobile number."""
-    current = services().db.run(lambda s: people.view_person(s, person_id))
+    current = current_services().db.run(lambda s: people.view_person(s, person_id))
     if request.method == "GET":
         form = {"name": current.name, "phone": current.phone or ""}
         return _render("officer/edit_person.html", person=current, form=form)
     form = {"name": request.form.get("name", "")[:300], "phone": request.form.get("phone", "")[:60]}
     who = _who()
     try:
-        services().db.run(
+        current_services().db.run(
             lambda s: people.update_person(
                 s, who, person_id, name=form["name"], phone=form["phone"]
             )
@@ -285,7 +285,7 @@ def enable(person_id: int) -> Any:
 @page_requires(*OFFICERS)
 def registrations(status: int = 200, **extra: Any) -> Any:
     """Residents waiting for approval, oldest first."""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: people.list_registrations(s, page=_page(), per_page=PER_PAGE)
     )
     return _render("officer/registrations.html", status, found=found, **extra)
@@ -298,7 +298,7 @@ def approve(person_id: int) -> Any:
     who = _who()
     out = outgoing()
     try:
-        view, message = services().db.run(lambda s: people.approve(s, who, out, person_id))
+        view, message = current_services().db.run(lambda s: people.approve(s, who, out, person_id))
     except CreditsError as exc:
         info = form_error(exc)
         return registrations(info.pop("status"), **info)
@@ -317,7 +317,9 @@ def decline(person_id: int) -> Any:
     out = outgoing()
     reason = request.form.get("reason", "")[:600]
     try:
-        view, message = services().db.run(lambda s: people.decline(s, who, out, person_id, reason))
+        view, message = current_services().db.run(
+            lambda s: people.decline(s, who, out, person_id, reason)
+        )
     except CreditsError as exc:
         info = form_error(exc)
         return registrations(info.pop("status"), declining=person_id, reason=reason, **info)
@@ -344,7 +346,7 @@ def invitations() -> Any:
     state = request.args.get("state", "")
     if state not in ("", "pending", "expired"):
         state = ""
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: people.list_invitations(s, state=state or None, page=_page(), per_page=PER_PAGE)
     )
     return _render("officer/invitations.html", found=found, state=state)
@@ -367,7 +369,7 @@ def invite() -> Any:
         return _render("officer/invite.html", form=form)
     out = outgoing()
     try:
-        view, _, message = services().db.run(
+        view, _, message = current_services().db.run(
             lambda s: people.invite(
                 s,
                 who,
@@ -409,7 +411,9 @@ def resend(person_id: int) -> Any:
     who = _who()
     out = outgoing()
     try:
-        _, message = services().db.run(lambda s: people.resend_invitation(s, who, out, person_id))
+        _, message = current_services().db.run(
+            lambda s: people.resend_invitation(s, who, out, person_id)
+        )
     except CreditsError as exc:
         info = form_error(exc)
         return _person_page(person_id, info.pop("status"), **info)
@@ -451,7 +455,7 @@ def all_tokens() -> Any:
         )
         return found, tokens.holders(s, found.items)
 
-    found, names = services().db.run(read)
+    found, names = current_services().db.run(read)
     return _render(
         "officer/tokens.html", found=found, names=names, person_id=person_id, active=active_arg
     )
@@ -464,7 +468,7 @@ def revoke_token(token_id: int) -> Any:
     who = _who()
     back = request.form.get("back", "")
     try:
-        token = services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
+        token = current_services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
     except CreditsError as exc:
         flash(capfirst(exc.detail), "error")
     else:
@@ -515,7 +519,7 @@ def audit_log() -> Any:
                     errors={"person_id": [T("Give the person's number.")]},
                 )
             person_id = int(filters["person_id"])
-        with services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
+        with current_services().db.read(lag_ok=True) as s:  # history: the replica, if there is one
             found = audit.list_events(
                 s,
                 action=filters["action"] or None,

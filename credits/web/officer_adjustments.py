@@ -19,7 +19,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from credits import adjustments
 from credits.accounts import people
 from credits.accounts.models import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.inputs import page_number
 from credits.errors import CreditsError
 from credits.web.account import form_error
@@ -49,8 +49,8 @@ def _list_page(status: int = 200, **extra: Any) -> Any:
         found = adjustments.list_adjustments(s, state=state or None, page=page, per_page=25)
         return {"pending": pending, "found": found}
 
-    data = services().db.run(read)
-    threshold = adjustments.get_threshold(services().settings)
+    data = current_services().db.run(read)
+    threshold = adjustments.get_threshold(current_services().settings)
     who = _who()
     return (
         render_template(
@@ -87,7 +87,7 @@ def _form(
         )
         return {"person": person, "balance": held}
 
-    data = services().db.run(read)
+    data = current_services().db.run(read)
     form = form or {
         "direction": "credit",
         "amount": "",
@@ -99,7 +99,7 @@ def _form(
         render_template(
             "officer/adjust.html",
             form=form,
-            threshold=adjustments.get_threshold(services().settings),
+            threshold=adjustments.get_threshold(current_services().settings),
             maximum=adjustments.MAX_ADJUSTMENT_CREDITS,
             **data,
             **extra,
@@ -122,9 +122,9 @@ def adjust(person_id: int) -> Any:
         "idempotency_key": request.form.get("idempotency_key", "")[:200],
     }
     who = _who()
-    threshold = adjustments.get_threshold(services().settings)
+    threshold = adjustments.get_threshold(current_services().settings)
     try:
-        view = services().db.run(
+        view = current_services().db.run(
             lambda s: adjustments.request_adjustment(
                 s,
                 who,
@@ -175,7 +175,7 @@ def approve(adjustment_id: int) -> Any:
     """A second officer approves: posted now."""
     who = _who()
     try:
-        view = services().db.run(lambda s: adjustments.approve(s, who, adjustment_id))
+        view = current_services().db.run(lambda s: adjustments.approve(s, who, adjustment_id))
     except CreditsError as exc:
         info = form_error(exc)
         return _list_page(info.pop("status"), **info)
@@ -196,7 +196,9 @@ def reject(adjustment_id: int) -> Any:
     who = _who()
     reason = request.form.get("reason", "")[:400]
     try:
-        view = services().db.run(lambda s: adjustments.reject(s, who, adjustment_id, reason=reason))
+        view = current_services().db.run(
+            lambda s: adjustments.reject(s, who, adjustment_id, reason=reason)
+        )
     except CreditsError as exc:
         info = form_error(exc)
         return _list_page(info.pop("status"), rejecting=adjustment_id, **info)

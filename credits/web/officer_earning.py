@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from credits import earning
 from credits.accounts import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.earning import dates, quantities
 from credits.earning.activities import ACTIVITY_FIELDS
@@ -45,7 +45,7 @@ def _status(exc: CreditsError) -> int:
 def home() -> str:
     """What needs an officer, and the earning set-up."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         officer_queue = earning.queue(s, who, stage="officer", limit=100)
         first_queue = earning.queue(s, who, stage="first", limit=100)
         activities = [_plain(a) for a in earning.list_activities(s, include_inactive=True)]
@@ -81,7 +81,7 @@ def _activity_values(form: Any, *, new: bool) -> dict[str, Any]:
 @bp.route("/activities")
 @page_requires(Role.OFFICER)
 def activities() -> str:
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         rows = [_plain(a) for a in earning.list_activities(s, include_inactive=True)]
     return render_template(
         "officer_earning/activities.html",
@@ -99,7 +99,7 @@ def new_activity() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            row = services().db.run(
+            row = current_services().db.run(
                 lambda s: earning.create_activity(s, who, _activity_values(form, new=True))
             )
         except CreditsError as exc:
@@ -122,7 +122,7 @@ def edit_activity(slug: str) -> Any:
     if request.method == "POST":
         form: Any = request.form
         try:
-            row = services().db.run(
+            row = current_services().db.run(
                 lambda s: earning.update_activity(s, who, slug, _activity_values(form, new=False))
             )
         except CreditsError as exc:
@@ -130,7 +130,7 @@ def edit_activity(slug: str) -> Any:
         else:
             flash(gettext("Activity “%(name)s” saved.", name=row.name), "success")
             return redirect(url_for("officer_earning.activities"))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         activity = _plain(earning.get_activity(s, slug))
     shown = (
         dict(request.form)
@@ -158,7 +158,9 @@ def budgets(slug: str) -> Any:
         raw = (request.form.get("budget_credits") or "").strip()
         value = raw or None  # empty: the activity's default monthly budget
         try:
-            view = services().db.run(lambda s: earning.set_month_budget(s, who, slug, month, value))
+            view = current_services().db.run(
+                lambda s: earning.set_month_budget(s, who, slug, month, value)
+            )
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
             context["failed_month"] = month
@@ -175,7 +177,7 @@ def budgets(slug: str) -> Any:
                 "success",
             )
             return redirect(url_for("officer_earning.budgets", slug=slug))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         row = earning.get_activity(s, slug)
         rows = earning.budgets_around(s, row, dates.london_today())
         activity = _plain(row)
@@ -198,7 +200,7 @@ def budgets(slug: str) -> Any:
 @page_requires(Role.OFFICER)
 def groups() -> str:
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         found = earning.list_groups(s, who)
     return render_template("officer_earning/groups.html", groups=found)
 
@@ -220,7 +222,9 @@ def new_group() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            view = services().db.run(lambda s: earning.create_group(s, who, _group_values(form)))
+            view = current_services().db.run(
+                lambda s: earning.create_group(s, who, _group_values(form))
+            )
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
@@ -232,7 +236,7 @@ def new_group() -> Any:
                 "success",
             )
             return redirect(url_for("officer_earning.group", group_id=view.id))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         all_activities = [_plain(a) for a in earning.list_activities(s, include_inactive=True)]
     return (
         render_template(
@@ -257,13 +261,13 @@ def group(group_id: int) -> Any:
         values = _group_values(request.form)
         values["active"] = request.form.get("active") == "yes"
         try:
-            services().db.run(lambda s: earning.update_group(s, who, group_id, values))
+            current_services().db.run(lambda s: earning.update_group(s, who, group_id, values))
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
             flash(gettext("Group saved."), "success")
             return redirect(url_for("officer_earning.group", group_id=group_id))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         view = earning.get_group(s, who, group_id)
         all_activities = [_plain(a) for a in earning.list_activities(s, include_inactive=True)]
     return (
@@ -293,7 +297,7 @@ def _people(group_id: int, kind: str, action: str, person_id: int | None = None)
         ),
     }
     try:
-        services().db.run(functions[(kind, action)])
+        current_services().db.run(functions[(kind, action)])
     except CreditsError as exc:
         flash(capfirst(exc.detail), "error")
     else:
@@ -339,7 +343,7 @@ def remove_coordinator(group_id: int, person_id: int) -> Any:
 def approvals() -> str:
     """Awards waiting for an officer (four eyes), and claims no coordinator has decided."""
     who = me()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         officer_queue = earning.queue(s, who, stage="officer", limit=100)
         first_queue = earning.queue(s, who, stage="first", limit=100)
         threshold = earning.four_eyes_threshold(s)
@@ -376,13 +380,13 @@ def settings() -> Any:
     if request.method == "POST":
         value = request.form.get("four_eyes_threshold_credits", "")
         try:
-            services().db.run(lambda s: earning.set_four_eyes_threshold(s, who, value))
+            current_services().db.run(lambda s: earning.set_four_eyes_threshold(s, who, value))
         except CreditsError as exc:
             context, status = problem_context(exc), _status(exc)
         else:
             flash(gettext("Saved: the new limit applies to decisions from now on."), "success")
             return redirect(url_for("officer_earning.settings"))
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         current = earning.settings_view(s)
     return (
         render_template(

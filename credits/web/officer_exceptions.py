@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from credits import dashboard
 from credits.accounts.models import Person, Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.errors import CreditsError, NotFound, ValidationFailed
 from credits.i18n import T
 from credits.ledger import Month
@@ -94,9 +94,9 @@ def index() -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         status = info.pop("status")
-        shops = services().db.run(_shops)
+        shops = current_services().db.run(_shops)
     else:
-        items, shops = services().db.run(
+        items, shops = current_services().db.run(
             lambda s: (
                 dashboard.exceptions_queue(
                     s,
@@ -140,7 +140,7 @@ def _redemption_context(redemption_id: str) -> dict[str, Any]:
             "person": person,
         }
 
-    return services().db.run(read)
+    return current_services().db.run(read)
 
 
 @bp.route("/redemptions/<redemption_id>")
@@ -160,7 +160,9 @@ def reverse(redemption_id: str) -> Any:
     who = _who()
     reason = request.form.get("reason", "")[:600]
     try:
-        services().db.run(lambda s: manage.reverse_redemption(s, who, redemption_id, reason=reason))
+        current_services().db.run(
+            lambda s: manage.reverse_redemption(s, who, redemption_id, reason=reason)
+        )
     except CreditsError as exc:
         info = form_error(exc)
         return redemption(redemption_id, info.pop("status"), reason=reason, **info)
@@ -207,7 +209,9 @@ def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
             "status_words": STATUS_WORDS,
         }
 
-    return render_template("officer/voucher.html", **services().db.run(read), **extra), status
+    return render_template(
+        "officer/voucher.html", **current_services().db.run(read), **extra
+    ), status
 
 
 @bp.route("/redemption-exceptions/<exception_id>/resolve", methods=["POST"])
@@ -217,13 +221,13 @@ def resolve(exception_id: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
     resolution = request.form.get("resolution", "")[:600]
-    voucher_id = services().db.run(
+    voucher_id = current_services().db.run(
         lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
     )
     if voucher_id is None:
         abort(404)
     try:
-        services().db.run(
+        current_services().db.run(
             lambda s: manage.resolve_exception(s, who, exception_id, resolution=resolution)
         )
     except CreditsError as exc:
@@ -239,16 +243,20 @@ def _decide(exception_id: str, verb: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
     reason = request.form.get("reason", "")[:600]
-    voucher_id = services().db.run(
+    voucher_id = current_services().db.run(
         lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
     )
     if voucher_id is None:
         abort(404)
     try:
         if verb == "pay":
-            services().db.run(lambda s: claims.pay_held(s, who, exception_id, reason=reason))
+            current_services().db.run(
+                lambda s: claims.pay_held(s, who, exception_id, reason=reason)
+            )
         else:
-            services().db.run(lambda s: claims.decline_held(s, who, exception_id, reason=reason))
+            current_services().db.run(
+                lambda s: claims.decline_held(s, who, exception_id, reason=reason)
+            )
     except CreditsError as exc:
         info = form_error(exc)
         return voucher(voucher_id, info.pop("status"), deciding=exception_id, reason=reason, **info)

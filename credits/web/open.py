@@ -35,7 +35,7 @@ from markupsafe import Markup
 
 from credits import i18n
 from credits.accounts import Role
-from credits.api.context import public_record, services
+from credits.api.context import current_services, public_record
 from credits.dashboard import charts
 from credits.errors import CreditsError
 from credits.ledger import LONDON, Month
@@ -226,7 +226,7 @@ def hold(month: str) -> Any:
     try:
         m = Month.parse(month)
         reason = request.form.get("reason", "")
-        services().db.run(lambda s: holds.hold(s, who, m, reason))
+        current_services().db.run(lambda s: holds.hold(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:
         flash(str(i18n.translate(exc.detail)), "error")
@@ -246,7 +246,7 @@ def release(month: str) -> Any:
     try:
         m = Month.parse(month)
         reason = request.form.get("reason", "")
-        services().db.run(lambda s: holds.release(s, who, m, reason))
+        current_services().db.run(lambda s: holds.release(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:
         flash(str(i18n.translate(exc.detail)), "error")

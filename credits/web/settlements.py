@@ -28,7 +28,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from credits.accounts import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.errors import CreditsError
 from credits.i18n import T, Text, Tp, translate
 from credits.ledger import closed_months
@@ -123,14 +123,14 @@ def _index(status: int = 200, **extra: Any) -> Any:
         open_items = reconciliation.mismatches(s, open_only=True, limit=200)
         return {"found": found, "months": months, "open_mismatches": len(open_items)}
 
-    policy = runs.Policy.from_settings(services().settings)
+    policy = runs.Policy.from_settings(current_services().settings)
     return (
         render_template(
             "settlements/index.html",
             policy=policy,
             key=secrets.token_urlsafe(16),
             pounds=remittance.pounds,
-            **services().db.run(read),
+            **current_services().db.run(read),
             **extra,
         ),
         status,
@@ -151,9 +151,9 @@ def create() -> Any:
     who = _who()
     month = request.form.get("month", "")[:7]
     key = request.form.get("idempotency_key", "")[:200]
-    policy = runs.Policy.from_settings(services().settings)
+    policy = runs.Policy.from_settings(current_services().settings)
     try:
-        run = services().db.run(
+        run = current_services().db.run(
             lambda s: runs.create_run(s, who, month=month, idempotency_key=key, policy=policy)
         )
     except CreditsError as exc:
@@ -168,7 +168,7 @@ def create() -> Any:
 
 def _run_page(run_id: int, status: int = 200, **extra: Any) -> Any:
     who = _who()
-    run = services().db.run(lambda s: runs.load_run(s, run_id))
+    run = current_services().db.run(lambda s: runs.load_run(s, run_id))
     can_approve = run.state == "pending" and not (
         run.needs_second_approver and run.created_by_person_id == who.person_id
     )
@@ -203,7 +203,7 @@ def approve(run_id: int) -> Any:
     settled_on = request.form.get("settled_on", "")[:10] or None
     context = remittance_mail()
     try:
-        _, messages = services().db.run(
+        _, messages = current_services().db.run(
             lambda s: runs.approve_run(
                 s, who, run_id, settled_on=settled_on, mailer_context=context
             )
@@ -226,7 +226,7 @@ def cancel(run_id: int) -> Any:
     who = _who()
     reason = request.form.get("reason", "")[:600]
     try:
-        services().db.run(lambda s: runs.cancel_run(s, who, run_id, reason=reason))
+        current_services().db.run(lambda s: runs.cancel_run(s, who, run_id, reason=reason))
     except CreditsError as exc:
         info = form_error(exc)
         return _run_page(run_id, info.pop("status"), reason=reason, **info)
@@ -235,7 +235,7 @@ def cancel(run_id: int) -> Any:
 
 
 def _file(run_id: int, fmt: str) -> files.PaymentsFile:
-    svc = services()
+    svc = current_services()
     if fmt not in files.FORMATS:
         abort(404)
     with svc.db.read() as s:
@@ -267,7 +267,7 @@ def payments_file_signature(run_id: int, fmt: str) -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         return _run_page(run_id, info.pop("status"), **info)
-    line = signing.sign(services().settings.instance_path, file.data) + "\n"
+    line = signing.sign(current_services().settings.instance_path, file.data) + "\n"
     return Response(
         line,
         mimetype="text/plain",
@@ -279,22 +279,22 @@ def payments_file_signature(run_id: int, fmt: str) -> Any:
 
 
 def _remittance_page(run_id: int, shop_id: int, *, officer: bool) -> Any:
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         r = remittance.remittance(s, run_id, shop_id)
     return render_template(
         "settlements/remittance_officer.html" if officer else "settlements/remittance_shop.html",
         r=r,
         officer=officer,
-        council=services().settings.council_name,
+        council=current_services().settings.council_name,
         pounds=remittance.pounds,
     )
 
 
 def _remittance_pdf(run_id: int, shop_id: int) -> Response:
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         r = remittance.remittance(s, run_id, shop_id)
     return Response(
-        remittance.pdf_bytes(r, council=services().settings.council_name),
+        remittance.pdf_bytes(r, council=current_services().settings.council_name),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="remittance-{r.payment_reference}.pdf"'},
     )
@@ -325,7 +325,7 @@ def _own_shop() -> int:
 def index_for_shop() -> Any:
     """The shop's remittances, newest first."""
     shop = _own_shop()
-    found = services().db.run(
+    found = current_services().db.run(
         lambda s: remittance.list_remittances(s, shop_id=shop, page=_page(), per_page=25)
     )
     return render_template("settlements/shop_remittances.html", found=found)
@@ -352,7 +352,7 @@ def show_pdf(run_id: int) -> Any:
 @page_requires(Role.OFFICER)
 def payee_list() -> Any:
     """Every shop's bank details, and the changes waiting for a second officer."""
-    rows = services().db.run(lambda s: payees.overview(s, officer=True))
+    rows = current_services().db.run(lambda s: payees.overview(s, officer=True))
     return render_template("settlements/payees.html", rows=rows, me=_who().person_id)
 
 
@@ -364,7 +364,10 @@ def _payee_page(shop_id: int, status: int = 200, **extra: Any) -> Any:
 
     return (
         render_template(
-            "settlements/payee.html", me=_who().person_id, **services().db.run(read), **extra
+            "settlements/payee.html",
+            me=_who().person_id,
+            **current_services().db.run(read),
+            **extra,
         ),
         status,
     )
@@ -387,7 +390,7 @@ def request_payee(shop_id: int) -> Any:
         for k in ("legal_name", "sort_code", "account_number", "iban", "reason")
     }
     try:
-        services().db.run(
+        current_services().db.run(
             lambda s: payees.request_change(
                 s,
                 who,
@@ -413,15 +416,17 @@ def _decide(payee_id: int, action: str) -> Any:
     who = _who()
     reason = request.form.get("reason", "")[:600]
     try:
-        found = services().db.run(lambda s: payees.get_change(s, payee_id))
+        found = current_services().db.run(lambda s: payees.get_change(s, payee_id))
     except CreditsError:
         abort(404)
     try:
         if action == "approve":
-            services().db.run(lambda s: payees.approve_change(s, who, payee_id))
+            current_services().db.run(lambda s: payees.approve_change(s, who, payee_id))
             flash(gettext("Approved: these are now the shop's bank details."), "success")
         else:
-            services().db.run(lambda s: payees.reject_change(s, who, payee_id, reason=reason))
+            current_services().db.run(
+                lambda s: payees.reject_change(s, who, payee_id, reason=reason)
+            )
             flash(gettext("Rejected."), "success")
     except CreditsError as exc:
         info = form_error(exc)
@@ -447,7 +452,9 @@ def reject_payee(payee_id: int) -> Any:
 
 
 def _bank_page(status: int = 200, **extra: Any) -> Any:
-    found = services().db.run(lambda s: reconciliation.list_imports(s, page=_page(), per_page=25))
+    found = current_services().db.run(
+        lambda s: reconciliation.list_imports(s, page=_page(), per_page=25)
+    )
     return render_template("settlements/bank.html", found=found, **extra), status
 
 
@@ -470,7 +477,7 @@ def bank_import() -> Any:
     data = upload.read(bankfile.MAX_BYTES + 1)
     name = upload.filename
     try:
-        result = services().db.run(
+        result = current_services().db.run(
             lambda s: reconciliation.import_statement(s, who, data, filename=name)
         )
     except CreditsError as exc:
@@ -493,12 +500,12 @@ def bank_result(import_id: int) -> Any:
         }
 
     return render_template(
-        "settlements/bank_result.html", pounds=remittance.pounds, **services().db.run(read)
+        "settlements/bank_result.html", pounds=remittance.pounds, **current_services().db.run(read)
     )
 
 
 def _mismatch_page(mismatch_id: int, status: int = 200, **extra: Any) -> Any:
-    found = services().db.run(lambda s: reconciliation.load_mismatch(s, mismatch_id))
+    found = current_services().db.run(lambda s: reconciliation.load_mismatch(s, mismatch_id))
     return (
         render_template("settlements/mismatch.html", m=found, pounds=remittance.pounds, **extra),
         status,
@@ -519,7 +526,7 @@ def resolve(mismatch_id: int) -> Any:
     who = _who()
     resolution = request.form.get("resolution", "")[:600]
     try:
-        services().db.run(
+        current_services().db.run(
             lambda s: reconciliation.resolve_mismatch(s, who, mismatch_id, resolution=resolution)
         )
     except CreditsError as exc:

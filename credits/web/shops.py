@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from credits import shops
 from credits.accounts import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
@@ -55,7 +55,7 @@ def _limits_from_form(errors: dict[str, list[str]]) -> shops.OfflineLimits:
 @page_requires(*MANAGERS)
 def index() -> str:
     """Every partner shop, with a form to add one."""
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         all_shops = shops.list_shops(s)
         counts = {shop.id: len(shops.list_terminals(s, shop.id)) for shop in all_shops if shop.id}
     return render_template("officer/shops.html", shops=all_shops, counts=counts, form={}, errors={})
@@ -68,7 +68,7 @@ def create() -> Any:
     form = {k: request.form.get(k, "") for k in ("name", "address", "contact_email")}
     who = _who()
     try:
-        shop = services().db.run(
+        shop = current_services().db.run(
             lambda s: shops.create_shop(
                 s,
                 who,
@@ -78,7 +78,7 @@ def create() -> Any:
             )
         )
     except CreditsError as exc:
-        with services().db.read() as s:
+        with current_services().db.read() as s:
             all_shops = shops.list_shops(s)
             counts = {x.id: len(shops.list_terminals(s, x.id)) for x in all_shops if x.id}
         errors = exc.extra.get("errors") or {"name": [exc.detail]}
@@ -95,7 +95,7 @@ def create() -> Any:
 
 
 def _render_shop(shop_id: int, **extra: Any) -> str:
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         shop = shops.get_shop(s, shop_id)
         terminals = shops.list_terminals(s, shop_id)
     extra.setdefault("form", {})
@@ -127,7 +127,7 @@ def update(shop_id: int) -> Any:
     who = _who()
     try:
         if action in ("deactivate", "activate"):
-            services().db.run(
+            current_services().db.run(
                 lambda s: shops.update_shop(s, who, shop_id, active=action == "activate")
             )
             flash(
@@ -141,7 +141,7 @@ def update(shop_id: int) -> Any:
         else:
             name, address = request.form.get("name", ""), request.form.get("address", "")
             email = request.form.get("contact_email", "")
-            services().db.run(
+            current_services().db.run(
                 lambda s: shops.update_shop(
                     s, who, shop_id, name=name, address=address, contact_email=email
                 )
@@ -163,7 +163,7 @@ def add_terminal(shop_id: int) -> Any:
     try:
         if errors:
             raise ValidationFailed(T("Some offline limits are not whole numbers."), errors=errors)
-        terminal, token = services().db.run(
+        terminal, token = current_services().db.run(
             lambda s: shops.add_terminal(s, who, shop_id, name=name, limits=limits)
         )
     except CreditsError as exc:
@@ -181,7 +181,7 @@ def add_terminal(shop_id: int) -> Any:
         return _render_shop(
             shop_id, error=exc.detail, errors=exc.extra.get("errors", {}), form=form
         ), status_of(exc)
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         shop = shops.get_shop(s, shop_id)
     return render_template("officer/terminal_token.html", shop=shop, terminal=terminal, token=token)
 
@@ -192,7 +192,7 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
     """Change a terminal's limits, rotate or revoke its token, or (de)activate it."""
     action = request.form.get("action", "")
     who = _who()
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         terminal = shops.get_terminal(s, terminal_id)
         shop = shops.get_shop(s, shop_id)
     if terminal.shop_id != shop_id:
@@ -205,10 +205,14 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
                 raise ValidationFailed(
                     T("Some offline limits are not whole numbers."), errors=errors
                 )
-            services().db.run(lambda s: shops.update_terminal(s, who, terminal_id, limits=limits))
+            current_services().db.run(
+                lambda s: shops.update_terminal(s, who, terminal_id, limits=limits)
+            )
             flash(gettext("Offline limits for %(name)s saved.", name=terminal.name), "success")
         elif action == "rotate":
-            token = services().db.run(lambda s: shops.rotate_terminal_token(s, who, terminal_id))
+            token = current_services().db.run(
+                lambda s: shops.rotate_terminal_token(s, who, terminal_id)
+            )
             return render_template(
                 "officer/terminal_token.html",
                 shop=shop,
@@ -217,7 +221,7 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
                 rotated=True,
             )
         elif action == "revoke":
-            services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
+            current_services().db.run(lambda s: shops.revoke_terminal_tokens(s, who, terminal_id))
             flash(
                 gettext(
                     "%(name)s can no longer connect. Issue a new token to set it up again.",
@@ -226,7 +230,7 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
                 "success",
             )
         elif action in ("deactivate", "activate"):
-            services().db.run(
+            current_services().db.run(
                 lambda s: shops.update_terminal(s, who, terminal_id, active=action == "activate")
             )
             flash(

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 
 from credits import i18n
 from credits.accounts import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.errors import CreditsError
@@ -88,7 +88,7 @@ def index() -> Any:
 
 
 def _picker(error: str | None = None, picked: str = "") -> str:
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         closed = set(closed_months(s))
     return render_template(
         "statements/index.html",
@@ -105,7 +105,7 @@ def _picker(error: str | None = None, picked: str = "") -> str:
 def scheme(month: str) -> str:
     """The scheme's statement for a month."""
     m = _month_or_404(month)
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         file = service.statement_file(s, m, "json")
         record = close.month_close(s, m)
         hold = open_holds.hold_of(s, m)
@@ -126,7 +126,7 @@ def scheme(month: str) -> str:
 def shop(month: str, shop_id: int) -> str:
     """One shop's statement for a month."""
     m = _month_or_404(month)
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         try:
             file = service.statement_file(s, m, "json", shop_id=shop_id)
         except CreditsError:
@@ -145,12 +145,12 @@ def download(month: str, fmt: str) -> Response:
     if fmt not in service.FORMATS:
         abort(404)
     shop_id = _shop_arg()
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         try:
             file = service.statement_file(s, m, fmt, shop_id=shop_id)
         except CreditsError:
             abort(404)
-    sig = signing.sign(services().settings.instance_path, file.data)
+    sig = signing.sign(current_services().settings.instance_path, file.data)
     return Response(
         file.data,
         content_type=file.media_type,
@@ -170,12 +170,12 @@ def signature(month: str, fmt: str) -> Response:
     if fmt not in service.FORMATS:
         abort(404)
     shop_id = _shop_arg()
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         try:
             file = service.statement_file(s, m, fmt, shop_id=shop_id)
         except CreditsError:
             abort(404)
-    sig = signing.sign(services().settings.instance_path, file.data)
+    sig = signing.sign(current_services().settings.instance_path, file.data)
     return Response(
         sig + "\n",
         content_type="text/plain; charset=ascii",
@@ -199,7 +199,7 @@ def _close_page(
     m: Month, *, error: str | None = None, error_code: str | None = None, status: int = 200
 ) -> Any:
     now = utcnow()
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         record = close.month_close(s, m)
         run = close_runs.latest(s, m)
         going = close_runs.current(s)
@@ -238,7 +238,9 @@ def close_checks_post(month: str) -> Any:
 
 def _start_run(m: Month, purpose: str) -> Any:
     try:
-        close_runs.start(services().db, _who(), m, purpose, jobs=services().settings.verify_jobs)
+        close_runs.start(
+            current_services().db, _who(), m, purpose, jobs=current_services().settings.verify_jobs
+        )
     except CreditsError as exc:
         return _close_page(m, error=exc.detail, error_code=exc.code, status=status_of(exc))
     return redirect(url_for("statement_pages.close_page", month=str(m)), code=303)
@@ -249,7 +251,7 @@ def _start_run(m: Month, purpose: str) -> Any:
 def close_run_status(month: str) -> Any:
     """The latest run for the month as JSON (the close page polls it while a run goes)."""
     m = _month_or_404(month)
-    with services().db.read(lag_ok=True) as s:
+    with current_services().db.read(lag_ok=True) as s:
         run = close_runs.latest(s, m)
     if run is None:
         abort(404)

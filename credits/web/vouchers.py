@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from credits.accounts import Person, Principal, Role
 from credits.accounts.service import normalise_email
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
@@ -60,7 +60,7 @@ QUICK_AMOUNTS = (5, 10, 20, 50)
 
 
 def _read(use_case: Any) -> Any:
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         result = use_case(s)
         s.expunge_all()
     return result
@@ -102,7 +102,7 @@ def _view(v: Voucher) -> dict[str, Any]:
 
 def inactivity_warning(person_id: int) -> Any:
     """The inactivity warning for a member, or None (for any page that shows it)."""
-    policy = runtime(services().settings).inactivity
+    policy = runtime(current_services().settings).inactivity
     if not policy.enabled:
         return None
     return _read(lambda s: warning_for(s, person_id, policy))
@@ -160,10 +160,10 @@ def new() -> Any:
     # A quick-amount button sends "quick"; the typed amount is "amount".
     amount_text = (request.form.get("quick") or request.form.get("amount") or "")[:20]
     if request.method == "POST":
-        rt = runtime(services().settings)
+        rt = runtime(current_services().settings)
         try:
             amount = parse_amount(amount_text)
-            voucher, _ = services().db.run(
+            voucher, _ = current_services().db.run(
                 lambda s: issue_voucher(
                     s,
                     keyring=rt.keyring,
@@ -187,7 +187,7 @@ def new() -> Any:
             amount=amount_text,
             quick=[a for a in QUICK_AMOUNTS if a <= summary.balance],
             idempotency_key=secrets.token_urlsafe(18),
-            expiry_days=runtime(services().settings).policy.expiry_days,
+            expiry_days=runtime(current_services().settings).policy.expiry_days,
             warning=inactivity_warning(person_id),
         ),
         status,
@@ -211,7 +211,7 @@ def show(voucher_id: str) -> str:
     view = _view(v)
     svg = None
     if view["is_open"]:
-        code = code_for(v, runtime(services().settings).keyring)
+        code = code_for(v, runtime(current_services().settings).keyring)
         title = gettext("QR code of voucher %(ref)s", ref=view["reference"])
         svg = Markup(qr.svg(code, "M", title=title))  # noqa: S704 (our own SVG)
     # seen_at: when this copy was made; offline, the service worker's copy shows it.
@@ -229,7 +229,7 @@ def cancel(voucher_id: str) -> Any:
     error = None
     if request.method == "POST":
         try:
-            services().db.run(
+            current_services().db.run(
                 lambda s: cancel_voucher(s, v.id, actor=who.actor, person_id=person_id)
             )
         except CreditsError as exc:
@@ -265,7 +265,7 @@ def printable(voucher_id: str) -> str:
     view = _view(v)
     svg = None
     if view["is_open"]:
-        code = code_for(v, runtime(services().settings).keyring)
+        code = code_for(v, runtime(current_services().settings).keyring)
         title = gettext("QR code of voucher %(ref)s", ref=view["reference"])
         svg = Markup(qr.svg(code, "Q", title=title))  # noqa: S704 (our own SVG)
     return render_template("vouchers/print.html", v=view, qr_svg=svg, holder=holder)
@@ -285,11 +285,11 @@ def officer_new() -> Any:
     email = request.form.get("email", "")[:254]
     amount_text = request.form.get("amount", "")[:20]
     if request.method == "POST":
-        rt = runtime(services().settings)
+        rt = runtime(current_services().settings)
         try:
             amount = parse_amount(amount_text)
             member_id = _find_member(email)
-            voucher, _ = services().db.run(
+            voucher, _ = current_services().db.run(
                 lambda s: issue_voucher(
                     s,
                     keyring=rt.keyring,
