@@ -8,7 +8,7 @@ from alembic import command
 from freezegun import freeze_time
 from sqlalchemy import text
 
-from credits import ledger, reconcile
+from credits import ledger, verify_checks
 from credits.accounts import Role
 from credits.db import Database, alembic_config, make_engine
 from credits.mail import read_outbox
@@ -18,7 +18,7 @@ from .helpers import SETTLE_AT, close_october, set_payees, settle_october, start
 
 def _failed(db) -> dict[str, list[str]]:
     with db.read() as s:
-        results = ledger.run_checks(s, reconcile.all_checks())
+        results = ledger.run_checks(s, verify_checks.all_checks())
     return {r.name: r.problems for r in results if not r.ok}
 
 
@@ -151,7 +151,7 @@ def test_the_migration_opens_the_settled_account_in_an_older_database(tmp_path):
     assert tuple(slots) == (4, 0)
     assert created is not None
     with db.read() as s:
-        assert [r.name for r in ledger.run_checks(s, reconcile.all_checks()) if not r.ok] == []
+        assert [r.name for r in ledger.run_checks(s, verify_checks.all_checks()) if not r.ok] == []
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0017")

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from lxml import etree
 from sqlalchemy import text
 
-from credits import ledger, reconcile
+from credits import ledger, verify_checks
 from credits.accounts import Role
 from credits.bench.bankfiles import Tx, camt053
 from credits.ledger import Month
@@ -72,7 +72,7 @@ def test_the_worked_month_settled_and_paid(client, db, month, make_person, servi
         ).all()
     assert [(kind, n, total) for _, kind, n, total in entries] == [("settlement", 2, 0)] * 2
     with db.read() as s:
-        results = ledger.run_checks(s, reconcile.all_checks())
+        results = ledger.run_checks(s, verify_checks.all_checks())
     assert [r.name for r in results if not r.ok] == []
     assert {"settlement_entries", "settlement_runs"} <= {r.name for r in results}
 

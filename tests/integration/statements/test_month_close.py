@@ -216,14 +216,14 @@ def test_writers_go_on_while_the_checks_run_and_the_close_includes_them(db, mont
     import threading
     from datetime import UTC, datetime
 
-    from credits import audit, ledger, reconcile
+    from credits import audit, ledger, verify_checks
     from credits.ledger import CheckResult
     from credits.statements import build_statement, render
     from credits.statements.close import close_month
 
     from ..ledger_helpers import post, scheme
 
-    checks = reconcile.all_checks()
+    checks = verify_checks.all_checks()
     running, release = threading.Event(), threading.Event()
 
     def held(session):
@@ -231,7 +231,7 @@ def test_writers_go_on_while_the_checks_run_and_the_close_includes_them(db, mont
         assert release.wait(30)
         return CheckResult("held", "holds the checks open until the test has written")
 
-    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: (*checks, held))
+    monkeypatch.setattr(verify_checks, "all_checks", lambda **kw: (*checks, held))
     outcome: list[object] = []
 
     def close_october():
@@ -276,6 +276,6 @@ def test_writers_go_on_while_the_checks_run_and_the_close_includes_them(db, mont
         ).scalar_one()
     assert statement.scheme.issued == EXPECTED["issued"] + 9
     assert hashlib.sha256(render.json_bytes(statement)).hexdigest() == stored
-    monkeypatch.setattr(reconcile, "all_checks", lambda **kw: checks)
+    monkeypatch.setattr(verify_checks, "all_checks", lambda **kw: checks)
     with db.read() as s:
         assert [r.name for r in ledger.run_checks(s, checks) if not r.ok] == []
