@@ -563,9 +563,12 @@ def test_revoking_a_cached_terminal_token_stops_redemptions_at_once(client, db, 
     v = issue(client, ann, 10)
     w = issue(client, ann, 10)
     assert redeem(client, till, v["code"]).status_code == 201  # the token is now cached
-    from credits.api.auth import _TOKEN_CACHE
+    from credits.api.auth import _TOKEN_CACHE, token_digest
 
-    assert _TOKEN_CACHE, "the redemption endpoint caches terminal tokens"
+    digest = token_digest(till["auth"]["Authorization"].removeprefix("Bearer "))
+    assert digest in _TOKEN_CACHE, "the redemption endpoint caches terminal tokens"
     client.post(f"/api/v1/terminals/{till['terminal_id']}/revoke", headers=officer.auth)
     assert_problem(redeem(client, till, w["code"], key="after"), 401, "unauthorized")
     assert outstanding(db) == 10
+    # The API edge drops the revoked token from its worker cache (the use case only refuses).
+    assert digest not in _TOKEN_CACHE
