@@ -15,7 +15,8 @@ accepts small vouchers offline within the council's floor limits and submits the
       terminal.py   the use cases: scan, sync, refresh, today, status
       messages.py   plain-words messages for the shopkeeper
       images.py     QR decoding of an uploaded picture (zxing-cpp)
-      web.py        the counter screen (Flask) and serve.py its server
+      web.py        the counter screen's app (guards, headers, errors); serve.py its server
+      views.py      the counter screen's views (a Blueprint over Terminal's public API)
       cli.py        the `shop-terminal` command
 """
 

@@ -351,7 +351,7 @@ def today(ctx: click.Context, as_json: bool, data: Path | None) -> None:
                 }
             )
             return
-        ctx_ = terminal._context()
+        ctx_ = terminal.display_context()
         click.echo(
             f"Today: {totals.count} voucher(s), {credits(totals.credits)}"
             f" ({totals.offline_count} taken offline). "

@@ -372,9 +372,11 @@ class Terminal:
 
     def outcome(self, scan: Scan, words: Words = ENGLISH) -> Outcome:
         """The message for a stored scan (for showing it again), in ``words``' language."""
-        return Outcome(scan, messages.describe(scan, self._context(words)))
+        return Outcome(scan, messages.describe(scan, self.display_context(words)))
 
-    def _context(self, words: Words = ENGLISH) -> messages.Context:
+    def display_context(self, words: Words = ENGLISH) -> messages.Context:
+        """What messages need to describe a scan for this shop: its time zone, the shop,
+        the offline limits, and the words of the language shown."""
         info = self.info() or {}
         shop = info.get("shop") or {}
         return messages.Context(
@@ -459,7 +461,7 @@ class Terminal:
                 other_redeemed_at=held.scanned_at,
             )
         if held is not None:
-            own = self._context()
+            own = self.display_context()
             return self._record(
                 code,
                 source,
@@ -796,6 +798,28 @@ class Terminal:
             report.journal_uploaded += len(batch)
             if len(batch) < JOURNAL_BATCH:
                 return
+
+    # --- the counter screen's lists -------------------------------------------------------------
+
+    def stored_scan(self, scan_id: str) -> Scan | None:
+        """The scan with this id (to show its outcome again), or None."""
+        return self.store.scan(scan_id)
+
+    def queue_summary(self) -> tuple[int, int]:
+        """(count, credits) of the scans accepted offline and not yet sent to the ledger."""
+        return self.store.queue_summary()
+
+    def unconfirmed_count(self) -> int:
+        """Scans sent online whose answer is not known yet (the next sync resolves them)."""
+        return self.store.unresolved_count()
+
+    def needs_attention(self) -> list[Scan]:
+        """Scans that settled differently from what the screen said, newest first."""
+        return self.store.attention()
+
+    def acknowledge(self, scan_id: str) -> None:
+        """The shopkeeper has seen this scan's changed outcome: stop showing it."""
+        self.store.acknowledge(scan_id)
 
     # --- figures ------------------------------------------------------------------------------
 

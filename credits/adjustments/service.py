@@ -58,7 +58,7 @@ from credits.adjustments.models import (
 )
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.earning import dates
-from credits.earning.common import (
+from credits.earning.request_checks import (
     Problems,
     check_client_key,
     fingerprint,

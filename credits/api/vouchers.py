@@ -35,12 +35,11 @@ from credits.vouchers.service import (
     balance_summary,
     cancel_voucher,
     code_for,
-    count_vouchers,
     display_reference,
     get_voucher,
     issue_voucher,
     key_validity,
-    list_vouchers,
+    vouchers_window,
 )
 
 blp = Blueprint(
@@ -217,15 +216,12 @@ def vouchers(query: dict[str, Any]) -> dict[str, Any]:
     who = principal()
     assert who.person_id is not None
     states = [VoucherState(query["state"])] if query.get("state") else None
-    rows, total = _read(
-        lambda s: (
-            list_vouchers(
-                s, who.person_id, states=states, limit=query["limit"], offset=query["offset"]
-            ),
-            count_vouchers(s, who.person_id, states=states),
+    found = _read(
+        lambda s: vouchers_window(
+            s, who.person_id, states=states, limit=query["limit"], offset=query["offset"]
         )
     )
-    return {"vouchers": [voucher_json(v) for v in rows], "total": total}
+    return {"vouchers": [voucher_json(v) for v in found.items], "total": found.total}
 
 
 @blp.route("/vouchers/<string:voucher_id>", methods=["GET"])

@@ -61,7 +61,7 @@ from credits.accounts import Principal, Role, create_person
 from credits.bench.common import machine, scratch_database
 from credits.db import Database, make_engine, upgrade_to_head
 from credits.earning import dates
-from credits.earning.awards import _memo as award_memo
+from credits.earning.awards import memo as award_memo
 from credits.earning.models import Activity
 from credits.ledger import LONDON, Month
 from credits.ledger.chain import CANONICAL_VERSION, GENESIS_HASH

@@ -5,7 +5,7 @@ Rules this package keeps (each has a test that fails if it is broken):
 1. **One award, one entry.** Credits are earned only through an award, and a posted award
    is exactly one balanced ``earn`` entry (issuance −total, each member +their credits),
    written with ``ledger.post_entry`` in the same transaction as the award
-   (awards.py; `credits verify`: ``earning_awards_posted``).
+   (awards/posting.py; `credits verify`: ``earning_awards_posted``).
 2. **Whole credits, never rounded.** quantity × rate must be a whole number of credits;
    otherwise the request is refused with the nearest valid quantities (quantities.py).
 3. **Dates.** ``occurred_on`` is a Europe/London date, not in the future, at most 60 days

@@ -19,7 +19,6 @@ from credits import audit
 from credits.accounts import Principal, Role
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.earning import dates
-from credits.earning.common import Problems, int_field, require_role, text_field
 from credits.earning.errors import ActivityExists, ActivityNotFound
 from credits.earning.models import (
     T_ACTIVITY,
@@ -29,6 +28,7 @@ from credits.earning.models import (
     EarningSettings,
 )
 from credits.earning.quantities import UNITS
+from credits.earning.request_checks import Problems, int_field, require_role, text_field
 from credits.errors import ValidationFailed
 from credits.i18n import T, Tn
 from credits.ledger import Month

@@ -20,7 +20,6 @@ from credits.accounts import Principal, Role
 from credits.accounts.models import Person, PersonRole
 from credits.accounts.service import normalise_email
 from credits.db import RetryTransaction, unique_violation, utcnow
-from credits.earning.common import Problems, require_role, text_field
 from credits.earning.errors import GroupExists, GroupNotFound, UnknownMember
 from credits.earning.models import (
     T_ACTIVITY,
@@ -31,6 +30,7 @@ from credits.earning.models import (
     Activity,
     VolunteerGroup,
 )
+from credits.earning.request_checks import Problems, require_role, text_field
 from credits.errors import ValidationFailed
 from credits.i18n import T
 

@@ -5,9 +5,9 @@ the member. Entries posted by an award also say the activity, the quantity and w
 it; other entries are described by kind through :data:`DESCRIBERS`, which other capabilities
 (vouchers, redemption) may extend with something more specific (the shop's name...).
 
-Paging is by cursor: ``before`` is an entry id, and the next page starts below the last id
-returned. Entry ids only grow, so a page never repeats or skips an entry even while new
-ones are being posted.
+Paging is by cursor (credits/paging.py): the history is append-only and keeps growing, so
+``before`` is an entry id and the next page starts below the last id returned. Entry ids
+only grow, so a page never repeats or skips an entry even while new ones are being posted.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from credits.earning.models import T_AWARD
 from credits.earning.quantities import describe
 from credits.i18n import T
 from credits.ledger.models import T_ENTRY, T_POSTING
+from credits.paging import cursor_page
 
 MAX_PAGE = 100
 
@@ -103,11 +104,8 @@ def member_history(
         )
         .join(T_ENTRY, T_ENTRY.c.id == T_POSTING.c.entry_id)
         .where(T_POSTING.c.account_id == person.ledger_account_id)
-        .order_by(T_POSTING.c.entry_id.desc())
-        .limit(limit + 1)
     )
-    if before is not None:
-        query = query.where(T_POSTING.c.entry_id < before)
+    found = cursor_page(session, query, T_POSTING.c.entry_id, before=before, limit=limit)
     # The columns are UTCDateTime: the times come back aware, in UTC.
     rows = [
         EntryRow(
@@ -119,10 +117,8 @@ def member_history(
             amount=int(r[5]),
             reverses_entry_id=r[6],
         )
-        for r in session.execute(query).all()
+        for r in found.items
     ]
-    more = len(rows) > limit
-    rows = rows[:limit]
     award_ids = dict(
         session.execute(
             select(T_AWARD.c.entry_id, T_AWARD.c.id).where(
@@ -169,4 +165,4 @@ def member_history(
                 approved_by=tuple(p.name for p in award.approvers),
             )
         )
-    return items, (rows[-1].id if more and rows else None)
+    return items, found.next_before

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from credits import audit
 from credits.accounts import Principal, Role
 from credits.db import RetryTransaction, unique_violation, utcnow
-from credits.earning.common import require_role
+from credits.earning.request_checks import require_role
 from credits.errors import Conflict, NotFound, ValidationFailed
 from credits.settlement import bankdetails
 from credits.settlement.errors import PayeeChangeNotPending, SecondApproverRequired

@@ -47,7 +47,7 @@ from credits import audit, ledger
 from credits.accounts import Principal, Role
 from credits.db import RetryTransaction, unique_violation, utcnow
 from credits.earning import dates
-from credits.earning.common import check_client_key, require_role
+from credits.earning.request_checks import check_client_key, require_role
 from credits.errors import ValidationFailed
 from credits.ledger.periods import Month
 from credits.paging import Page, paginate

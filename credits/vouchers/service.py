@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from credits import ledger
@@ -40,6 +40,7 @@ from credits.config import Settings
 from credits.db import Database, RetryTransaction, unique_violation, utcnow
 from credits.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
 from credits.i18n import T, Tn
+from credits.paging import Window, window
 from credits.vouchers.code import (
     MAX_EXPIRES_AT,
     MAX_FACE_VALUE,
@@ -158,25 +159,46 @@ def get_voucher(session: Session, voucher_id: str, *, person_id: int | None = No
     return row
 
 
+def _member_vouchers(person_id: int, states: Sequence[VoucherState] | None) -> Select[Any]:
+    """A member's vouchers (in ``states``, if given), newest first."""
+    query = select(Voucher).where(V.person_id == person_id)
+    if states:
+        query = query.where(V.state.in_([s.value for s in states]))
+    return query.order_by(V.issued_at.desc(), V.id)
+
+
 def list_vouchers(
     session: Session,
     person_id: int,
     *,
     states: Sequence[VoucherState] | None = None,
     limit: int = 50,
-    offset: int = 0,
 ) -> list[Voucher]:
-    """A member's vouchers, newest first."""
-    query = select(Voucher).where(V.person_id == person_id)
-    if states:
-        query = query.where(V.state.in_([s.value for s in states]))
-    query = query.order_by(V.issued_at.desc(), V.id).limit(limit).offset(offset)
-    return list(session.execute(query).scalars())
+    """A member's latest ``limit`` vouchers, newest first (the pages show the latest few)."""
+    return list(session.execute(_member_vouchers(person_id, states).limit(limit)).scalars())
+
+
+def vouchers_window(
+    session: Session,
+    person_id: int,
+    *,
+    states: Sequence[VoucherState] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Window[Voucher]:
+    """A member's vouchers, newest first: ``limit`` from ``offset``, and how many there are.
+
+    By limit and offset (credits/paging.py), because contract v1 pages ``GET /vouchers``
+    with ``?limit=&offset=`` and answers with a ``total``; a member holds few vouchers, so
+    the offset stays small.
+    """
+    return window(session, _member_vouchers(person_id, states), limit=limit, offset=offset)
 
 
 def count_vouchers(
     session: Session, person_id: int, *, states: Sequence[VoucherState] | None = None
 ) -> int:
+    """How many vouchers the member has (in ``states``, if given)."""
     query = select(func.count()).select_from(T_VOUCHER).where(V.person_id == person_id)
     if states:
         query = query.where(V.state.in_([s.value for s in states]))
@@ -645,4 +667,5 @@ __all__ = [
     "list_vouchers",
     "revoke_key",
     "verify_voucher_code",
+    "vouchers_window",
 ]

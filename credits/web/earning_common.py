@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from credits.accounts import Principal
-from credits.earning.common import FieldProblems
+from credits.earning.request_checks import FieldProblems
 from credits.errors import CreditsError
 from credits.i18n import translate
 from credits.web.auth import current_principal

@@ -47,7 +47,7 @@ def test_two_coordinators_racing_at_a_members_week_cap(scheme):
 def test_racing_at_an_activitys_monthly_budget(scheme, make_person, db):
     """A month's budget of 100 and 16 members each awarded 20 credits at once, from two
     coordinators: exactly 5 awards post."""
-    month = earning.awards.dates.month_key(yesterday())
+    month = earning.dates.month_key(yesterday())
     scheme.run(earning.set_month_budget, scheme.officer, "snow-clearing", month, 100)
     volunteers = [make_person(Role.MEMBER, name=f"Volunteer {n}") for n in range(16)]
     db.run(
@@ -76,7 +76,7 @@ def test_racing_at_an_activitys_monthly_budget(scheme, make_person, db):
 def test_session_sheets_and_single_awards_racing_for_one_budget(scheme, make_person, db):
     """Sheets (two volunteers each) and single awards share one budget lock: 150 credits of
     budget, each request worth 30: exactly 5 of 12 post, whichever they are."""
-    month = earning.awards.dates.month_key(yesterday())
+    month = earning.dates.month_key(yesterday())
     scheme.run(earning.set_month_budget, scheme.officer, "snow-clearing", month, 150)
     volunteers = [make_person(Role.MEMBER, name=f"Volunteer {n}") for n in range(24)]
     db.run(

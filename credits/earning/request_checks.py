@@ -1,4 +1,5 @@
-"""Small checks shared by the earning use cases: roles, idempotency keys, field values."""
+"""Request checks shared by the earning use cases (and settlement, adjustments): roles,
+idempotency keys and fingerprints, field values collected into one refusal."""
 
 from __future__ import annotations
 
