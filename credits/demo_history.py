@@ -37,10 +37,27 @@ from sqlalchemy.orm import Session
 from credits import ledger
 from credits.accounts import Person, Principal, Role, create_person
 from credits.db import utcnow
-from credits.earning import awards
-from credits.earning.models import T_AWARD
+from credits.demo import DEMO_ACTOR, DEMO_DOMAIN
+from credits.earning import awards, groups
+from credits.earning.demo import DEMO_ACTIVITIES, DEMO_GROUP
+from credits.earning.models import T_AWARD, T_GROUP
 from credits.ledger import LONDON, Month
+from credits.redemption.manage import reverse_redemption
+from credits.redemption.service import RedeemRequest, TerminalInfo, redeem
 from credits.services import Services
+from credits.settlement import payees
+from credits.settlement.runs import Policy, approve_run, create_run
+from credits.shops import Shop, Terminal
+from credits.statements import rate_for, set_rate
+from credits.statements.close import close_month
+from credits.vouchers.runtime import runtime
+from credits.vouchers.service import (
+    cancel_voucher,
+    code_for,
+    expire_one,
+    get_voucher,
+    issue_voucher,
+)
 
 #: The history's first snow-day sheet: its award's idempotency key marks a seeded history.
 MARKER = "demo-history-0-snow"
@@ -157,7 +174,7 @@ class _World:
     officer: Principal
     second: Principal
     coordinator: Principal
-    terminals: list[Any]
+    terminals: list[TerminalInfo]
     vouchers: dict[str, str] = field(default_factory=dict)
     redemptions: dict[str, str] = field(default_factory=dict)
     left: dict[str, int] = field(default_factory=dict)
@@ -214,14 +231,6 @@ def _seed(
     shops: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    from credits.demo import DEMO_ACTOR, DEMO_DOMAIN
-    from credits.earning import groups
-    from credits.earning.demo import DEMO_GROUP
-    from credits.earning.models import T_GROUP
-    from credits.redemption.service import TerminalInfo
-    from credits.shops import Shop
-    from credits.shops.models import Terminal
-
     months = history_months(now)
     officer_person = _person(session, officer_email)
     officer = _principal(officer_person, Role.OFFICER)
@@ -338,7 +347,6 @@ def _earn(
         ],
         now=now,
     )
-    from credits.earning.demo import DEMO_ACTIVITIES
 
     rate = next(int(a["credits_per_unit"]) for a in DEMO_ACTIVITIES if a["slug"] == activity)
     for member, quantity in quantities.items():
@@ -377,10 +385,6 @@ def _plan_spend(
 
 
 def _issue(world: _World, s: Session, now: datetime, name: str, spend: Spend) -> None:
-    from credits.demo import DEMO_ACTOR
-    from credits.vouchers.runtime import runtime
-    from credits.vouchers.service import issue_voucher
-
     assert world.left[spend.member] >= spend.amount, (name, spend, world.left)
     rt = runtime(world.services.settings)
     person = world.people[spend.member]
@@ -408,10 +412,6 @@ def _redeem(
     *,
     offline: datetime | None = None,
 ) -> None:
-    from credits.redemption.service import RedeemRequest, redeem
-    from credits.vouchers.runtime import runtime
-    from credits.vouchers.service import code_for, get_voucher
-
     rt = runtime(world.services.settings)
     code = code_for(get_voucher(s, world.vouchers[name]), rt.keyring)
     result = redeem(
@@ -433,8 +433,6 @@ def _redeem(
 
 
 def _reverse(world: _World, s: Session, now: datetime, name: str, spend: Spend) -> None:
-    from credits.redemption.manage import reverse_redemption
-
     reverse_redemption(
         s,
         world.officer,
@@ -446,8 +444,6 @@ def _reverse(world: _World, s: Session, now: datetime, name: str, spend: Spend) 
 
 
 def _cancel(world: _World, s: Session, now: datetime, name: str, spend: Spend) -> None:
-    from credits.vouchers.service import cancel_voucher
-
     person = world.people[spend.member]
     cancel_voucher(
         s,
@@ -460,8 +456,6 @@ def _cancel(world: _World, s: Session, now: datetime, name: str, spend: Spend) -
 
 
 def _expire(world: _World, s: Session, now: datetime, name: str, spend: Spend) -> None:
-    from credits.vouchers.service import expire_one
-
     expired = expire_one(s, world.vouchers[name], actor="system:expire-vouchers", now=now)
     assert expired is not None, name
     world.left[spend.member] += spend.amount
@@ -483,10 +477,6 @@ def _spend_the_rest(world: _World, s: Session, now: datetime, i: int) -> None:
 def _setup_rate_and_payees(
     world: _World, s: Session, now: datetime, first: Month, shops: list[dict[str, Any]]
 ) -> None:
-    from credits.settlement import payees
-    from credits.statements import set_rate
-    from credits.statements.rates import rate_for
-
     if rate_for(s, first) is None:
         set_rate(s, world.officer, RATE_PENCE, effective_from=first)
     for shop, details in zip(shops, PAYEES, strict=True):
@@ -504,15 +494,11 @@ def _setup_rate_and_payees(
 
 
 def _close(world: _World, s: Session, now: datetime, month: Month) -> None:
-    from credits.statements.close import close_month
-
     close_month(s, world.officer, month, now=now)
 
 
 def _settle(world: _World, s: Session, now: datetime, month: Month) -> None:
     """Start the month's settlement run (the officer) and approve it (the second officer)."""
-    from credits.settlement.runs import Policy, approve_run, create_run
-
     policy = Policy.from_settings(world.services.settings)
     run = create_run(
         s,
