@@ -13,6 +13,11 @@ still work (a password someone changed, or a token someone revoked, is replaced)
 ``reset_passwords=True`` (``credits demo --reset-passwords``) makes fresh ones and revokes the
 old demo tokens.
 
+The default scheme also gets six closed and settled months of history, once, before this
+month's awards (credits.demo_history); it leaves the named members' balances, the shops'
+unpaid balances and the previous and current months as they would be without it. The
+load-test scheme (``--credits``) has none.
+
 Demo passwords are hashed with the configured Argon2 profile, like everyone else's: a cheap
 hash would make signing in as a demo address measurably faster, telling demo addresses apart
 by timing. So that a thousand load-test members still seed in seconds, the load-test members
