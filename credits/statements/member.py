@@ -26,8 +26,8 @@ from credits.vouchers.models import VoucherState
 from credits.vouchers.service import balance_summary, display_reference, list_vouchers
 
 #: Lines of each list on the page: enough to recognise, few enough for one A4 page.
-RECENT_LINES = 8
-OPEN_VOUCHER_LINES = 10
+RECENT_LINES = 6
+OPEN_VOUCHER_LINES = 8
 #: Entries read to find the latest earning and spending lines among them.
 SCAN_ENTRIES = 60
 
