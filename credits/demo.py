@@ -13,6 +13,11 @@ still work (a password someone changed, or a token someone revoked, is replaced)
 ``reset_passwords=True`` (``credits demo --reset-passwords``) makes fresh ones and revokes the
 old demo tokens.
 
+The default scheme also gets six closed and settled months of history, once, before this
+month's awards (credits.demo_history); it leaves the named members' balances, the shops'
+unpaid balances and the previous and current months as they would be without it. The
+load-test scheme (``--credits``) has none.
+
 Demo passwords are hashed with the configured Argon2 profile, like everyone else's: a cheap
 hash would make signing in as a demo address measurably faster, telling demo addresses apart
 by timing. So that a thousand load-test members still seed in seconds, the load-test members
@@ -245,9 +250,14 @@ def seed(
     members: int = 3,
     credits: int | None = None,
     reset_passwords: bool = False,
+    with_history: bool = True,
 ) -> dict[str, Any]:
     """Seed (or refresh) the demo scheme and return the contract v1 JSON object. The same
-    passwords and tokens as the last run, unless ``reset_passwords`` (module docstring)."""
+    passwords and tokens as the last run, unless ``reset_passwords`` (module docstring).
+
+    The default scheme (no ``credits``) also gets six months of history, once
+    (credits.demo_history); the load-test scheme (``credits`` given) does not, nor does a
+    scheme with fewer than the three named members."""
     if members < 0 or members > 100_000:
         raise ValueError("--members must be between 0 and 100000")
     if credits is not None and not 0 <= credits <= ledger.MAX_POSTING_CREDITS:
@@ -314,11 +324,28 @@ def seed(
 
     from credits.earning import demo as earning_demo
 
+    named = [p.email for p in people[: len(_NAMED_MEMBERS)]]
+    shops = [db.run(lambda s, spec=spec: _shop(s, creds, *spec)) for spec in _SHOPS]
     earning_demo.seed(
         db,
         officer_email=officer.email,
         coordinator_email=coordinator.email,
-        member_emails=[p.email for p in people[: len(_NAMED_MEMBERS)]],
+        member_emails=named,
+        with_awards=False,
+    )
+    if with_history and credits is None and len(named) == len(_NAMED_MEMBERS):
+        # Before this month's awards, so the history's entries come first in the journal,
+        # as they would have in a scheme that had really run for six months.
+        from credits.demo_history import seed_history
+
+        seed_history(
+            services, officer_email=officer.email, coordinator_email=coordinator.email, shops=shops
+        )
+    earning_demo.seed(
+        db,
+        officer_email=officer.email,
+        coordinator_email=coordinator.email,
+        member_emails=named,
         with_awards=credits is None,
     )
     if credits is None and people:
@@ -328,7 +355,7 @@ def seed(
         "officer": officer.as_dict(),
         "coordinator": coordinator.as_dict(),
         "members": [p.as_dict() for p in people],
-        "shops": [db.run(lambda s, spec=spec: _shop(s, creds, *spec)) for spec in _SHOPS],
+        "shops": shops,
     }
     creds.save()
     return result

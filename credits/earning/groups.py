@@ -138,6 +138,21 @@ def can_act_for(session: Session, coordinator_id: int, person_id: int, activity_
     )
 
 
+def coordinates_member(session: Session, coordinator_id: int, person_id: int) -> bool:
+    """Whether ``person_id`` belongs to an active group the coordinator runs (whatever the
+    activity): who a coordinator may look after, e.g. print a statement for."""
+    groups = _coordinated(coordinator_id).subquery()
+    found = session.execute(
+        select(T_GROUP_MEMBER.c.person_id)
+        .where(
+            T_GROUP_MEMBER.c.person_id == person_id,
+            T_GROUP_MEMBER.c.group_id.in_(select(groups.c.group_id)),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def coordinator_scope(session: Session, coordinator_id: int) -> set[tuple[int, int]]:
     """Every (member id, activity id) pair the coordinator may act for."""
     groups = _coordinated(coordinator_id).subquery()

@@ -21,6 +21,7 @@ def _blueprints() -> list[Blueprint]:
     from credits.web.account import bp as account
     from credits.web.coordinator import bp as coordinator
     from credits.web.member import bp as member
+    from credits.web.member_statement import bp as member_statement
     from credits.web.officer import bp as officer
     from credits.web.officer_adjustments import bp as officer_adjustments
     from credits.web.officer_earning import bp as officer_earning
@@ -41,6 +42,7 @@ def _blueprints() -> list[Blueprint]:
         statements,
         vouchers,
         member,
+        member_statement,
         coordinator,
         officer_earning,
         officer_adjustments,

@@ -33,7 +33,9 @@ from credits.api.problems import status_of
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
+from credits.statements.member import may_read
 from credits.vouchers import qr
+from credits.vouchers.errors import VoucherNotFound
 from credits.vouchers.inactivity import warning_for
 from credits.vouchers.models import Voucher, VoucherState
 from credits.vouchers.runtime import runtime
@@ -249,15 +251,19 @@ def cancel(voucher_id: str) -> Any:
 
 
 @bp.route("/vouchers/<voucher_id>/print")
-@page_requires(Role.MEMBER, Role.OFFICER)
+@page_requires(Role.MEMBER, Role.COORDINATOR, Role.OFFICER)
 def printable(voucher_id: str) -> str:
-    """A voucher on paper (A6; on A4 it is centred with cut marks), QR at level Q."""
+    """A voucher on paper (A6; on A4 it is centred with cut marks), QR at level Q. A member
+    prints their own; a coordinator those of their groups' members; an officer anyone's."""
     who = current_principal()
     assert who is not None
     owner = who.person_id if who.role is Role.MEMBER else None
 
     def load(s: Any) -> tuple[Voucher, str]:
         v = get_voucher(s, voucher_id, person_id=owner)
+        if not may_read(s, who, v.person_id):
+            # Not ours to see: "not found", as another member's voucher is to a member.
+            raise VoucherNotFound(T("there is no such voucher"))
         person = s.get(Person, v.person_id)
         return v, person.name if person else ""
 
