@@ -10,14 +10,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from credits import audit, dashboard, i18n
 from credits.accounts import people, tokens
-from credits.accounts.models import ApiToken, Person, PersonStatus, Role
+from credits.accounts.models import Role
 from credits.api.context import services
 from credits.api.requestinfo import deliver, outgoing
 from credits.dashboard import charts
+from credits.dashboard.queries import attention
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T, translate
 from credits.ledger import LONDON
@@ -64,47 +64,16 @@ def home() -> Any:
     """What needs the officer's attention, and where everything is."""
 
     def read(s: Any) -> dict[str, Any]:
-        t_person = Person.__table__  # type: ignore[attr-defined]
-        t_token = ApiToken.__table__  # type: ignore[attr-defined]
-        counts = dict(
-            s.execute(select(t_person.c.status, func.count()).group_by(t_person.c.status)).all()
-        )
-        waiting = s.execute(
-            select(func.count()).where(
-                t_person.c.status == PersonStatus.PENDING.value,
-                t_person.c.email_confirmed_at.is_not(None),
-            )
-        ).scalar_one()
-        active_tokens = s.execute(
-            select(func.count()).where(t_token.c.revoked_at.is_(None))
-        ).scalar_one()
-        since = datetime.now(UTC) - timedelta(days=1)
-        failures = s.execute(
-            select(func.count()).where(
-                audit.AuditEvent.__table__.c.action == "auth.sign_in_failed",  # type: ignore[attr-defined]
-                audit.AuditEvent.__table__.c.occurred_at >= since,  # type: ignore[attr-defined]
-            )
-        ).scalar_one()
-        from credits.shops.models import Shop, Terminal
-
-        shop_count = s.execute(
-            select(func.count()).where(Shop.__table__.c.active.is_(True))  # type: ignore[attr-defined]
-        ).scalar_one()
-        never_seen = s.execute(
-            select(func.count()).where(
-                Terminal.__table__.c.active.is_(True),  # type: ignore[attr-defined]
-                Terminal.__table__.c.last_seen_at.is_(None),  # type: ignore[attr-defined]
-            )
-        ).scalar_one()
+        cards = attention(s)
         return {
             "dash": dashboard.build(s),
-            "counts": counts,
-            "ready_to_approve": waiting,
-            "active_tokens": active_tokens,
-            "failures_24h": failures,
+            "counts": cards.people_by_status,
+            "ready_to_approve": cards.ready_to_approve,
+            "active_tokens": cards.active_tokens,
+            "failures_24h": cards.failures_24h,
             "actions_text": audit.ACTIONS,
-            "shop_count": shop_count,
-            "terminals_never_seen": never_seen,
+            "shop_count": cards.shop_count,
+            "terminals_never_seen": cards.terminals_never_seen,
         }
 
     # Lag-tolerant: on the read replica when there is one (docs/scaling.md).

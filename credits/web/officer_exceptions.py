@@ -17,19 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from credits import dashboard
-from credits.accounts.models import Person, Role
+from credits.accounts.models import Role
 from credits.api.context import services
-from credits.errors import CreditsError, NotFound, ValidationFailed
+from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
 from credits.ledger import Month
 from credits.redemption import claims, manage
-from credits.redemption.models import Redemption, RedemptionException
-from credits.shops.models import Shop, Terminal
+from credits.shops.service import shop_names
 from credits.vouchers.code import reference
-from credits.vouchers.models import Voucher
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
 from credits.web.i18n import gettext
@@ -58,11 +55,6 @@ def _hex_id(value: str) -> str:
     if len(value) != 32 or not set(value) <= _HEX32:
         abort(404)
     return value
-
-
-def _shops(s: Any) -> list[tuple[int, str]]:
-    t = Shop.__table__  # type: ignore[attr-defined]
-    return [(int(i), n) for i, n in s.execute(select(t.c.id, t.c.name).order_by(t.c.name))]
 
 
 @bp.route("/exceptions")
@@ -94,14 +86,14 @@ def index() -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         status = info.pop("status")
-        shops = services().db.run(_shops)
+        shops = services().db.run(shop_names)
     else:
         items, shops = services().db.run(
             lambda s: (
                 dashboard.exceptions_queue(
                     s, kind=kind, shop_id=shop_id, month=month, limit=dashboard.exceptions.MAX_ITEMS
                 ),
-                _shops(s),
+                shop_names(s),
             )
         )
     return (
@@ -119,24 +111,15 @@ def index() -> Any:
 
 
 def _redemption_context(redemption_id: str) -> dict[str, Any]:
-    def read(s: Any) -> dict[str, Any]:
-        row = s.get(Redemption, redemption_id)
-        if row is None:
-            raise NotFound(T("there is no such redemption"))
-        voucher = s.get(Voucher, row.voucher_id)
-        shop = s.get(Shop, row.shop_id)
-        terminal = s.get(Terminal, row.terminal_id)
-        person = s.get(Person, voucher.person_id) if voucher else None
-        return {
-            "r": row,
-            "voucher": voucher,
-            "ref": reference(bytes.fromhex(row.voucher_id)),
-            "shop": shop,
-            "terminal": terminal,
-            "person": person,
-        }
-
-    return services().db.run(read)
+    found = services().db.run(lambda s: manage.redemption_detail(s, redemption_id))
+    return {
+        "r": found.redemption,
+        "voucher": found.voucher,
+        "ref": reference(bytes.fromhex(found.redemption.voucher_id)),
+        "shop": found.shop,
+        "terminal": found.terminal,
+        "person": found.person,
+    }
 
 
 @bp.route("/redemptions/<redemption_id>")
@@ -176,34 +159,19 @@ def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
     """One voucher: its member, state, redemption and any offline double spends of it."""
     voucher_id = _hex_id(voucher_id)
 
-    def read(s: Any) -> dict[str, Any]:
-        v = s.get(Voucher, voucher_id)
-        if v is None:
-            raise NotFound(T("there is no such voucher"))
-        t_red = Redemption.__table__  # type: ignore[attr-defined]
-        t_exc = RedemptionException.__table__  # type: ignore[attr-defined]
-        spent = s.execute(
-            select(Redemption).where(t_red.c.voucher_id == voucher_id)
-        ).scalar_one_or_none()
-        doubles = list(
-            s.execute(
-                select(RedemptionException)
-                .where(t_exc.c.voucher_id == voucher_id)
-                .order_by(t_exc.c.submitted_at)
-            ).scalars()
-        )
-        shop_names = dict(_shops(s))
-        return {
-            "v": v,
-            "ref": reference(bytes.fromhex(v.id)),
-            "person": s.get(Person, v.person_id),
-            "spent": spent,
-            "doubles": doubles,
-            "shop_names": shop_names,
-            "status_words": STATUS_WORDS,
-        }
-
-    return render_template("officer/voucher.html", **services().db.run(read), **extra), status
+    found, shops = services().db.run(
+        lambda s: (manage.voucher_detail(s, voucher_id), dict(shop_names(s)))
+    )
+    context = {
+        "v": found.voucher,
+        "ref": reference(bytes.fromhex(found.voucher.id)),
+        "person": found.person,
+        "spent": found.spent,
+        "doubles": found.doubles,
+        "shop_names": shops,
+        "status_words": STATUS_WORDS,
+    }
+    return render_template("officer/voucher.html", **context, **extra), status
 
 
 @bp.route("/redemption-exceptions/<exception_id>/resolve", methods=["POST"])
@@ -213,9 +181,7 @@ def resolve(exception_id: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
     resolution = request.form.get("resolution", "")[:600]
-    voucher_id = services().db.run(
-        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
-    )
+    voucher_id = services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
     try:
@@ -235,9 +201,7 @@ def _decide(exception_id: str, verb: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
     reason = request.form.get("reason", "")[:600]
-    voucher_id = services().db.run(
-        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
-    )
+    voucher_id = services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
     try:

@@ -24,10 +24,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
-from sqlalchemy import select
 
-from credits.accounts import Person, Role
-from credits.accounts.service import normalise_email
+from credits.accounts import Role
+from credits.accounts.people import member_id_by_email, name_of
 from credits.api.context import services
 from credits.db import utcnow
 from credits.errors import CreditsError, ValidationFailed
@@ -247,8 +246,7 @@ def printable(voucher_id: str) -> str:
 
     def load(s: Any) -> tuple[Voucher, str]:
         v = get_voucher(s, voucher_id, person_id=owner)
-        person = s.get(Person, v.person_id)
-        return v, person.name if person else ""
+        return v, name_of(s, v.person_id)
 
     v, holder = _read(load)
     view = _view(v)
@@ -277,13 +275,12 @@ def officer_new() -> Any:
         rt = runtime(services().settings)
         try:
             amount = parse_amount(amount_text)
-            member_id = _find_member(email)
             voucher, _ = services().db.run(
                 lambda s: issue_voucher(
                     s,
                     keyring=rt.keyring,
                     policy=rt.policy,
-                    person_id=member_id,
+                    person_id=member_id_by_email(s, email),
                     amount=amount,
                     client_key=request.form.get("idempotency_key", ""),
                     actor=who.actor,
@@ -307,24 +304,3 @@ def officer_new() -> Any:
         ),
         status,
     )
-
-
-class MemberNotFound(ValidationFailed):
-    code = "not_found"
-    status = 404
-    title = T("No such member")
-
-
-def _find_member(email: str) -> int:
-    try:
-        address = normalise_email(email)
-    except ValidationFailed as exc:
-        raise ValidationFailed(T("Enter the member's email address.")) from exc
-
-    def find(s: Any) -> int | None:
-        return s.execute(select(Person.id).where(Person.email == address)).scalar_one_or_none()  # type: ignore[arg-type]
-
-    found = _read(find)
-    if found is None:
-        raise MemberNotFound(T("No member is registered with %(email)s.", email=address))
-    return int(found)
