@@ -17,9 +17,9 @@ from credits.earning.activities import four_eyes_threshold
 from credits.earning.awards import AwardView
 from credits.earning.errors import LinesRefused
 from credits.errors import CreditsError
-from credits.web.auth import page_requires
-from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.auth import me, page_requires
 from credits.web.filters import capfirst, credits
+from credits.web.forms import decimal_input, form_key, new_key, problem_context
 from credits.web.i18n import gettext, ngettext
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")

@@ -21,9 +21,9 @@ from credits.api.context import services
 from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
 from credits.errors import CreditsError
-from credits.web.auth import page_requires
-from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.auth import me, page_requires
 from credits.web.filters import credits
+from credits.web.forms import decimal_input, form_key, new_key, problem_context
 from credits.web.i18n import gettext
 
 bp = Blueprint("member", __name__, url_prefix="/me")

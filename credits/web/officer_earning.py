@@ -17,10 +17,10 @@ from credits.earning import dates, quantities
 from credits.earning.activities import ACTIVITY_FIELDS
 from credits.errors import CreditsError
 from credits.ledger import Month
-from credits.web.auth import page_requires
+from credits.web.auth import me, page_requires
 from credits.web.coordinator import decide
-from credits.web.earning_common import me, new_key, problem_context
 from credits.web.filters import capfirst, credits
+from credits.web.forms import new_key, problem_context
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer_earning", __name__, url_prefix="/officer/earning")
