@@ -29,11 +29,14 @@ from credits.shops.service import shop_names
 from credits.vouchers.code import reference
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.forms import Cut, PageForm, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer_exceptions", __name__, url_prefix="/officer")
 
 OFFICERS = (Role.OFFICER, Role.ADMIN)
+ReasonForm = PageForm.from_dict({"reason": Cut(600)}, name="ReasonForm")
+ResolutionForm = PageForm.from_dict({"resolution": Cut(600)}, name="ResolutionForm")
 _HEX32 = frozenset("0123456789abcdef")
 #: An offline claim's status, as its tag says it.
 STATUS_WORDS = {
@@ -137,12 +140,17 @@ def reverse(redemption_id: str) -> Any:
     gets the voucher's value back, in the open month (audited by the use case)."""
     redemption_id = _hex_id(redemption_id)
     who = _who()
-    reason = request.form.get("reason", "")[:600]
-    try:
-        services().db.run(lambda s: manage.reverse_redemption(s, who, redemption_id, reason=reason))
-    except CreditsError as exc:
-        info = form_error(exc)
-        return redemption(redemption_id, info.pop("status"), reason=reason, **info)
+    sent = submit(
+        ReasonForm,
+        lambda form: services().db.run(
+            lambda s: manage.reverse_redemption(s, who, redemption_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        return redemption(
+            redemption_id, info.pop("status"), reason=sent.values.get("reason", ""), **info
+        )
     flash(
         gettext(
             "Reversed: the shop's credits are taken back and the member has the voucher's "
@@ -180,18 +188,23 @@ def resolve(exception_id: str) -> Any:
     """Record how an offline double spend was dealt with (audited by the use case)."""
     exception_id = _hex_id(exception_id)
     who = _who()
-    resolution = request.form.get("resolution", "")[:600]
     voucher_id = services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
-    try:
-        services().db.run(
-            lambda s: manage.resolve_exception(s, who, exception_id, resolution=resolution)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ResolutionForm,
+        lambda form: services().db.run(
+            lambda s: manage.resolve_exception(s, who, exception_id, resolution=form["resolution"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         return voucher(
-            voucher_id, info.pop("status"), resolving=exception_id, resolution=resolution, **info
+            voucher_id,
+            info.pop("status"),
+            resolving=exception_id,
+            resolution=sent.values.get("resolution", ""),
+            **info,
         )
     flash(gettext("Recorded how the double spend was resolved."), "success")
     return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))
@@ -200,18 +213,25 @@ def resolve(exception_id: str) -> Any:
 def _decide(exception_id: str, verb: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
-    reason = request.form.get("reason", "")[:600]
     voucher_id = services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
-    try:
-        if verb == "pay":
-            services().db.run(lambda s: claims.pay_held(s, who, exception_id, reason=reason))
-        else:
-            services().db.run(lambda s: claims.decline_held(s, who, exception_id, reason=reason))
-    except CreditsError as exc:
-        info = form_error(exc)
-        return voucher(voucher_id, info.pop("status"), deciding=exception_id, reason=reason, **info)
+    decide = claims.pay_held if verb == "pay" else claims.decline_held
+    sent = submit(
+        ReasonForm,
+        lambda form: services().db.run(
+            lambda s: decide(s, who, exception_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        return voucher(
+            voucher_id,
+            info.pop("status"),
+            deciding=exception_id,
+            reason=sent.values.get("reason", ""),
+            **info,
+        )
     flash(
         "Paid: the scheme paid the shop what it accepted."
         if verb == "pay"
