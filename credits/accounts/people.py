@@ -863,3 +863,29 @@ def find_by_email(session: Session, email: str) -> Person | None:
     except ValidationFailed:
         return None
     return session.execute(select(Person).where(T_PERSON.c.email == address)).scalar_one_or_none()
+
+
+class MemberNotFound(ValidationFailed):
+    code = "not_found"
+    title = T("No such member")
+
+
+def member_id_by_email(session: Session, email: str) -> int:
+    """The id of the person registered with this email address (an officer issuing a
+    voucher types it); refused when the address is not one, or nobody has it."""
+    try:
+        address = normalise_email(email)
+    except ValidationFailed as exc:
+        raise ValidationFailed(T("Enter the member's email address.")) from exc
+    found = session.execute(
+        select(T_PERSON.c.id).where(T_PERSON.c.email == address)
+    ).scalar_one_or_none()
+    if found is None:
+        raise MemberNotFound(T("No member is registered with %(email)s.", email=address))
+    return int(found)
+
+
+def name_of(session: Session, person_id: int) -> str:
+    """A person's name, or "" when there is no such person (a printed voucher's holder)."""
+    person = session.get(Person, person_id)
+    return person.name if person else ""

@@ -32,13 +32,14 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from credits import ledger
+from credits.accounts.models import ApiToken, Person, PersonStatus
 from credits.adjustments.models import T_ADJUSTMENT
 from credits.audit.models import AuditEvent
 from credits.db import utcnow
 from credits.earning.models import T_ACTIVITY, T_AWARD
 from credits.ledger import Month
 from credits.ledger.models import T_ACCOUNT, T_BALANCE, T_ENTRY, T_POSTING
-from credits.shops.models import Shop
+from credits.shops.models import Shop, Terminal
 from credits.statements import snapshots
 from credits.vouchers.models import Voucher
 
@@ -315,3 +316,47 @@ def adjustments_summary(session: Session) -> tuple[int, int]:
         )
     ).one()
     return int(count), int(credits)
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """The counts on the officer home page's cards: people by status, registrations ready
+    to approve, working API tokens, failed sign-ins in the last day, active shops and
+    active terminals that never connected."""
+
+    people_by_status: dict[str, int]
+    ready_to_approve: int
+    active_tokens: int
+    failures_24h: int
+    shop_count: int
+    terminals_never_seen: int
+
+
+def attention(session: Session, now: datetime | None = None) -> Attention:
+    """What needs an officer's attention, counted for the home page's cards."""
+    t_person = Person.__table__  # type: ignore[attr-defined]
+    t_token = ApiToken.__table__  # type: ignore[attr-defined]
+    t_terminal = Terminal.__table__  # type: ignore[attr-defined]
+    since = (now or utcnow()) - timedelta(days=1)
+    by_status = session.execute(
+        select(t_person.c.status, func.count()).group_by(t_person.c.status)
+    ).all()
+
+    def count(*where: Any) -> int:
+        return int(session.execute(select(func.count()).where(*where)).scalar_one())
+
+    return Attention(
+        people_by_status={str(status): int(n) for status, n in by_status},
+        ready_to_approve=count(
+            t_person.c.status == PersonStatus.PENDING.value,
+            t_person.c.email_confirmed_at.is_not(None),
+        ),
+        active_tokens=count(t_token.c.revoked_at.is_(None)),
+        failures_24h=count(
+            T_AUDIT.c.action == "auth.sign_in_failed", T_AUDIT.c.occurred_at >= since
+        ),
+        shop_count=count(T_SHOP.c.active.is_(True)),
+        terminals_never_seen=count(
+            t_terminal.c.active.is_(True), t_terminal.c.last_seen_at.is_(None)
+        ),
+    )

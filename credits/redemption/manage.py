@@ -11,12 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credits import audit, ledger
+from credits.accounts.models import Person
 from credits.db import utcnow
 from credits.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from credits.i18n import Fmt, T, format_day
 from credits.redemption.models import Redemption, RedemptionException, TerminalJournalEntry
 from credits.redemption.service import exception_body, redemption_body
+from credits.shops.models import Shop, Terminal
 from credits.vouchers.code import reference
+from credits.vouchers.models import Voucher
 
 MAX_REASON_CHARS = 500
 MAX_JOURNAL_ENTRIES = 500
@@ -156,8 +159,6 @@ def reverse_redemption(
 
 
 def _voucher_account(session: Session, voucher_id: str) -> int:
-    from credits.vouchers.models import Voucher
-
     voucher = session.get(Voucher, voucher_id)
     assert voucher is not None
     return voucher.account_id
@@ -272,3 +273,68 @@ def render(row: Redemption | RedemptionException) -> dict[str, Any]:
     if isinstance(row, Redemption):
         return redemption_body(row)
     return exception_body(row)
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionDetail:
+    """One redemption with what an officer's page shows beside it."""
+
+    redemption: Redemption
+    voucher: Voucher | None
+    shop: Shop | None
+    terminal: Terminal | None
+    person: Person | None
+
+
+def redemption_detail(session: Session, redemption_id: str) -> RedemptionDetail:
+    """A redemption with its voucher, shop, terminal and member (officers' pages)."""
+    row = session.get(Redemption, redemption_id)
+    if row is None:
+        raise NotFound(T("there is no such redemption"))
+    voucher = session.get(Voucher, row.voucher_id)
+    return RedemptionDetail(
+        redemption=row,
+        voucher=voucher,
+        shop=session.get(Shop, row.shop_id),
+        terminal=session.get(Terminal, row.terminal_id),
+        person=session.get(Person, voucher.person_id) if voucher else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherDetail:
+    """One voucher with its member, its redemption and its offline double spends."""
+
+    voucher: Voucher
+    person: Person | None
+    spent: Redemption | None
+    doubles: list[RedemptionException]
+
+
+def voucher_detail(session: Session, voucher_id: str) -> VoucherDetail:
+    """A voucher, who holds it, how it was spent and any double spends of it, oldest first."""
+    voucher = session.get(Voucher, voucher_id)
+    if voucher is None:
+        raise NotFound(T("there is no such voucher"))
+    t_red = Redemption.__table__  # type: ignore[attr-defined]
+    t_exc = RedemptionException.__table__  # type: ignore[attr-defined]
+    spent = session.execute(
+        select(Redemption).where(t_red.c.voucher_id == voucher_id)
+    ).scalar_one_or_none()
+    doubles = session.execute(
+        select(RedemptionException)
+        .where(t_exc.c.voucher_id == voucher_id)
+        .order_by(t_exc.c.submitted_at)
+    ).scalars()
+    return VoucherDetail(
+        voucher=voucher,
+        person=session.get(Person, voucher.person_id),
+        spent=spent,
+        doubles=list(doubles),
+    )
+
+
+def exception_voucher_id(session: Session, exception_id: str) -> str | None:
+    """The voucher an exception is about, or None when there is no such exception."""
+    row = session.get(RedemptionException, exception_id)
+    return row.voucher_id if row is not None else None

@@ -138,6 +138,12 @@ def list_shops(session: Session, *, include_inactive: bool = True) -> list[Shop]
     return list(session.execute(query).scalars())
 
 
+def shop_names(session: Session) -> list[tuple[int, str]]:
+    """Every shop's id and name, by name (for a page's "shop" filter)."""
+    t = Shop.__table__  # type: ignore[attr-defined]
+    return [(int(i), n) for i, n in session.execute(select(t.c.id, t.c.name).order_by(t.c.name))]
+
+
 def update_shop(
     session: Session,
     by: Any,

@@ -25,6 +25,7 @@ from credits.api.requestinfo import client_ip, deliver_quietly, outgoing
 from credits.errors import CreditsError
 from credits.i18n import T
 from credits.web.auth import SESSION_COOKIE, current_principal, held_roles, page_requires
+from credits.web.forms import Cut, PageForm, read_form, submit
 from credits.web.i18n import gettext, page_language
 
 bp = Blueprint("account", __name__)
@@ -36,6 +37,23 @@ def form_error(exc: CreditsError) -> dict[str, Any]:
     """What templates need to show an error: the summary and the messages per field."""
     errors = exc.extra.get("errors") or {}
     return {"error": exc.detail, "field_errors": errors, "status": status_of(exc)}
+
+
+#: The emailed link's token, carried in the form's body.
+LinkForm = PageForm.from_dict({"token": Cut(None, load_default=None)}, name="LinkForm")
+RegisterForm = PageForm.from_dict(
+    {k: Cut(300) for k in ("name", "email", "phone", "password")}, name="RegisterForm"
+)
+NewPasswordForm = PageForm.from_dict(
+    {"password": Cut(300), "password_again": Cut(300)}, name="NewPasswordForm"
+)
+EmailForm = PageForm.from_dict({"email": Cut(300)}, name="EmailForm")
+TokenForm = PageForm.from_dict({"name": Cut(200), "role": Cut(None)}, name="TokenForm")
+
+
+def _shown(form: dict[str, Any]) -> dict[str, Any]:
+    """A registration form's values to show again: never the password."""
+    return {k: form.get(k, "") for k in ("name", "email", "phone")}
 
 
 def _render(
@@ -68,7 +86,7 @@ def _link_token() -> tuple[str, Any]:
     if "token" in request.args:
         session[key] = request.args.get("token", "")[:200]
         return "", redirect(url_for(request.endpoint or "web.index"), 303)
-    token = request.form.get("token") if request.method == "POST" else None
+    token = read_form(LinkForm)["token"] if request.method == "POST" else None
     return (token or session.get(key) or "")[:200], None
 
 
@@ -82,18 +100,16 @@ def _forget_link() -> None:
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> Any:
     """A resident registers; they confirm their email, then an officer approves them."""
-    form = {k: request.form.get(k, "")[:300] for k in ("name", "email", "phone")}
     if request.method == "GET":
-        return _render("account/register.html", form=form)
+        return _render("account/register.html", form=_shown(read_form(RegisterForm)))
     ip = client_ip()
     svc = current_services()
-    try:
+
+    def register(form: dict[str, Any]) -> Any:
         svc.db.run(lambda s: onboarding.throttle_registration(s, form["email"], ip))
-        password = onboarding.NewPassword.make(
-            request.form.get("password", "")[:300], svc.settings.password_hash_profile
-        )
+        password = onboarding.NewPassword.make(form["password"], svc.settings.password_hash_profile)
         out = outgoing()
-        messages = svc.db.run(
+        return svc.db.run(
             lambda s: onboarding.register(
                 s,
                 out,
@@ -104,9 +120,11 @@ def register() -> Any:
                 ip=ip,
             )
         )
-    except CreditsError as exc:
-        return _failed("account/register.html", exc, form=form)
-    deliver_quietly(messages)
+
+    sent = submit(RegisterForm, register)
+    if sent.refusal is not None:
+        return _failed("account/register.html", sent.refusal, form=_shown(sent.values))
+    deliver_quietly(sent.result)
     return redirect(url_for("account.registered"))
 
 
@@ -172,8 +190,8 @@ def accept_invitation() -> Any:
 
 
 def _new_password() -> onboarding.NewPassword:
-    password = request.form.get("password", "")[:300]
-    again = request.form.get("password_again", "")[:300]
+    form = read_form(NewPasswordForm)
+    password, again = form["password"], form["password_again"]
     if password != again:
         from credits.errors import ValidationFailed
 
@@ -190,9 +208,9 @@ def _new_password() -> onboarding.NewPassword:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot_password() -> Any:
     """Ask for a reset link. The answer is the same whether or not the address is known."""
-    email = request.form.get("email", "")[:300]
     if request.method == "GET":
         return _render("account/forgot_password.html", email="")
+    email = read_form(EmailForm)["email"]
     ip = client_ip()
     svc = current_services()
     if not email.strip():
@@ -270,21 +288,25 @@ def my_tokens() -> Any:
     who = current_principal()
     assert who is not None and who.person_id is not None
     person_id = who.person_id
-    form = {"name": request.form.get("name", "")[:200], "role": request.form.get("role", "")}
+    form = {"name": "", "role": ""}
     created = None
     failure: dict[str, Any] = {}
     status = 200
     if request.method == "POST":
-        try:
-            token, secret = current_services().db.run(
+        sent = submit(
+            TokenForm,
+            lambda form: current_services().db.run(
                 lambda s: tokens.create_own_token(
                     s, who, name=form["name"], role=form["role"], any_held_role=True
                 )
-            )
+            ),
+        )
+        if sent.refusal is None:
+            token, secret = sent.result
             created = {"token": token, "secret": secret}
-            form = {"name": "", "role": ""}
-        except CreditsError as exc:
-            failure = form_error(exc)
+        else:
+            form = sent.values
+            failure = form_error(sent.refusal)
             status = failure.pop("status")
     page = _page_arg()
     found = current_services().db.run(

@@ -53,6 +53,7 @@ from credits.api.problems import status_of
 from credits.api.requestinfo import client_ip
 from credits.errors import CreditsError
 from credits.i18n import T
+from credits.web.forms import Cut, PageForm, read_form
 from credits.web.i18n import gettext, page_language
 from credits.web.pwa import OFFLINE_KEY_HEADER, offline_key
 
@@ -75,6 +76,9 @@ HSTS = "max-age=63072000; includeSubDomains"
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("auth", __name__)
+SignInForm = PageForm.from_dict({"login": Cut(254), "password": Cut(200)}, name="SignInForm")
+#: Another role the signed-in person holds, to act in.
+RoleForm = PageForm.from_dict({"role": Cut(None)}, name="RoleForm")
 
 #: Where each role lands after signing in: an endpoint name. A capability that adds a home
 #: page for a role sets it here; until then the front page is used.
@@ -107,6 +111,13 @@ def current_principal() -> Principal | None:
         g.web_principal = found
     principal: Principal | None = g.web_principal
     return principal
+
+
+def me() -> Principal:
+    """The signed-in person of a page guarded by ``page_requires``."""
+    who = current_principal()
+    assert who is not None and who.person_id is not None
+    return who
 
 
 def page_requires(*roles: Role) -> Callable[[F], F]:
@@ -235,8 +246,8 @@ def sign_in() -> Any:
     error: CreditsError | None = None
     login = ""
     if request.method == "POST":
-        login = request.form.get("login", "")[:254]
-        password = request.form.get("password", "")[:200]
+        form = read_form(SignInForm)
+        login, password = form["login"], form["password"]
         # Rate limited per account and per client address, and audited (credits/accounts/signin.py).
         device_tokens = devices.split_cookie(request.cookies.get(DEVICE_COOKIE))
         outcome = signin.sign_in(
@@ -299,7 +310,7 @@ def choose_role() -> Any:
     if who is None or who.person_id is None:
         return redirect(url_for("auth.sign_in"))
     try:
-        role = Role(request.form.get("role", ""))
+        role = Role(read_form(RoleForm)["role"])
     except ValueError:
         abort(400)
     person_id, row_id = who.person_id, g.web_session_id

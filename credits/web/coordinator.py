@@ -18,12 +18,32 @@ from credits.earning.activities import four_eyes_threshold
 from credits.earning.awards import AwardView
 from credits.earning.errors import LinesRefused
 from credits.errors import CreditsError
-from credits.web.auth import page_requires
-from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.auth import me, page_requires
 from credits.web.filters import capfirst, credits
+from credits.web.forms import (
+    Kept,
+    PageForm,
+    decimal_input,
+    form_key,
+    new_key,
+    problem_context,
+    read_form,
+)
 from credits.web.i18n import gettext, ngettext
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+RecordForm = PageForm.from_dict(
+    {
+        k: Kept()
+        for k in ("member_email", "activity", "quantity", "occurred_on", "note", "idempotency_key")
+    },
+    name="RecordForm",
+)
+#: A session's sheet: these, and one quantity ``q-<person id>`` per member of the group.
+SHEET_FIELDS = {k: Kept() for k in ("activity", "occurred_on", "note", "idempotency_key")}
+DecisionForm = PageForm.from_dict(
+    {"idempotency_key": Kept(), "reason": Kept()}, name="DecisionForm"
+)
 
 
 def _who(view: AwardView) -> str:
@@ -96,7 +116,7 @@ def record() -> Any:
     """Record one member's activity."""
     who = me()
     _groups, people, activities = _scope(who)
-    form: Any = request.form if request.method == "POST" else request.args
+    form = read_form(RecordForm, "form" if request.method == "POST" else "query")
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     key = form.get("idempotency_key") or new_key()
     status = 200
@@ -148,7 +168,12 @@ def sheet(group_id: int) -> Any:
     who = me()
     with current_services().db.read() as s:
         found = earning.get_group(s, who, group_id)
-    form: Any = request.form if request.method == "POST" else {}
+    form = read_form(
+        PageForm.from_dict(
+            {**SHEET_FIELDS, **{f"q-{person.id}": Kept() for person in found.members}},
+            name="SheetForm",
+        )
+    )
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     row_errors: dict[int, str] = {}
     key = form.get("idempotency_key") or new_key()
@@ -245,7 +270,7 @@ def approvals() -> str:
 
 def decide(who: Principal, award_id: int, action: str, back: str) -> Any:
     """Approve or reject from a queue page, then go back to it with the outcome."""
-    form = request.form
+    form = read_form(DecisionForm)
     try:
         if action == "approve":
 

@@ -41,11 +41,17 @@ from werkzeug.utils import cached_property
 
 from credits import i18n
 from credits.api.context import current_services
+from credits.web.forms import Cut, PageForm, read_form
 
 COOKIE = "cc_lang"
 COOKIE_MAX_AGE = timedelta(days=365)
 
 bp = Blueprint("i18n", __name__)
+#: The language chosen, and the page to go back to.
+LanguageForm = PageForm.from_dict(
+    {"language": Cut(None, load_default=None), "next": Cut(None, load_default=None)},
+    name="LanguageForm",
+)
 
 gettext = flask_babel.gettext
 pgettext = flask_babel.pgettext
@@ -121,14 +127,15 @@ def choose() -> Any:
     from credits.accounts.people import set_language
     from credits.web.auth import current_principal
 
-    language = i18n.normalise(request.form.get("language"))
+    form = read_form(LanguageForm)
+    language = i18n.normalise(form["language"])
     if language is None:
         abort(400, description=i18n.T("Choose one of the languages offered."))
     who = current_principal()
     if who is not None and who.person_id is not None:
         person_id = who.person_id
         current_services().db.run(lambda s: set_language(s, person_id, language))
-    response = redirect(_safe_next(request.form.get("next")) or url_for("web.index"), code=303)
+    response = redirect(_safe_next(form["next"]) or url_for("web.index"), code=303)
     response.set_cookie(
         COOKIE,
         language,

@@ -22,12 +22,24 @@ from credits.api.problems import status_of
 from credits.earning import dates, quantities
 from credits.earning.groups import activity_refs, member_activity_ids
 from credits.errors import CreditsError
-from credits.web.auth import page_requires
-from credits.web.earning_common import decimal_input, form_key, me, new_key, problem_context
+from credits.web.auth import me, page_requires
 from credits.web.filters import credits
+from credits.web.forms import (
+    Kept,
+    PageForm,
+    decimal_input,
+    form_key,
+    new_key,
+    problem_context,
+    read_form,
+)
 from credits.web.i18n import gettext
 
 bp = Blueprint("member", __name__, url_prefix="/me")
+ClaimForm = PageForm.from_dict(
+    {k: Kept() for k in ("activity", "quantity", "occurred_on", "note", "idempotency_key")},
+    name="ClaimForm",
+)
 
 #: Functions ``(session, principal) -> dict`` whose results are added to the member home
 #: page's template context (vouchers adds ``in_vouchers`` here).
@@ -100,7 +112,7 @@ def claim() -> Any:
     """Claim a session: activity, how much, which day, a note."""
     who = me()
     today = dates.london_today()
-    form = request.form if request.method == "POST" else {}
+    form = read_form(ClaimForm)
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
     if request.method == "POST":

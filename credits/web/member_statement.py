@@ -11,7 +11,7 @@ from email.utils import parseaddr
 from flask import Blueprint, render_template
 
 from credits.accounts import Role
-from credits.api.context import services
+from credits.api.context import current_services
 from credits.db import utcnow
 from credits.statements.member import member_statement
 from credits.web.auth import current_principal, page_requires
@@ -22,7 +22,7 @@ bp = Blueprint("member_statement", __name__)
 def contact_line() -> str:
     """Who runs the scheme and how to reach them: the council's name, the address its mail
     comes from, and the site's address when one is set."""
-    settings = services().settings
+    settings = current_services().settings
     parts = [settings.council_name, parseaddr(settings.mail_from)[1], settings.public_url]
     return " · ".join(p for p in parts if p)
 
@@ -33,7 +33,7 @@ def statement(person_id: int) -> str:
     """A member's one-page balance statement, for whoever may read it (else 404)."""
     who = current_principal()
     assert who is not None
-    with services().db.read() as s:
+    with current_services().db.read() as s:
         found = member_statement(s, who, person_id)
     return render_template(
         "member/statement.html", st=found, printed_at=utcnow(), contact=contact_line()

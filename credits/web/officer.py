@@ -10,26 +10,43 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from credits import audit, dashboard, i18n
 from credits.accounts import people, tokens
-from credits.accounts.models import ApiToken, Person, PersonStatus, Role
+from credits.accounts.models import Role
 from credits.api.context import current_services
 from credits.api.requestinfo import deliver, outgoing
 from credits.dashboard import charts
+from credits.dashboard.queries import attention
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T, translate
 from credits.ledger import LONDON
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
 from credits.web.filters import ROLE_LABELS, capfirst
+from credits.web.forms import Choices, Cut, PageForm, read_form, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
 OFFICERS = (Role.OFFICER, Role.ADMIN)
 PER_PAGE = 25
+PersonForm = PageForm.from_dict({"name": Cut(300), "phone": Cut(60)}, name="PersonForm")
+GrantForm = PageForm.from_dict({"role": Cut(30), "scope_ref": Cut(130)}, name="GrantForm")
+ReasonForm = PageForm.from_dict({"reason": Cut(600)}, name="ReasonForm")
+#: Where a revoked token's list was, to go back to it.
+BackForm = PageForm.from_dict({"back": Cut(None)}, name="BackForm")
+InviteForm = PageForm.from_dict(
+    {
+        "name": Cut(300),
+        "email": Cut(300),
+        "phone": Cut(60),
+        "roles": Choices(None, 10),
+        "scope_ref": Cut(130),
+        "language": Cut(8),
+    },
+    name="InviteForm",
+)
 
 
 def _who() -> Any:
@@ -64,47 +81,16 @@ def home() -> Any:
     """What needs the officer's attention, and where everything is."""
 
     def read(s: Any) -> dict[str, Any]:
-        t_person = Person.__table__  # type: ignore[attr-defined]
-        t_token = ApiToken.__table__  # type: ignore[attr-defined]
-        counts = dict(
-            s.execute(select(t_person.c.status, func.count()).group_by(t_person.c.status)).all()
-        )
-        waiting = s.execute(
-            select(func.count()).where(
-                t_person.c.status == PersonStatus.PENDING.value,
-                t_person.c.email_confirmed_at.is_not(None),
-            )
-        ).scalar_one()
-        active_tokens = s.execute(
-            select(func.count()).where(t_token.c.revoked_at.is_(None))
-        ).scalar_one()
-        since = datetime.now(UTC) - timedelta(days=1)
-        failures = s.execute(
-            select(func.count()).where(
-                audit.AuditEvent.__table__.c.action == "auth.sign_in_failed",  # type: ignore[attr-defined]
-                audit.AuditEvent.__table__.c.occurred_at >= since,  # type: ignore[attr-defined]
-            )
-        ).scalar_one()
-        from credits.shops.models import Shop, Terminal
-
-        shop_count = s.execute(
-            select(func.count()).where(Shop.__table__.c.active.is_(True))  # type: ignore[attr-defined]
-        ).scalar_one()
-        never_seen = s.execute(
-            select(func.count()).where(
-                Terminal.__table__.c.active.is_(True),  # type: ignore[attr-defined]
-                Terminal.__table__.c.last_seen_at.is_(None),  # type: ignore[attr-defined]
-            )
-        ).scalar_one()
+        cards = attention(s)
         return {
             "dash": dashboard.build(s),
-            "counts": counts,
-            "ready_to_approve": waiting,
-            "active_tokens": active_tokens,
-            "failures_24h": failures,
+            "counts": cards.people_by_status,
+            "ready_to_approve": cards.ready_to_approve,
+            "active_tokens": cards.active_tokens,
+            "failures_24h": cards.failures_24h,
             "actions_text": audit.ACTIONS,
-            "shop_count": shop_count,
-            "terminals_never_seen": never_seen,
+            "shop_count": cards.shop_count,
+            "terminals_never_seen": cards.terminals_never_seen,
         }
 
     # Lag-tolerant: on the read replica when there is one (docs/scaling.md).
@@ -212,18 +198,19 @@ def edit_person(person_id: int) -> Any:
     if request.method == "GET":
         form = {"name": current.name, "phone": current.phone or ""}
         return _render("officer/edit_person.html", person=current, form=form)
-    form = {"name": request.form.get("name", "")[:300], "phone": request.form.get("phone", "")[:60]}
     who = _who()
-    try:
-        current_services().db.run(
+    sent = submit(
+        PersonForm,
+        lambda form: current_services().db.run(
             lambda s: people.update_person(
                 s, who, person_id, name=form["name"], phone=form["phone"]
             )
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         status = info.pop("status")
-        return _render("officer/edit_person.html", status, person=current, form=form, **info)
+        return _render("officer/edit_person.html", status, person=current, form=sent.values, **info)
     flash(gettext("Saved."), "success")
     return redirect(url_for("officer.person", person_id=person_id))
 
@@ -233,8 +220,8 @@ def edit_person(person_id: int) -> Any:
 def grant_role(person_id: int) -> Any:
     """Grant a role (shop staff with their shop)."""
     who = _who()
-    role = request.form.get("role", "")[:30]
-    scope = request.form.get("scope_ref", "")[:130]
+    form = read_form(GrantForm)
+    role, scope = form["role"], form["scope_ref"]
     return _act(
         person_id,
         lambda s: people.grant(s, who, person_id, role, scope or None),
@@ -262,7 +249,7 @@ def revoke_role(person_id: int, role: str) -> Any:
 def disable(person_id: int) -> Any:
     """Disable someone: sessions, tokens and emailed links end now."""
     who = _who()
-    reason = request.form.get("reason", "")[:600]
+    reason = read_form(ReasonForm)["reason"]
     return _act(
         person_id,
         lambda s: people.disable(s, who, person_id, reason),
@@ -315,14 +302,17 @@ def decline(person_id: int) -> Any:
     """Decline with a reason (emailed to them)."""
     who = _who()
     out = outgoing()
-    reason = request.form.get("reason", "")[:600]
-    try:
-        view, message = current_services().db.run(
-            lambda s: people.decline(s, who, out, person_id, reason)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ReasonForm,
+        lambda form: current_services().db.run(
+            lambda s: people.decline(s, who, out, person_id, form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        reason = sent.values.get("reason", "")
         return registrations(info.pop("status"), declining=person_id, reason=reason, **info)
+    view, message = sent.result
     problems = deliver([message])
     flash(
         gettext(
@@ -357,19 +347,12 @@ def invitations() -> Any:
 def invite() -> Any:
     """Invite someone by email, with their roles."""
     who = _who()
-    form = {
-        "name": request.form.get("name", "")[:300],
-        "email": request.form.get("email", "")[:300],
-        "phone": request.form.get("phone", "")[:60],
-        "roles": request.form.getlist("roles")[:10] if request.method == "POST" else ["member"],
-        "scope_ref": request.form.get("scope_ref", "")[:130],
-        "language": request.form.get("language", "")[:8],
-    }
     if request.method == "GET":
-        return _render("officer/invite.html", form=form)
+        return _render("officer/invite.html", form={**read_form(InviteForm), "roles": ["member"]})
     out = outgoing()
-    try:
-        view, _, message = current_services().db.run(
+    sent = submit(
+        InviteForm,
+        lambda form: current_services().db.run(
             lambda s: people.invite(
                 s,
                 who,
@@ -381,11 +364,13 @@ def invite() -> Any:
                 scope_ref=form["scope_ref"] or None,
                 language=form["language"] or None,
             )
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         status = info.pop("status")
-        return _render("officer/invite.html", status, form=form, **info)
+        return _render("officer/invite.html", status, form=sent.values, **info)
+    view, _, message = sent.result
     problems = deliver([message])
     if problems:
         for problem in problems:
@@ -430,7 +415,7 @@ def resend(person_id: int) -> Any:
 def withdraw(person_id: int) -> Any:
     """Withdraw an invitation (the person is disabled)."""
     who = _who()
-    reason = request.form.get("reason", "")[:600]
+    reason = read_form(ReasonForm)["reason"]
     return _act(
         person_id,
         lambda s: people.withdraw_invitation(s, who, person_id, reason),
@@ -466,7 +451,7 @@ def all_tokens() -> Any:
 def revoke_token(token_id: int) -> Any:
     """Revoke anyone's token, now."""
     who = _who()
-    back = request.form.get("back", "")
+    back = read_form(BackForm)["back"]
     try:
         token = current_services().db.run(lambda s: tokens.revoke(s, who, token_id, own_only=False))
     except CreditsError as exc:

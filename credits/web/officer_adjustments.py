@@ -25,9 +25,21 @@ from credits.errors import CreditsError
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
 from credits.web.filters import credits
+from credits.web.forms import Cut, PageForm, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer_adjustments", __name__, url_prefix="/officer")
+AdjustForm = PageForm.from_dict(
+    {
+        "direction": Cut(10),
+        "amount": Cut(20),
+        "reason": Cut(400),
+        "occurred_on": Cut(20),
+        "idempotency_key": Cut(200),
+    },
+    name="AdjustForm",
+)
+ReasonForm = PageForm.from_dict({"reason": Cut(400)}, name="ReasonForm")
 
 OFFICERS = (Role.OFFICER, Role.ADMIN)
 
@@ -114,17 +126,11 @@ def adjust(person_id: int) -> Any:
     """Credit or debit one member, with a reason (four eyes above the threshold)."""
     if request.method == "GET":
         return _form(person_id)
-    form = {
-        "direction": request.form.get("direction", "")[:10],
-        "amount": request.form.get("amount", "")[:20],
-        "reason": request.form.get("reason", "")[:400],
-        "occurred_on": request.form.get("occurred_on", "")[:20],
-        "idempotency_key": request.form.get("idempotency_key", "")[:200],
-    }
     who = _who()
     threshold = adjustments.get_threshold(current_services().settings)
-    try:
-        view = current_services().db.run(
+    sent = submit(
+        AdjustForm,
+        lambda form: current_services().db.run(
             lambda s: adjustments.request_adjustment(
                 s,
                 who,
@@ -136,11 +142,13 @@ def adjust(person_id: int) -> Any:
                 idempotency_key=form["idempotency_key"],
                 threshold=threshold,
             )
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         status = info.pop("status")
-        return _form(person_id, status, form, **info)
+        return _form(person_id, status, sent.values, **info)
+    view = sent.result
     values = {"amount": credits(view.amount), "name": view.person_name}
     credit = view.direction == adjustments.CREDIT
     if view.state == adjustments.POSTED:
@@ -194,14 +202,16 @@ def approve(adjustment_id: int) -> Any:
 def reject(adjustment_id: int) -> Any:
     """A second officer rejects, saying why: nothing is posted."""
     who = _who()
-    reason = request.form.get("reason", "")[:400]
-    try:
-        view = current_services().db.run(
-            lambda s: adjustments.reject(s, who, adjustment_id, reason=reason)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ReasonForm,
+        lambda form: current_services().db.run(
+            lambda s: adjustments.reject(s, who, adjustment_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         return _list_page(info.pop("status"), rejecting=adjustment_id, **info)
+    view = sent.result
     flash(
         gettext("Rejected: the adjustment for %(name)s will not be posted.", name=view.person_name),
         "success",

@@ -18,14 +18,37 @@ from credits.earning import dates, quantities
 from credits.earning.activities import ACTIVITY_FIELDS
 from credits.errors import CreditsError
 from credits.ledger import Month
-from credits.web.auth import page_requires
+from credits.web.auth import me, page_requires
 from credits.web.coordinator import decide
-from credits.web.earning_common import me, new_key, problem_context
 from credits.web.filters import capfirst, credits
+from credits.web.forms import (
+    Choices,
+    Cut,
+    Kept,
+    PageForm,
+    new_key,
+    problem_context,
+    read_form,
+    submit,
+)
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer_earning", __name__, url_prefix="/officer/earning")
 
+ActivityForm = PageForm.from_dict({k: Kept() for k in ACTIVITY_FIELDS}, name="ActivityForm")
+#: A month's budget (empty: the activity's default).
+BudgetForm = PageForm.from_dict({"month": Cut(None), "budget_credits": Kept()}, name="BudgetForm")
+GroupForm = PageForm.from_dict(
+    {
+        "name": Kept(),
+        "description": Kept(),
+        "activities": Choices(None, None),
+        "active": Kept(),
+    },
+    name="GroupForm",
+)
+EmailForm = PageForm.from_dict({"email": Cut(None)}, name="EmailForm")
+ThresholdForm = PageForm.from_dict({"four_eyes_threshold_credits": Kept()}, name="ThresholdForm")
 _NUMBERS = ("credits_per_unit", "week_cap_credits", "month_cap_credits", "monthly_budget_credits")
 
 
@@ -94,18 +117,21 @@ def activities() -> str:
 @page_requires(Role.OFFICER)
 def new_activity() -> Any:
     who = me()
-    form: Any = request.form if request.method == "POST" else {}
+    form: dict[str, Any] = {}
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
     if request.method == "POST":
-        try:
-            row = current_services().db.run(
+        sent = submit(
+            ActivityForm,
+            lambda form: current_services().db.run(
                 lambda s: earning.create_activity(s, who, _activity_values(form, new=True))
-            )
-        except CreditsError as exc:
-            context, status = problem_context(exc), _status(exc)
+            ),
+        )
+        form = sent.values
+        if sent.refusal is not None:
+            context, status = problem_context(sent.refusal), _status(sent.refusal)
         else:
-            flash(gettext("Activity “%(name)s” created.", name=row.name), "success")
+            flash(gettext("Activity “%(name)s” created.", name=sent.result.name), "success")
             return redirect(url_for("officer_earning.activities"))
     return (
         render_template("officer_earning/activity_form.html", form=form, activity=None, **context),
@@ -119,26 +145,27 @@ def edit_activity(slug: str) -> Any:
     who = me()
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
+    posted: dict[str, Any] = {}
     if request.method == "POST":
-        form: Any = request.form
-        try:
-            row = current_services().db.run(
+        sent = submit(
+            ActivityForm,
+            lambda form: current_services().db.run(
                 lambda s: earning.update_activity(s, who, slug, _activity_values(form, new=False))
-            )
-        except CreditsError as exc:
-            context, status = problem_context(exc), _status(exc)
+            ),
+        )
+        posted = sent.values
+        if sent.refusal is not None:
+            context, status = problem_context(sent.refusal), _status(sent.refusal)
         else:
-            flash(gettext("Activity “%(name)s” saved.", name=row.name), "success")
+            flash(gettext("Activity “%(name)s” saved.", name=sent.result.name), "success")
             return redirect(url_for("officer_earning.activities"))
     with current_services().db.read() as s:
         activity = _plain(earning.get_activity(s, slug))
     shown = (
-        dict(request.form)
+        {**posted, "active": posted.get("active") == "yes"}
         if request.method == "POST"
         else {name: getattr(activity, name) for name in ACTIVITY_FIELDS}
     )
-    if request.method == "POST":
-        shown["active"] = request.form.get("active") == "yes"
     return (
         render_template(
             "officer_earning/activity_form.html", form=shown, activity=activity, **context
@@ -154,8 +181,9 @@ def budgets(slug: str) -> Any:
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
     if request.method == "POST":
-        month = request.form.get("month", "")
-        raw = (request.form.get("budget_credits") or "").strip()
+        form = read_form(BudgetForm)
+        month = form["month"]
+        raw = (form.get("budget_credits") or "").strip()
         value = raw or None  # empty: the activity's default monthly budget
         try:
             view = current_services().db.run(
@@ -209,7 +237,7 @@ def _group_values(form: Any) -> dict[str, Any]:
     return {
         "name": form.get("name", ""),
         "description": form.get("description", ""),
-        "activities": form.getlist("activities") if hasattr(form, "getlist") else [],
+        "activities": form.get("activities", []),
     }
 
 
@@ -217,17 +245,21 @@ def _group_values(form: Any) -> dict[str, Any]:
 @page_requires(Role.OFFICER)
 def new_group() -> Any:
     who = me()
-    form: Any = request.form if request.method == "POST" else {}
+    form: dict[str, Any] = {}
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
     if request.method == "POST":
-        try:
-            view = current_services().db.run(
+        sent = submit(
+            GroupForm,
+            lambda form: current_services().db.run(
                 lambda s: earning.create_group(s, who, _group_values(form))
-            )
-        except CreditsError as exc:
-            context, status = problem_context(exc), _status(exc)
+            ),
+        )
+        form = sent.values
+        if sent.refusal is not None:
+            context, status = problem_context(sent.refusal), _status(sent.refusal)
         else:
+            view = sent.result
             flash(
                 gettext(
                     "Group “%(name)s” created. Now add its coordinators and members.",
@@ -242,7 +274,7 @@ def new_group() -> Any:
         render_template(
             "officer_earning/group_form.html",
             form=form,
-            chosen=set(form.getlist("activities")) if form else set(),
+            chosen=set(form.get("activities", [])),
             all_activities=all_activities,
             **context,
         ),
@@ -257,9 +289,10 @@ def group(group_id: int) -> Any:
     who = me()
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
+    form: dict[str, Any] = {}
     if request.method == "POST":
-        values = _group_values(request.form)
-        values["active"] = request.form.get("active") == "yes"
+        form = read_form(GroupForm)
+        values = {**_group_values(form), "active": form.get("active") == "yes"}
         try:
             current_services().db.run(lambda s: earning.update_group(s, who, group_id, values))
         except CreditsError as exc:
@@ -277,8 +310,8 @@ def group(group_id: int) -> Any:
             all_activities=all_activities,
             chosen={a.slug for a in view.activities}
             if request.method == "GET"
-            else set(request.form.getlist("activities")),
-            form=request.form if request.method == "POST" else {},
+            else set(form.get("activities", [])),
+            form=form,
             **context,
         ),
         status,
@@ -287,7 +320,7 @@ def group(group_id: int) -> Any:
 
 def _people(group_id: int, kind: str, action: str, person_id: int | None = None) -> Any:
     who = me()
-    email = request.form.get("email", "")
+    email = read_form(EmailForm)["email"]
     functions = {
         ("members", "add"): lambda s: earning.add_member(s, who, group_id, email),
         ("members", "remove"): lambda s: earning.remove_member(s, who, group_id, person_id),
@@ -377,8 +410,10 @@ def settings() -> Any:
     who = me()
     context: dict[str, Any] = {"error": None, "field_errors": {}}
     status = 200
+    form: dict[str, Any] = {}
     if request.method == "POST":
-        value = request.form.get("four_eyes_threshold_credits", "")
+        form = read_form(ThresholdForm)
+        value = form.get("four_eyes_threshold_credits", "")
         try:
             current_services().db.run(lambda s: earning.set_four_eyes_threshold(s, who, value))
         except CreditsError as exc:
@@ -392,7 +427,7 @@ def settings() -> Any:
         render_template(
             "officer_earning/settings.html",
             settings=current,
-            form=request.form if request.method == "POST" else {},
+            form=form,
             **context,
         ),
         status,

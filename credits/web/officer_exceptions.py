@@ -17,26 +17,26 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from credits import dashboard
-from credits.accounts.models import Person, Role
+from credits.accounts.models import Role
 from credits.api.context import current_services
-from credits.errors import CreditsError, NotFound, ValidationFailed
+from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
 from credits.ledger import Month
 from credits.redemption import claims, manage
-from credits.redemption.models import Redemption, RedemptionException
-from credits.shops.models import Shop, Terminal
+from credits.shops.service import shop_names
 from credits.vouchers.code import reference
-from credits.vouchers.models import Voucher
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.forms import Cut, PageForm, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("officer_exceptions", __name__, url_prefix="/officer")
 
 OFFICERS = (Role.OFFICER, Role.ADMIN)
+ReasonForm = PageForm.from_dict({"reason": Cut(600)}, name="ReasonForm")
+ResolutionForm = PageForm.from_dict({"resolution": Cut(600)}, name="ResolutionForm")
 _HEX32 = frozenset("0123456789abcdef")
 #: An offline claim's status, as its tag says it.
 STATUS_WORDS = {
@@ -58,11 +58,6 @@ def _hex_id(value: str) -> str:
     if len(value) != 32 or not set(value) <= _HEX32:
         abort(404)
     return value
-
-
-def _shops(s: Any) -> list[tuple[int, str]]:
-    t = Shop.__table__  # type: ignore[attr-defined]
-    return [(int(i), n) for i, n in s.execute(select(t.c.id, t.c.name).order_by(t.c.name))]
 
 
 @bp.route("/exceptions")
@@ -94,7 +89,7 @@ def index() -> Any:
     except CreditsError as exc:
         info = form_error(exc)
         status = info.pop("status")
-        shops = current_services().db.run(_shops)
+        shops = current_services().db.run(shop_names)
     else:
         items, shops = current_services().db.run(
             lambda s: (
@@ -105,7 +100,7 @@ def index() -> Any:
                     month=month,
                     limit=dashboard.review_queue.MAX_ITEMS,
                 ),
-                _shops(s),
+                shop_names(s),
             )
         )
     return (
@@ -123,24 +118,15 @@ def index() -> Any:
 
 
 def _redemption_context(redemption_id: str) -> dict[str, Any]:
-    def read(s: Any) -> dict[str, Any]:
-        row = s.get(Redemption, redemption_id)
-        if row is None:
-            raise NotFound(T("there is no such redemption"))
-        voucher = s.get(Voucher, row.voucher_id)
-        shop = s.get(Shop, row.shop_id)
-        terminal = s.get(Terminal, row.terminal_id)
-        person = s.get(Person, voucher.person_id) if voucher else None
-        return {
-            "r": row,
-            "voucher": voucher,
-            "ref": reference(bytes.fromhex(row.voucher_id)),
-            "shop": shop,
-            "terminal": terminal,
-            "person": person,
-        }
-
-    return current_services().db.run(read)
+    found = current_services().db.run(lambda s: manage.redemption_detail(s, redemption_id))
+    return {
+        "r": found.redemption,
+        "voucher": found.voucher,
+        "ref": reference(bytes.fromhex(found.redemption.voucher_id)),
+        "shop": found.shop,
+        "terminal": found.terminal,
+        "person": found.person,
+    }
 
 
 @bp.route("/redemptions/<redemption_id>")
@@ -158,14 +144,17 @@ def reverse(redemption_id: str) -> Any:
     gets the voucher's value back, in the open month (audited by the use case)."""
     redemption_id = _hex_id(redemption_id)
     who = _who()
-    reason = request.form.get("reason", "")[:600]
-    try:
-        current_services().db.run(
-            lambda s: manage.reverse_redemption(s, who, redemption_id, reason=reason)
+    sent = submit(
+        ReasonForm,
+        lambda form: current_services().db.run(
+            lambda s: manage.reverse_redemption(s, who, redemption_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        return redemption(
+            redemption_id, info.pop("status"), reason=sent.values.get("reason", ""), **info
         )
-    except CreditsError as exc:
-        info = form_error(exc)
-        return redemption(redemption_id, info.pop("status"), reason=reason, **info)
     flash(
         gettext(
             "Reversed: the shop's credits are taken back and the member has the voucher's "
@@ -182,36 +171,19 @@ def voucher(voucher_id: str, status: int = 200, **extra: Any) -> Any:
     """One voucher: its member, state, redemption and any offline double spends of it."""
     voucher_id = _hex_id(voucher_id)
 
-    def read(s: Any) -> dict[str, Any]:
-        v = s.get(Voucher, voucher_id)
-        if v is None:
-            raise NotFound(T("there is no such voucher"))
-        t_red = Redemption.__table__  # type: ignore[attr-defined]
-        t_exc = RedemptionException.__table__  # type: ignore[attr-defined]
-        spent = s.execute(
-            select(Redemption).where(t_red.c.voucher_id == voucher_id)
-        ).scalar_one_or_none()
-        doubles = list(
-            s.execute(
-                select(RedemptionException)
-                .where(t_exc.c.voucher_id == voucher_id)
-                .order_by(t_exc.c.submitted_at)
-            ).scalars()
-        )
-        shop_names = dict(_shops(s))
-        return {
-            "v": v,
-            "ref": reference(bytes.fromhex(v.id)),
-            "person": s.get(Person, v.person_id),
-            "spent": spent,
-            "doubles": doubles,
-            "shop_names": shop_names,
-            "status_words": STATUS_WORDS,
-        }
-
-    return render_template(
-        "officer/voucher.html", **current_services().db.run(read), **extra
-    ), status
+    found, shops = current_services().db.run(
+        lambda s: (manage.voucher_detail(s, voucher_id), dict(shop_names(s)))
+    )
+    context = {
+        "v": found.voucher,
+        "ref": reference(bytes.fromhex(found.voucher.id)),
+        "person": found.person,
+        "spent": found.spent,
+        "doubles": found.doubles,
+        "shop_names": shops,
+        "status_words": STATUS_WORDS,
+    }
+    return render_template("officer/voucher.html", **context, **extra), status
 
 
 @bp.route("/redemption-exceptions/<exception_id>/resolve", methods=["POST"])
@@ -220,20 +192,23 @@ def resolve(exception_id: str) -> Any:
     """Record how an offline double spend was dealt with (audited by the use case)."""
     exception_id = _hex_id(exception_id)
     who = _who()
-    resolution = request.form.get("resolution", "")[:600]
-    voucher_id = current_services().db.run(
-        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
-    )
+    voucher_id = current_services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
-    try:
-        current_services().db.run(
-            lambda s: manage.resolve_exception(s, who, exception_id, resolution=resolution)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ResolutionForm,
+        lambda form: current_services().db.run(
+            lambda s: manage.resolve_exception(s, who, exception_id, resolution=form["resolution"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         return voucher(
-            voucher_id, info.pop("status"), resolving=exception_id, resolution=resolution, **info
+            voucher_id,
+            info.pop("status"),
+            resolving=exception_id,
+            resolution=sent.values.get("resolution", ""),
+            **info,
         )
     flash(gettext("Recorded how the double spend was resolved."), "success")
     return redirect(url_for("officer_exceptions.voucher", voucher_id=voucher_id))
@@ -242,24 +217,25 @@ def resolve(exception_id: str) -> Any:
 def _decide(exception_id: str, verb: str) -> Any:
     exception_id = _hex_id(exception_id)
     who = _who()
-    reason = request.form.get("reason", "")[:600]
-    voucher_id = current_services().db.run(
-        lambda s: getattr(s.get(RedemptionException, exception_id), "voucher_id", None)
-    )
+    voucher_id = current_services().db.run(lambda s: manage.exception_voucher_id(s, exception_id))
     if voucher_id is None:
         abort(404)
-    try:
-        if verb == "pay":
-            current_services().db.run(
-                lambda s: claims.pay_held(s, who, exception_id, reason=reason)
-            )
-        else:
-            current_services().db.run(
-                lambda s: claims.decline_held(s, who, exception_id, reason=reason)
-            )
-    except CreditsError as exc:
-        info = form_error(exc)
-        return voucher(voucher_id, info.pop("status"), deciding=exception_id, reason=reason, **info)
+    decide = claims.pay_held if verb == "pay" else claims.decline_held
+    sent = submit(
+        ReasonForm,
+        lambda form: current_services().db.run(
+            lambda s: decide(s, who, exception_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        return voucher(
+            voucher_id,
+            info.pop("status"),
+            deciding=exception_id,
+            reason=sent.values.get("reason", ""),
+            **info,
+        )
     flash(
         "Paid: the scheme paid the shop what it accepted."
         if verb == "pay"

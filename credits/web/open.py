@@ -45,9 +45,12 @@ from credits.open.render import first_and_last_day
 from credits.open.service import RecordVersion
 from credits.statements.render import pounds
 from credits.web.auth import SESSION_COOKIE, current_principal, page_requires
+from credits.web.forms import Cut, PageForm, read_form
 from credits.web.i18n import gettext, page_language
 
 bp = Blueprint("open_pages", __name__)
+#: Why a month is held back or released (the use case checks its length).
+ReasonForm = PageForm.from_dict({"reason": Cut(None)}, name="ReasonForm")
 
 #: How many of the latest published months the charts show.
 CHART_MONTHS = 12
@@ -225,7 +228,7 @@ def hold(month: str) -> Any:
     who = current_principal()
     try:
         m = Month.parse(month)
-        reason = request.form.get("reason", "")
+        reason = read_form(ReasonForm)["reason"]
         current_services().db.run(lambda s: holds.hold(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:
@@ -245,7 +248,7 @@ def release(month: str) -> Any:
     who = current_principal()
     try:
         m = Month.parse(month)
-        reason = request.form.get("reason", "")
+        reason = read_form(ReasonForm)["reason"]
         current_services().db.run(lambda s: holds.release(s, who, m, reason))
         public_record().expire()
     except CreditsError as exc:

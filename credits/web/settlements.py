@@ -36,9 +36,18 @@ from credits.settlement import bankfile, files, payees, reconciliation, remittan
 from credits.statements import signing
 from credits.web.account import form_error
 from credits.web.auth import current_principal, page_requires
+from credits.web.forms import Cut, PageForm, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("settlement_pages", __name__, url_prefix="/officer/settlements")
+RunForm = PageForm.from_dict({"month": Cut(7), "idempotency_key": Cut(200)}, name="RunForm")
+ApproveForm = PageForm.from_dict({"settled_on": Cut(10)}, name="ApproveForm")
+ReasonForm = PageForm.from_dict({"reason": Cut(600)}, name="ReasonForm")
+ResolutionForm = PageForm.from_dict({"resolution": Cut(600)}, name="ResolutionForm")
+PayeeForm = PageForm.from_dict(
+    {k: Cut(300) for k in ("legal_name", "sort_code", "account_number", "iban", "reason")},
+    name="PayeeForm",
+)
 shop_bp = Blueprint("remittances", __name__, url_prefix="/shop")
 
 FORMAT_LABELS = {"csv": T("CSV (spreadsheet)"), "pain.001": T("ISO 20022 pain.001 (XML)")}
@@ -149,16 +158,20 @@ def index() -> Any:
 def create() -> Any:
     """Start a run (the form carries a fresh idempotency key: a double click starts one)."""
     who = _who()
-    month = request.form.get("month", "")[:7]
-    key = request.form.get("idempotency_key", "")[:200]
     policy = runs.Policy.from_settings(current_services().settings)
-    try:
-        run = current_services().db.run(
-            lambda s: runs.create_run(s, who, month=month, idempotency_key=key, policy=policy)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
-        return _index(info.pop("status"), picked=month, problem=exc.extra, **info)
+    sent = submit(
+        RunForm,
+        lambda form: current_services().db.run(
+            lambda s: runs.create_run(
+                s, who, month=form["month"], idempotency_key=form["idempotency_key"], policy=policy
+            )
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        month = sent.values.get("month", "")
+        return _index(info.pop("status"), picked=month, problem=sent.refusal.extra, **info)
+    run = sent.result
     flash(
         gettext("Run %(reference)s is ready: check it, then approve it.", reference=run.reference),
         "success",
@@ -200,17 +213,20 @@ def approve(run_id: int) -> Any:
     from credits.api.settlements import remittance_mail
 
     who = _who()
-    settled_on = request.form.get("settled_on", "")[:10] or None
     context = remittance_mail()
-    try:
-        _, messages = current_services().db.run(
+    sent = submit(
+        ApproveForm,
+        lambda form: current_services().db.run(
             lambda s: runs.approve_run(
-                s, who, run_id, settled_on=settled_on, mailer_context=context
+                s, who, run_id, settled_on=form["settled_on"] or None, mailer_context=context
             )
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        settled_on = sent.values.get("settled_on") or None
         return _run_page(run_id, info.pop("status"), settled_on=settled_on, **info)
+    _, messages = sent.result
     for problem in deliver(messages):
         flash(str(translate(problem)), "error")
     flash(
@@ -224,11 +240,15 @@ def approve(run_id: int) -> Any:
 def cancel(run_id: int) -> Any:
     """Cancel a run that waits for approval, saying why."""
     who = _who()
-    reason = request.form.get("reason", "")[:600]
-    try:
-        current_services().db.run(lambda s: runs.cancel_run(s, who, run_id, reason=reason))
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ReasonForm,
+        lambda form: current_services().db.run(
+            lambda s: runs.cancel_run(s, who, run_id, reason=form["reason"])
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        reason = sent.values.get("reason", "")
         return _run_page(run_id, info.pop("status"), reason=reason, **info)
     flash(gettext("Cancelled: the month can be settled by a new run."), "success")
     return redirect(url_for("settlement_pages.run", run_id=run_id))
@@ -385,12 +405,9 @@ def payee(shop_id: int) -> Any:
 def request_payee(shop_id: int) -> Any:
     """Enter new bank details: they wait for another officer's approval."""
     who = _who()
-    form = {
-        k: request.form.get(k, "")[:300]
-        for k in ("legal_name", "sort_code", "account_number", "iban", "reason")
-    }
-    try:
-        current_services().db.run(
+    sent = submit(
+        PayeeForm,
+        lambda form: current_services().db.run(
             lambda s: payees.request_change(
                 s,
                 who,
@@ -401,10 +418,11 @@ def request_payee(shop_id: int) -> Any:
                 account_number=form["account_number"] or None,
                 iban=form["iban"] or None,
             )
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
-        return _payee_page(shop_id, info.pop("status"), form=form, **info)
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        return _payee_page(shop_id, info.pop("status"), form=sent.values, **info)
     flash(
         gettext("Saved. Another officer must approve these details before anything is paid."),
         "success",
@@ -414,23 +432,27 @@ def request_payee(shop_id: int) -> Any:
 
 def _decide(payee_id: int, action: str) -> Any:
     who = _who()
-    reason = request.form.get("reason", "")[:600]
     try:
         found = current_services().db.run(lambda s: payees.get_change(s, payee_id))
     except CreditsError:
         abort(404)
-    try:
+
+    def decide(form: dict[str, Any]) -> None:
         if action == "approve":
             current_services().db.run(lambda s: payees.approve_change(s, who, payee_id))
-            flash(gettext("Approved: these are now the shop's bank details."), "success")
         else:
             current_services().db.run(
-                lambda s: payees.reject_change(s, who, payee_id, reason=reason)
+                lambda s: payees.reject_change(s, who, payee_id, reason=form["reason"])
             )
-            flash(gettext("Rejected."), "success")
-    except CreditsError as exc:
-        info = form_error(exc)
+
+    sent = submit(ReasonForm, decide)
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
         return _payee_page(found.shop_id, info.pop("status"), form={}, **info)
+    if action == "approve":
+        flash(gettext("Approved: these are now the shop's bank details."), "success")
+    else:
+        flash(gettext("Rejected."), "success")
     return redirect(url_for("settlement_pages.payee", shop_id=found.shop_id))
 
 
@@ -524,13 +546,17 @@ def mismatch(mismatch_id: int) -> Any:
 def resolve(mismatch_id: int) -> Any:
     """Record how a mismatch was resolved (who, when, why)."""
     who = _who()
-    resolution = request.form.get("resolution", "")[:600]
-    try:
-        current_services().db.run(
-            lambda s: reconciliation.resolve_mismatch(s, who, mismatch_id, resolution=resolution)
-        )
-    except CreditsError as exc:
-        info = form_error(exc)
+    sent = submit(
+        ResolutionForm,
+        lambda form: current_services().db.run(
+            lambda s: reconciliation.resolve_mismatch(
+                s, who, mismatch_id, resolution=form["resolution"]
+            )
+        ),
+    )
+    if sent.refusal is not None:
+        info = form_error(sent.refusal)
+        resolution = sent.values.get("resolution", "")
         return _mismatch_page(mismatch_id, info.pop("status"), resolution=resolution, **info)
     flash(gettext("Recorded how the mismatch was resolved."), "success")
     return redirect(url_for("settlement_pages.mismatch", mismatch_id=mismatch_id))

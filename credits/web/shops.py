@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from credits import shops
 from credits.accounts import Role
@@ -13,11 +13,36 @@ from credits.api.problems import status_of
 from credits.errors import CreditsError, ValidationFailed
 from credits.i18n import T
 from credits.web.auth import current_principal, page_requires
+from credits.web.forms import Cut, PageForm, read_form, submit
 from credits.web.i18n import gettext
 
 bp = Blueprint("shop_pages", __name__, url_prefix="/officer/shops")
 
 MANAGERS = (Role.OFFICER, Role.ADMIN)
+LIMITS = ("floor_limit", "max_count", "max_total")
+#: Limits a terminal's form may leave out (None: kept as they are).
+OPTIONAL_LIMITS = ("exceptions_per_month", "exception_credits_per_month")
+ShopForm = PageForm.from_dict(
+    {k: Cut(None) for k in ("name", "address", "contact_email")}, name="ShopForm"
+)
+#: A shop's page: save its details, or (de)activate it.
+ShopActionForm = PageForm.from_dict(
+    {
+        "action": Cut(None, load_default="save"),
+        **{k: Cut(None) for k in ("name", "address", "contact_email")},
+    },
+    name="ShopActionForm",
+)
+#: A terminal: add it, or change its limits, rotate or revoke its token, (de)activate it.
+TerminalForm = PageForm.from_dict(
+    {
+        "action": Cut(None),
+        "name": Cut(None),
+        **{k: Cut(None) for k in LIMITS},
+        **{k: Cut(None, load_default=None) for k in OPTIONAL_LIMITS},
+    },
+    name="TerminalForm",
+)
 
 
 def _who() -> Any:
@@ -26,29 +51,28 @@ def _who() -> Any:
     return who
 
 
-def _int_field(name: str, errors: dict[str, list[str]]) -> int:
-    raw = (request.form.get(name) or "").strip()
+def _whole(form: dict[str, Any], name: str, errors: dict[str, list[Any]]) -> int:
+    raw = (form.get(name) or "").strip()
     if not raw.isdigit() or len(raw) > 9:
         errors[name] = [T("Enter a whole number.")]
         return 0
     return int(raw)
 
 
-def _optional_int_field(name: str, errors: dict[str, list[str]]) -> int | None:
-    """A whole number, or None when the form has no such field (kept as it is)."""
-    if name not in request.form:
-        return None
-    return _int_field(name, errors)
-
-
-def _limits_from_form(errors: dict[str, list[str]]) -> shops.OfflineLimits:
-    return shops.OfflineLimits(
-        floor_limit=_int_field("floor_limit", errors),
-        max_count=_int_field("max_count", errors),
-        max_total=_int_field("max_total", errors),
-        exceptions_per_month=_optional_int_field("exceptions_per_month", errors),
-        exception_credits_per_month=_optional_int_field("exception_credits_per_month", errors),
+def _limits_from_form(form: dict[str, Any]) -> shops.OfflineLimits:
+    """The offline limits typed into a terminal's form; every field that is not a whole
+    number is refused at once. An optional limit the form does not have stays as it is."""
+    errors: dict[str, list[Any]] = {}
+    limits = shops.OfflineLimits(
+        **{name: _whole(form, name, errors) for name in LIMITS},
+        **{
+            name: None if form.get(name) is None else _whole(form, name, errors)
+            for name in OPTIONAL_LIMITS
+        },
     )
+    if errors:
+        raise ValidationFailed(T("Some offline limits are not whole numbers."), errors=errors)
+    return limits
 
 
 @bp.route("")
@@ -65,10 +89,10 @@ def index() -> str:
 @page_requires(*MANAGERS)
 def create() -> Any:
     """Add a partner shop."""
-    form = {k: request.form.get(k, "") for k in ("name", "address", "contact_email")}
     who = _who()
-    try:
-        shop = current_services().db.run(
+    sent = submit(
+        ShopForm,
+        lambda form: current_services().db.run(
             lambda s: shops.create_shop(
                 s,
                 who,
@@ -76,8 +100,9 @@ def create() -> Any:
                 address=form["address"],
                 contact_email=form["contact_email"] or None,
             )
-        )
-    except CreditsError as exc:
+        ),
+    )
+    if (exc := sent.refusal) is not None:
         with current_services().db.read() as s:
             all_shops = shops.list_shops(s)
             counts = {x.id: len(shops.list_terminals(s, x.id)) for x in all_shops if x.id}
@@ -86,10 +111,11 @@ def create() -> Any:
             "officer/shops.html",
             shops=all_shops,
             counts=counts,
-            form=form,
+            form=sent.values,
             errors=errors,
             error=exc.detail,
         ), status_of(exc)
+    shop = sent.result
     flash(f"{shop.name} is now a partner shop. Add its terminal below.", "success")
     return redirect(url_for(".show", shop_id=shop.id))
 
@@ -123,7 +149,8 @@ def show(shop_id: int) -> str:
 @page_requires(*MANAGERS)
 def update(shop_id: int) -> Any:
     """Change a shop's details or (de)activate it."""
-    action = request.form.get("action", "save")
+    form = read_form(ShopActionForm)
+    action = form["action"]
     who = _who()
     try:
         if action in ("deactivate", "activate"):
@@ -139,8 +166,7 @@ def update(shop_id: int) -> Any:
                 "success",
             )
         else:
-            name, address = request.form.get("name", ""), request.form.get("address", "")
-            email = request.form.get("contact_email", "")
+            name, address, email = form["name"], form["address"], form["contact_email"]
             current_services().db.run(
                 lambda s: shops.update_shop(
                     s, who, shop_id, name=name, address=address, contact_email=email
@@ -156,31 +182,21 @@ def update(shop_id: int) -> Any:
 @page_requires(*MANAGERS)
 def add_terminal(shop_id: int) -> Any:
     """Add a terminal and show its token once."""
-    errors: dict[str, list[str]] = {}
-    limits = _limits_from_form(errors)
-    name = request.form.get("name", "")
     who = _who()
-    try:
-        if errors:
-            raise ValidationFailed(T("Some offline limits are not whole numbers."), errors=errors)
-        terminal, token = current_services().db.run(
-            lambda s: shops.add_terminal(s, who, shop_id, name=name, limits=limits)
+
+    def add(form: dict[str, Any]) -> Any:
+        limits = _limits_from_form(form)
+        return current_services().db.run(
+            lambda s: shops.add_terminal(s, who, shop_id, name=form["name"], limits=limits)
         )
-    except CreditsError as exc:
-        form = {
-            k: request.form.get(k, "")
-            for k in (
-                "name",
-                "floor_limit",
-                "max_count",
-                "max_total",
-                "exceptions_per_month",
-                "exception_credits_per_month",
-            )
-        }
+
+    sent = submit(TerminalForm, add)
+    if (exc := sent.refusal) is not None:
+        form = {k: sent.values.get(k) or "" for k in ("name", *LIMITS, *OPTIONAL_LIMITS)}
         return _render_shop(
             shop_id, error=exc.detail, errors=exc.extra.get("errors", {}), form=form
         ), status_of(exc)
+    terminal, token = sent.result
     with current_services().db.read() as s:
         shop = shops.get_shop(s, shop_id)
     return render_template("officer/terminal_token.html", shop=shop, terminal=terminal, token=token)
@@ -190,7 +206,8 @@ def add_terminal(shop_id: int) -> Any:
 @page_requires(*MANAGERS)
 def terminal_action(shop_id: int, terminal_id: int) -> Any:
     """Change a terminal's limits, rotate or revoke its token, or (de)activate it."""
-    action = request.form.get("action", "")
+    form = read_form(TerminalForm)
+    action = form["action"]
     who = _who()
     with current_services().db.read() as s:
         terminal = shops.get_terminal(s, terminal_id)
@@ -199,12 +216,7 @@ def terminal_action(shop_id: int, terminal_id: int) -> Any:
         return _render_shop(shop_id, error=gettext("That terminal belongs to another shop.")), 404
     try:
         if action == "limits":
-            errors: dict[str, list[str]] = {}
-            limits = _limits_from_form(errors)
-            if errors:
-                raise ValidationFailed(
-                    T("Some offline limits are not whole numbers."), errors=errors
-                )
+            limits = _limits_from_form(form)
             current_services().db.run(
                 lambda s: shops.update_terminal(s, who, terminal_id, limits=limits)
             )

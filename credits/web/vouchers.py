@@ -24,10 +24,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
-from sqlalchemy import select
 
-from credits.accounts import Person, Principal, Role
-from credits.accounts.service import normalise_email
+from credits.accounts import Principal, Role
+from credits.accounts.people import member_id_by_email, name_of
 from credits.api.context import current_services
 from credits.api.problems import status_of
 from credits.db import utcnow
@@ -51,14 +50,28 @@ from credits.vouchers.service import (
 )
 from credits.web.auth import current_principal, page_requires
 from credits.web.filters import capfirst
+from credits.web.forms import Cut, PageForm, submit
 from credits.web.i18n import gettext, ngettext
 
 bp = Blueprint("vouchers_pages", __name__, template_folder="templates")
 
 LONDON = ZoneInfo("Europe/London")
 _WHOLE = re.compile(r"^\s*(\d{1,7})\s*$")
+#: The spend form: a quick-amount button sends "quick"; the typed amount is "amount".
+SpendForm = PageForm.from_dict(
+    {"quick": Cut(20), "amount": Cut(20), "idempotency_key": Cut(None)}, name="SpendForm"
+)
+#: An officer's voucher for a member, found by email address.
+IssueForm = PageForm.from_dict(
+    {"email": Cut(254), "amount": Cut(20), "idempotency_key": Cut(None)}, name="IssueForm"
+)
 #: Amounts offered as one-tap buttons on the phone (only those the member can afford).
 QUICK_AMOUNTS = (5, 10, 20, 50)
+
+
+def _typed_amount(form: dict[str, Any]) -> str:
+    """The amount chosen: a quick-amount button's, else the typed one."""
+    return str(form.get("quick") or form.get("amount") or "")[:20]
 
 
 def _read(use_case: Any) -> Any:
@@ -158,13 +171,12 @@ def new() -> Any:
     person_id = _me()
     who = current_principal()
     assert who is not None
-    error, status = None, 200
-    # A quick-amount button sends "quick"; the typed amount is "amount".
-    amount_text = (request.form.get("quick") or request.form.get("amount") or "")[:20]
+    error, status, amount_text = None, 200, ""
     if request.method == "POST":
         rt = runtime(current_services().settings)
-        try:
-            amount = parse_amount(amount_text)
+
+        def spend(form: dict[str, Any]) -> Voucher:
+            amount = parse_amount(_typed_amount(form))
             voucher, _ = current_services().db.run(
                 lambda s: issue_voucher(
                     s,
@@ -172,14 +184,17 @@ def new() -> Any:
                     policy=rt.policy,
                     person_id=person_id,
                     amount=amount,
-                    client_key=request.form.get("idempotency_key", ""),
+                    client_key=form["idempotency_key"],
                     actor=who.actor,
                 )
             )
-        except CreditsError as exc:
-            error, status = _friendly(exc), status_of(exc)
-        else:
-            return redirect(url_for("vouchers_pages.show", voucher_id=voucher.id), code=303)
+            return voucher
+
+        sent = submit(SpendForm, spend)
+        amount_text = _typed_amount(sent.values)
+        if sent.refusal is None:
+            return redirect(url_for("vouchers_pages.show", voucher_id=sent.result.id), code=303)
+        error, status = _friendly(sent.refusal), status_of(sent.refusal)
     summary = _read(lambda s: balance_summary(s, person_id))
     return (
         render_template(
@@ -264,8 +279,7 @@ def printable(voucher_id: str) -> str:
         if not may_read(s, who, v.person_id):
             # Not ours to see: "not found", as another member's voucher is to a member.
             raise VoucherNotFound(T("there is no such voucher"))
-        person = s.get(Person, v.person_id)
-        return v, person.name if person else ""
+        return v, name_of(s, v.person_id)
 
     v, holder = _read(load)
     view = _view(v)
@@ -287,33 +301,38 @@ def officer_new() -> Any:
     and the voucher name the officer as who issued it."""
     who = current_principal()
     assert who is not None
-    error, status = None, 200
-    email = request.form.get("email", "")[:254]
-    amount_text = request.form.get("amount", "")[:20]
+    error, status, email, amount_text = None, 200, "", ""
     if request.method == "POST":
         rt = runtime(current_services().settings)
-        try:
-            amount = parse_amount(amount_text)
-            member_id = _find_member(email)
+
+        def issue(form: dict[str, Any]) -> Voucher:
+            amount = parse_amount(form["amount"])
             voucher, _ = current_services().db.run(
                 lambda s: issue_voucher(
                     s,
                     keyring=rt.keyring,
                     policy=rt.policy,
-                    person_id=member_id,
+                    person_id=member_id_by_email(s, form["email"]),
                     amount=amount,
-                    client_key=request.form.get("idempotency_key", ""),
+                    client_key=form["idempotency_key"],
                     actor=who.actor,
                 )
             )
-        except CreditsError as exc:
-            error, status = _friendly(exc), status_of(exc)
-        else:
+            return voucher
+
+        sent = submit(IssueForm, issue)
+        email, amount_text = sent.values.get("email", ""), sent.values.get("amount", "")
+        if sent.refusal is None:
             flash(
-                gettext("Voucher %(ref)s issued. Print it below.", ref=display_reference(voucher)),
+                gettext(
+                    "Voucher %(ref)s issued. Print it below.", ref=display_reference(sent.result)
+                ),
                 "info",
             )
-            return redirect(url_for("vouchers_pages.printable", voucher_id=voucher.id), code=303)
+            return redirect(
+                url_for("vouchers_pages.printable", voucher_id=sent.result.id), code=303
+            )
+        error, status = _friendly(sent.refusal), status_of(sent.refusal)
     return (
         render_template(
             "vouchers/officer_new.html",
@@ -324,23 +343,3 @@ def officer_new() -> Any:
         ),
         status,
     )
-
-
-class MemberNotFound(ValidationFailed):
-    code = "not_found"
-    title = T("No such member")
-
-
-def _find_member(email: str) -> int:
-    try:
-        address = normalise_email(email)
-    except ValidationFailed as exc:
-        raise ValidationFailed(T("Enter the member's email address.")) from exc
-
-    def find(s: Any) -> int | None:
-        return s.execute(select(Person.id).where(Person.email == address)).scalar_one_or_none()  # type: ignore[arg-type]
-
-    found = _read(find)
-    if found is None:
-        raise MemberNotFound(T("No member is registered with %(email)s.", email=address))
-    return int(found)

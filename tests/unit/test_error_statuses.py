@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "credits.adjustments.errors.SecondOfficerRequired": ("second_approver_required", 403),
     "credits.adjustments.errors.SelfAdjustment": ("self_adjustment", 403),
     "credits.adjustments.errors.UnknownMember": ("unknown_member", 422),
-    "credits.earning.common.FieldProblems": ("validation_error", 422),
+    "credits.earning.request_checks.FieldProblems": ("validation_error", 422),
     "credits.earning.dates.InvalidDate": ("validation_error", 422),
     "credits.earning.errors.ActivityExists": ("activity_exists", 409),
     "credits.earning.errors.ActivityInactive": ("activity_inactive", 422),
@@ -114,7 +114,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "credits.vouchers.errors.VoucherExpired": ("expired", 409),
     "credits.vouchers.errors.VoucherNotFound": ("not_found", 404),
     "credits.vouchers.errors.VoucherNotOpen": ("expired", 409),
-    "credits.web.vouchers.MemberNotFound": ("not_found", 404),
+    "credits.accounts.people.MemberNotFound": ("not_found", 404),
 }
 
 
