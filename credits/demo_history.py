@@ -13,8 +13,10 @@ Every step goes through the real use cases with the step's historical time injec
 ``now``, so entries, statements and audit records carry the history's times, and `credits
 verify` holds. What the contract relies on is kept:
 
-- the three contract members (Ann, Bola, Chen) spend every credit the history gave them
-  before the last settled month ends, so their balances are what the rest of the demo makes;
+- every history member (the contract's Ann, Bola and Chen, and Dami, Ewa and Inês) spends
+  every credit the history gave them by the end of M-3, and M-2 earns nothing, so the credits
+  outstanding when M-1 opens are zero, as on a fresh scheme, and the contract members'
+  balances are what the rest of the demo makes;
 - every redemption falls in M-7..M-3, all settled by M-3's run (approved in M-2), so the
   shops' unpaid balances end at zero, as before;
 - every history voucher ends spent, cancelled or expired: none is left open.
@@ -63,7 +65,7 @@ from credits.vouchers.service import (
 MARKER = "demo-history-0-snow"
 #: The council's reimbursement rate for the history (pence per credit).
 RATE_PENCE = 50
-#: The history's members beside the contract's three: they keep what they did not spend.
+#: The history's members beside the contract's three (they too spend all they earned).
 EXTRA_MEMBERS = (
     ("Dami Mensah", "dami"),
     ("Ewa Nowak", "ewa"),
@@ -111,8 +113,8 @@ class Spend:
     paid: int | None = None
 
 
-#: Vouchers per history month (index 0 = M-7). Month 4 (M-3) also spends whatever the
-#: contract members have left; month 5 (M-2) redeems nothing (see the module docstring).
+#: Vouchers per history month (index 0 = M-7). Month 4 (M-3) also spends whatever each
+#: member has left; month 5 (M-2) earns and redeems nothing (see the module docstring).
 SPENDING: tuple[tuple[Spend, ...], ...] = (
     (
         Spend("ann", 30, "full", 0),
@@ -120,6 +122,8 @@ SPENDING: tuple[tuple[Spend, ...], ...] = (
         Spend("dami", 20, "expired"),
     ),
     (
+        # First in its month: its expiry returns the credits before M-3's "spend the rest".
+        Spend("ewa", 25, "expired"),
         Spend("chen", 30, "full", 1),
         Spend("ewa", 15, "offline", 0),
         Spend("ann", 30, "part", 0, paid=20),
@@ -129,7 +133,6 @@ SPENDING: tuple[tuple[Spend, ...], ...] = (
         Spend("bola", 30, "reversed", 0),
         Spend("dami", 30, "full", 1),
         Spend("chen", 20, "cancelled"),
-        Spend("ewa", 25, "expired"),
     ),
     (
         Spend("ann", 40, "full", 1),
@@ -289,8 +292,8 @@ def _seed(
     steps = _plan(world, months, shops)
     for step in sorted(steps, key=lambda x: (x.at, x.order)):
         step.run(session, step.at)
-    for local in CONTRACT:
-        assert world.left[local] == 0, (local, world.left[local])
+    for local, left in world.left.items():
+        assert left == 0, (local, left)
 
 
 def _plan(world: _World, months: list[Month], shops: list[dict[str, Any]]) -> list[_Step]:
@@ -304,8 +307,9 @@ def _plan(world: _World, months: list[Month], shops: list[dict[str, Any]]) -> li
     at(london(first, 9), lambda s, t: _setup_rate_and_payees(world, s, t, months[0], shops))
     for i, month in enumerate(months):
         day1 = date(month.year, month.month, 1)
-        for activity, day, quantities, note in EARNING:
-            lines = {m: q for m, q in quantities.items() if i < 5 or m not in CONTRACT}
+        # M-2 earns nothing: what it earned could not be spent and settled before M-1.
+        for activity, day, quantities, note in EARNING if i < 5 else ():
+            lines = dict(quantities)
             on = day1.replace(day=day)
             step = functools.partial(
                 _earn, world, activity=activity, day=on, quantities=lines, note=note,
@@ -462,9 +466,9 @@ def _expire(world: _World, s: Session, now: datetime, name: str, spend: Spend) -
 
 
 def _spend_the_rest(world: _World, s: Session, now: datetime, i: int) -> None:
-    """The contract members spend whatever the history left them, one voucher each, in full
+    """Every history member spends whatever the history left them, one voucher each, in full
     at alternating shops (so both shops are owed more than the minimum payment)."""
-    for j, member in enumerate(CONTRACT):
+    for j, member in enumerate(world.left):
         amount = world.left[member]
         if amount <= 0:
             continue
