@@ -6,6 +6,7 @@ Tested with real processes taking the lease at the same moment, and through the 
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from credits import jobs
 from credits.accounts import Role
 from credits.api.problems import status_of
 from credits.db import utcnow
+from credits.ledger import CheckResult
 from credits.ledger.periods import Month
 from credits.services import Services
 from credits.statements import close_runs
@@ -91,7 +93,21 @@ def test_the_expiry_command_skips_while_another_server_sweeps(client, db, make_p
         assert jobs.holder_of(s, jobs.EXPIRE_VOUCHERS) is None
 
 
-def test_a_page_close_and_the_close_command_never_run_together(db, make_person, runner):
+def test_a_page_close_and_the_close_command_never_run_together(
+    db, make_person, runner, monkeypatch
+):
+    from credits import verify_checks
+
+    # The page's run is held open on a last check until the command has been refused: an
+    # empty scheme's checks take milliseconds, and a run that had already ended (and
+    # given its lease back) would let the command close the month (CI met exactly that).
+    released = threading.Event()
+    checks = verify_checks.all_checks()
+
+    def held(session: Any) -> CheckResult:
+        assert released.wait(60), "the test never released the held check"
+        return CheckResult("held", "A check the test holds open", checked=1)
+
     officer = make_person(Role.OFFICER)
     month = Month.containing(utcnow()).previous()
     db.run(lambda s: jobs.take(s, jobs.MONTH_CLOSE, holder="cli:host:1:ab", ttl=TTL))
@@ -105,10 +121,14 @@ def test_a_page_close_and_the_close_command_never_run_together(db, make_person, 
         assert close_runs.current(s) is None  # nothing recorded
     db.run(lambda s: jobs.release(s, jobs.MONTH_CLOSE, holder="cli:host:1:ab"))
 
+    monkeypatch.setattr(verify_checks, "all_checks", lambda **kw: (*checks, held))
     started = close_runs.start(db, who, month, "check")
-    with db.read() as s:
-        assert jobs.holder_of(s, jobs.MONTH_CLOSE) is not None  # the run holds it
-    busy = runner.invoke(close_month_command, [str(month)])
+    try:
+        with db.read() as s:
+            assert jobs.holder_of(s, jobs.MONTH_CLOSE) is not None  # the run holds it
+        busy = runner.invoke(close_month_command, [str(month)])
+    finally:
+        released.set()
     assert busy.exit_code == 2 and "job_running" in busy.output, busy.output
     started.thread.join(120)
     with db.read() as s:
